@@ -1,0 +1,11 @@
+//! The classifier: a fully connected layer writing the caller's logits.
+
+use super::{lit, rt, OpCtx};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
+    let rt = rt();
+    let (k, n) = (lit(ctx.layer.input_shape.c), lit(ctx.layer.output_shape.c));
+    quote!(#rt::linear::<#k, #n>(src, w, b, dst);)
+}

@@ -1,0 +1,298 @@
+//! Code generation: the model type, its constants, constructors and a `forward` that is a
+//! straight line of shape-constant kernel calls over fixed arena regions. One file per op.
+
+mod depthwise;
+mod linear;
+mod pointwise;
+mod pool;
+mod stem;
+
+use crate::ir::{Layer, Op, Value};
+use crate::passes::fold_bn::ParamEntry;
+use crate::passes::Program;
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+use std::path::PathBuf;
+
+/// Files the macro read: cargo rebuilds the user's crate when they change.
+#[derive(Clone, Debug, Default)]
+pub struct Tracked {
+    pub spec: Option<PathBuf>,
+    pub weights: Option<PathBuf>,
+}
+
+/// Path through which generated code reaches the runtime.
+fn rt() -> TokenStream {
+    quote!(::mobilenet_runtime::__private)
+}
+
+fn lit(n: usize) -> Literal {
+    Literal::usize_unsuffixed(n)
+}
+
+fn region((offset, len): (usize, usize)) -> TokenStream {
+    let (o, l) = (lit(offset), lit(len));
+    quote!((#o, #l))
+}
+
+/// What an op's emitter gets: the names bound to its operands are `src`, `dst`, `w`, `b`
+/// and, for a residual, `res`.
+pub(crate) struct OpCtx<'a> {
+    pub layer: &'a Layer,
+}
+
+/// Generate the model for `program`; `baked` holds folded, packed weights for `new()`.
+pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> TokenStream {
+    let rt = rt();
+    let net = &program.network;
+    let spec = &net.spec;
+    let name = format_ident!("{}", spec.name);
+    let name_str = spec.name.as_str();
+    let (h, w) = (lit(net.input.h), lit(net.input.w));
+    let classes = lit(spec.num_classes);
+    let arena_bytes = lit(program.arena.bytes());
+    let params = lit(net.torch_params());
+    let macs = Literal::u64_unsuffixed(net.macs());
+    let param_floats = lit(program.params.total);
+    let id = Literal::u64_unsuffixed(model_id(program));
+    let layer_descs = program.params.entries.iter().map(param_desc);
+    let body: Vec<TokenStream> = net.layers.iter().enumerate().map(|(i, l)| layer_code(program, i, l)).collect();
+
+    let track_spec = tracked.spec.as_ref().map(|p| {
+        let p = p.to_string_lossy();
+        quote!(const _: &str = ::core::include_str!(#p);)
+    });
+    let track_weights = tracked.weights.as_ref().map(|p| {
+        let p = p.to_string_lossy();
+        quote!(const _: &[u8] = ::core::include_bytes!(#p);)
+    });
+    let baked_ctor = baked.map(|floats| {
+        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let n = lit(bytes.len());
+        let data = Literal::byte_string(&bytes);
+        quote! {
+            /// The model with the weights named in its spec, folded and packed at compile time.
+            pub fn new() -> Self {
+                static BAKED: #rt::Aligned<[u8; #n]> = #rt::Aligned(*#data);
+                #name { params: #rt::Params::baked(&BAKED.0) }
+            }
+        }
+    });
+    let default_impl = baked.is_some().then(|| {
+        quote! {
+            impl ::core::default::Default for #name {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    });
+    let doc = format!(
+        "MobileNetV2 `{name_str}` compiled from its spec: {}x{}x3 input, {} classes, {} parameters, {} MACs, {} arena bytes.",
+        net.input.h,
+        net.input.w,
+        spec.num_classes,
+        net.torch_params(),
+        net.macs(),
+        program.arena.bytes()
+    );
+
+    quote! {
+        #track_spec
+        #track_weights
+
+        #[doc = #doc]
+        #[derive(Clone, Debug)]
+        pub struct #name {
+            params: #rt::Params,
+        }
+
+        #default_impl
+
+        #[allow(clippy::all)]
+        impl #name {
+            /// Input height in pixels.
+            pub const INPUT_HEIGHT: usize = #h;
+            /// Input width in pixels.
+            pub const INPUT_WIDTH: usize = #w;
+            /// Input channels (RGB).
+            pub const INPUT_CHANNELS: usize = 3;
+            /// Number of logits `forward` writes.
+            pub const NUM_CLASSES: usize = #classes;
+            /// Size of the compile-time memory plan: the arena `forward` runs in.
+            pub const ARENA_BYTES: usize = #arena_bytes;
+            /// Parameters as torchvision counts them (BatchNorm included).
+            pub const PARAMETERS: usize = #params;
+            /// Multiply-accumulates of one forward pass.
+            pub const MACS: u64 = #macs;
+            const PARAM_FLOATS: usize = #param_floats;
+            const MODEL_ID: u64 = #id;
+            const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
+
+            /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
+            /// pack the weights for the kernels.
+            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
+                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS)?;
+                ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
+            }
+
+            #baked_ctor
+
+            /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
+            pub fn arena() -> ::mobilenet_runtime::Arena {
+                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
+            }
+
+            /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
+            /// `NUM_CLASSES` logits. Allocates nothing.
+            pub fn forward(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                self.run(arena, input_hwc, logits, ::core::option::Option::None)
+            }
+
+            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
+            /// `features.N` stage (HWC), for debugging against another implementation.
+            pub fn forward_inspect(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+                inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                self.run(arena, input_hwc, logits, ::core::option::Option::Some(inspect))
+            }
+
+            fn run(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input: &[f32],
+                logits: &mut [f32],
+                mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                #rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?;
+                let a: &mut [f32] = arena.floats_for(#name_str, Self::MODEL_ID)?;
+                let p: &[f32] = self.params.as_slice();
+                #(#body)*
+                let _ = &mut inspect;
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+fn param_desc(e: &ParamEntry) -> TokenStream {
+    let rt = rt();
+    let conv = &e.conv;
+    let bn = match &e.bn {
+        Some(b) => quote!(::core::option::Option::Some(#b)),
+        None => quote!(::core::option::Option::None),
+    };
+    let kind = match e.kind {
+        mobilenet_kernels::ParamKind::Stem { cout } => {
+            let c = lit(cout);
+            quote!(#rt::ParamKind::Stem { cout: #c })
+        }
+        mobilenet_kernels::ParamKind::Pointwise { cin, cout } => {
+            let (i, o) = (lit(cin), lit(cout));
+            quote!(#rt::ParamKind::Pointwise { cin: #i, cout: #o })
+        }
+        mobilenet_kernels::ParamKind::Depthwise { channels } => {
+            let c = lit(channels);
+            quote!(#rt::ParamKind::Depthwise { channels: #c })
+        }
+        mobilenet_kernels::ParamKind::Linear { cin, cout } => {
+            let (i, o) = (lit(cin), lit(cout));
+            quote!(#rt::ParamKind::Linear { cin: #i, cout: #o })
+        }
+    };
+    let offset = lit(e.offset);
+    quote!(#rt::ParamLayer { conv: #conv, bn: #bn, kind: #kind, offset: #offset })
+}
+
+/// One layer: bind its operands, call its kernel, report a finished stage.
+fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
+    let rt = rt();
+    let arena = &program.arena;
+    let tensor = |v: Value| match v {
+        Value::Tensor(t) => Some(arena.placements[t].region()),
+        _ => None,
+    };
+    let (src, dst, res) = (tensor(layer.input), tensor(layer.output), layer.residual.map(|t| arena.placements[t].region()));
+    let bind = match (src, dst, res) {
+        (Some(s), Some(d), Some(r)) => {
+            let (s, r, d) = (region(s), region(r), region(d));
+            quote!(let (src, res, dst) = #rt::split_rrw(a, #s, #r, #d);)
+        }
+        (Some(s), Some(d), None) => {
+            let (s, d) = (region(s), region(d));
+            quote!(let (src, dst) = #rt::split_rw(a, #s, #d);)
+        }
+        (None, Some((o, l)), _) => {
+            let (o, e) = (lit(o), lit(o + l));
+            quote!(let (src, dst) = (input, &mut a[#o..#e]);)
+        }
+        (Some((o, l)), None, _) => {
+            let (o, e) = (lit(o), lit(o + l));
+            quote!(let (src, dst) = (&a[#o..#e], &mut *logits);)
+        }
+        (None, None, _) => quote!(let (src, dst) = (input, &mut *logits);),
+    };
+    let params = program.params.for_layer(index).map(|e| {
+        let ((wo, wl), (bo, bl)) = (e.weights(), e.bias());
+        let (w0, w1, b0, b1) = (lit(wo), lit(wo + wl), lit(bo), lit(bo + bl));
+        quote!(let (w, b) = (&p[#w0..#w1], &p[#b0..#b1]);)
+    });
+    let ctx = OpCtx { layer };
+    let call = match layer.op {
+        Op::Stem => stem::emit(&ctx),
+        Op::Pointwise { relu } => pointwise::emit(&ctx, relu),
+        Op::Depthwise { stride } => depthwise::emit(&ctx, stride),
+        Op::AvgPool => pool::emit(&ctx),
+        Op::Linear => linear::emit(&ctx),
+    };
+    let inspect = match (layer.stage, dst) {
+        (Some(stage), Some((o, l))) => {
+            let name = format!("features.{stage}");
+            let s = layer.output_shape;
+            let (sh, sw, sc) = (lit(s.h), lit(s.w), lit(s.c));
+            let (o, e) = (lit(o), lit(o + l));
+            quote! {
+                if let ::core::option::Option::Some(f) = inspect.as_mut() {
+                    f(#name, [#sh, #sw, #sc], &a[#o..#e]);
+                }
+            }
+        }
+        _ => quote!(),
+    };
+    let comment = format!(
+        "layer {index}: {} {} {} -> {}",
+        layer.conv.as_deref().unwrap_or("pool"),
+        layer.kind_name(),
+        layer.input_shape,
+        layer.output_shape
+    );
+    quote! {
+        {
+            #[doc = #comment]
+            const _: () = ();
+            #bind
+            #params
+            #call
+        }
+        #inspect
+    }
+}
+
+/// Identifies the model's memory plan, so an arena of another model is refused.
+fn model_id(program: &Program) -> u64 {
+    let text = format!("{:?}{:?}", program.network.layers, program.arena);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in program.network.spec.name.bytes().chain(text.bytes()) {
+        h = (h ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,12 @@
+//! Global average pooling.
+
+use super::{lit, rt, OpCtx};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
+    let rt = rt();
+    let i = ctx.layer.input_shape;
+    let (hw, c) = (lit(i.h * i.w), lit(i.c));
+    quote!(#rt::avg_pool::<#hw, #c>(src, dst);)
+}

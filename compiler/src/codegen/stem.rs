@@ -1,0 +1,12 @@
+//! The stem: 3x3 stride-2 convolution of the image with BN folded and ReLU6 fused.
+
+use super::{lit, rt, OpCtx};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
+    let rt = rt();
+    let i = ctx.layer.input_shape;
+    let (h, w, co) = (lit(i.h), lit(i.w), lit(ctx.layer.output_shape.c));
+    quote!(#rt::stem::<#h, #w, #co>(src, w, b, dst);)
+}

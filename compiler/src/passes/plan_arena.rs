@@ -1,0 +1,163 @@
+//! Memory planning: the liveness of every activation under the op-by-op schedule, and a fixed
+//! offset for each in one arena such that no two tensors live at the same time overlap.
+
+use crate::ir::{Network, TensorId, Value};
+use std::fmt;
+
+/// Offsets are kept on 64-byte boundaries when that costs no more than `SLACK` of the bound.
+const ALIGN: usize = 16;
+const SLACK: f64 = 0.05;
+
+/// One tensor's place and lifetime (layer indices, inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub tensor: TensorId,
+    /// Offset in floats.
+    pub offset: usize,
+    /// Length in floats.
+    pub len: usize,
+    pub first: usize,
+    pub last: usize,
+}
+
+impl Placement {
+    pub fn region(&self) -> (usize, usize) {
+        (self.offset, self.len)
+    }
+
+    pub fn lives_with(&self, o: &Placement) -> bool {
+        self.first <= o.last && o.first <= self.last
+    }
+}
+
+/// The arena plan: a value to print and check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArenaPlan {
+    /// Indexed by tensor id.
+    pub placements: Vec<Placement>,
+    /// Arena size in floats.
+    pub size: usize,
+    /// The most floats live at once under this schedule: no plan can be smaller.
+    pub lower_bound: usize,
+}
+
+impl ArenaPlan {
+    pub fn bytes(&self) -> usize {
+        self.size * 4
+    }
+
+    pub fn lower_bound_bytes(&self) -> usize {
+        self.lower_bound * 4
+    }
+}
+
+/// `(first, last)` layer index of each tensor: produced by `first`, last read by `last`.
+pub fn liveness(net: &Network) -> Vec<(usize, usize)> {
+    let mut live = vec![(usize::MAX, 0); net.tensors.len()];
+    for (i, layer) in net.layers.iter().enumerate() {
+        if let Value::Tensor(t) = layer.output {
+            live[t] = (i, i);
+        }
+        let reads = [layer.input, layer.residual.map_or(Value::Image, Value::Tensor)];
+        for v in reads {
+            if let Value::Tensor(t) = v {
+                live[t].1 = live[t].1.max(i);
+            }
+        }
+    }
+    live
+}
+
+/// The liveness lower bound: the largest sum of tensors live during one layer.
+pub fn lower_bound(lens: &[usize], live: &[(usize, usize)], layers: usize) -> usize {
+    (0..layers)
+        .map(|i| lens.iter().zip(live).filter(|(_, &(f, l))| f <= i && i <= l).map(|(n, _)| n).sum())
+        .max()
+        .unwrap_or(0)
+}
+
+pub fn plan(net: &Network) -> ArenaPlan {
+    let lens: Vec<usize> = net.tensors.iter().map(|s| s.len()).collect();
+    let live = liveness(net);
+    let lower_bound = lower_bound(&lens, &live, net.layers.len());
+    let aligned = greedy_by_size(&lens, &live, ALIGN);
+    let placements = if (aligned.1 as f64) <= lower_bound as f64 * (1.0 + SLACK) {
+        aligned.0
+    } else {
+        greedy_by_size(&lens, &live, 1).0
+    };
+    let size = placements.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
+    ArenaPlan { placements, size, lower_bound }
+}
+
+/// Place tensors largest first, each into the tightest gap left by the tensors already placed
+/// that live at the same time (TFLite's "greedy by size").
+fn greedy_by_size(lens: &[usize], live: &[(usize, usize)], align: usize) -> (Vec<Placement>, usize) {
+    let mut order: Vec<TensorId> = (0..lens.len()).collect();
+    order.sort_by_key(|&t| (std::cmp::Reverse(lens[t]), t));
+    let mut placed: Vec<Placement> = Vec::with_capacity(lens.len());
+    for t in order {
+        let me = Placement { tensor: t, offset: 0, len: lens[t], first: live[t].0, last: live[t].1 };
+        let mut busy: Vec<(usize, usize)> =
+            placed.iter().filter(|p| p.lives_with(&me)).map(|p| (p.offset, p.offset + p.len)).collect();
+        busy.sort_unstable();
+        let mut best: Option<(usize, usize)> = None; // (gap size, offset)
+        let mut cursor = 0;
+        for &(start, end) in &busy {
+            if start >= cursor && start - cursor >= me.len {
+                let gap = start - cursor;
+                if best.is_none_or(|(g, _)| gap < g) {
+                    best = Some((gap, cursor));
+                }
+            }
+            cursor = cursor.max(end).next_multiple_of(align);
+        }
+        let offset = best.map_or(cursor, |(_, o)| o);
+        placed.push(Placement { offset, ..me });
+    }
+    placed.sort_by_key(|p| p.tensor);
+    let size = placed.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
+    (placed, size)
+}
+
+/// Independent check of a plan: every tensor inside the arena, no two tensors that live at the
+/// same time overlap.
+pub fn verify(plan: &ArenaPlan) -> Result<(), String> {
+    for p in &plan.placements {
+        if p.offset + p.len > plan.size {
+            return Err(format!("tensor {} ends at {}, past the arena's {}", p.tensor, p.offset + p.len, plan.size));
+        }
+    }
+    for (i, a) in plan.placements.iter().enumerate() {
+        for b in &plan.placements[i + 1..] {
+            let overlap = a.offset < b.offset + b.len && b.offset < a.offset + a.len;
+            if a.lives_with(b) && overlap && a.len > 0 && b.len > 0 {
+                return Err(format!(
+                    "tensors {} and {} live at the same time and overlap ({:?} vs {:?})",
+                    a.tensor,
+                    b.tensor,
+                    a.region(),
+                    b.region()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for ArenaPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "arena: {} bytes (liveness lower bound {} bytes, +{:.2}%)",
+            self.bytes(),
+            self.lower_bound_bytes(),
+            (self.size as f64 / self.lower_bound.max(1) as f64 - 1.0) * 100.0
+        )?;
+        writeln!(f, "{:>6}  {:>12}  {:>12}  {:>9}", "tensor", "offset (B)", "bytes", "live")?;
+        for p in &self.placements {
+            writeln!(f, "{:>6}  {:>12}  {:>12}  {:>4}..{:<4}", p.tensor, p.offset * 4, p.len * 4, p.first, p.last)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,567 @@
+//! The YAML network spec: parsing and validation, with every error located at
+//! `file:line:col` and saying what to change.
+
+use crate::error::{Error, Location};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+/// A spec's text and the name it is reported under.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// The path as the user should read it in messages (relative to their crate).
+    pub display: String,
+    pub text: String,
+}
+
+/// One row `[t, c, n, s]` of the inverted-residual table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Row {
+    /// Expansion factor.
+    pub t: f64,
+    /// Output channels before the width multiplier.
+    pub c: usize,
+    /// Repeats.
+    pub n: usize,
+    /// Stride of the first repeat.
+    pub s: usize,
+}
+
+/// The paper's (and torchvision's) inverted-residual table.
+pub const DEFAULT_TABLE: [Row; 7] = [
+    Row { t: 1.0, c: 16, n: 1, s: 1 },
+    Row { t: 6.0, c: 24, n: 2, s: 2 },
+    Row { t: 6.0, c: 32, n: 3, s: 2 },
+    Row { t: 6.0, c: 64, n: 4, s: 2 },
+    Row { t: 6.0, c: 96, n: 3, s: 1 },
+    Row { t: 6.0, c: 160, n: 3, s: 2 },
+    Row { t: 6.0, c: 320, n: 1, s: 1 },
+];
+
+/// A validated spec. Field meanings follow `torchvision.models.MobileNetV2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    pub name: String,
+    pub height: usize,
+    pub width: usize,
+    pub width_mult: f64,
+    pub round_nearest: usize,
+    pub num_classes: usize,
+    pub input_channel: usize,
+    pub last_channel: usize,
+    pub table: Vec<Row>,
+    /// Weights file, relative to the spec file.
+    pub weights: Option<String>,
+}
+
+/// The keys a spec may hold, for "did you mean" hints.
+pub const KEYS: [&str; 9] = [
+    "name",
+    "resolution",
+    "width_mult",
+    "round_nearest",
+    "num_classes",
+    "input_channel",
+    "last_channel",
+    "inverted_residual_setting",
+    "weights",
+];
+
+/// Bounds that keep every derived size far from overflow and compile times sane.
+pub const MAX_RESOLUTION: u64 = 8192;
+pub const MAX_CHANNELS: u64 = 1 << 16;
+pub const MAX_REPEATS: u64 = 1024;
+pub const MAX_CLASSES: u64 = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: Name,
+    resolution: Resolution,
+    #[serde(default)]
+    width_mult: Option<Positive>,
+    #[serde(default)]
+    round_nearest: Option<Int<1, MAX_CHANNELS>>,
+    #[serde(default)]
+    num_classes: Option<Int<1, MAX_CLASSES>>,
+    #[serde(default)]
+    input_channel: Option<Int<1, MAX_CHANNELS>>,
+    #[serde(default)]
+    last_channel: Option<Int<1, MAX_CHANNELS>>,
+    #[serde(default)]
+    inverted_residual_setting: Option<Table>,
+    #[serde(default)]
+    weights: Option<WeightsPath>,
+}
+
+/// Parse and validate a spec.
+pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
+    let raw: RawSpec = serde_yaml::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
+    Ok(Spec {
+        name: raw.name.0,
+        height: raw.resolution.0,
+        width: raw.resolution.1,
+        width_mult: raw.width_mult.map_or(1.0, |w| w.0),
+        round_nearest: raw.round_nearest.map_or(8, |v| v.0),
+        num_classes: raw.num_classes.map_or(1000, |v| v.0),
+        input_channel: raw.input_channel.map_or(32, |v| v.0),
+        last_channel: raw.last_channel.map_or(1280, |v| v.0),
+        table: raw.inverted_residual_setting.map_or_else(|| DEFAULT_TABLE.to_vec(), |t| t.0),
+        weights: raw.weights.map(|w| w.0),
+    })
+}
+
+/// Turn a serde_yaml error into a located error with a hint.
+fn yaml_error(src: &SourceFile, e: &serde_yaml::Error) -> Error {
+    let text = e.to_string();
+    // serde_yaml appends " at line L column C"; the location is reported separately.
+    let message = match text.rfind(" at line ") {
+        Some(i) if e.location().is_some() => text[..i].to_string(),
+        _ => text.clone(),
+    };
+    let message = with_hint(&message);
+    match e.location() {
+        Some(l) => Error::at(
+            Location { file: src.display.clone(), line: l.line(), column: l.column() },
+            message,
+        ),
+        None => Error::at(Location { file: src.display.clone(), line: 1, column: 1 }, message),
+    }
+}
+
+fn with_hint(message: &str) -> String {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or("");
+        let expected = KEYS.join(", ");
+        let hint = match closest_key(field) {
+            Some(k) => format!("unknown key `{field}`: did you mean `{k}`? (a spec may hold: {expected})"),
+            None => format!("unknown key `{field}`: remove it (a spec may hold: {expected})"),
+        };
+        return hint;
+    }
+    if let Some(rest) = message.split("missing field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or("");
+        let example = match field {
+            "name" => "name: MobileNetV2",
+            "resolution" => "resolution: 224",
+            _ => "",
+        };
+        return format!("the spec needs a `{field}` key, e.g. `{example}`");
+    }
+    if message.contains("invalid type: sequence, expected struct RawSpec")
+        || message.contains("expected struct RawSpec")
+    {
+        return "the spec must be a YAML mapping of keys (name: ..., resolution: ..., ...), not a list or a scalar"
+            .to_string();
+    }
+    message.to_string()
+}
+
+fn closest_key(field: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|k| (edit_distance(field, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Where in the spec a value lives: a path of mapping keys and sequence indices.
+#[derive(Clone, Copy, Debug)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Locate the node at `path` in `src` (for errors found after parsing), falling back to the
+/// nearest ancestor that exists.
+pub fn locate(src: &SourceFile, path: &[Seg<'_>]) -> Location {
+    for len in (0..=path.len()).rev() {
+        let seed = Find { path: &path[..len] };
+        let de = serde_yaml::Deserializer::from_str(&src.text);
+        if let Err(e) = seed.deserialize(de) {
+            if e.to_string().contains(FOUND) {
+                if let Some(l) = e.location() {
+                    return Location { file: src.display.clone(), line: l.line(), column: l.column() };
+                }
+            }
+        }
+    }
+    Location { file: src.display.clone(), line: 1, column: 1 }
+}
+
+const FOUND: &str = "\u{1}node found\u{1}";
+
+/// Walks to a node and fails there, so that serde_yaml reports the node's position.
+struct Find<'p, 'a> {
+    path: &'p [Seg<'a>],
+}
+
+impl<'de> DeserializeSeed<'de> for Find<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any node")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((&Seg::Key(want), rest)) = self.path.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            if key.as_str() == Some(want) {
+                return map.next_value_seed(Find { path: rest });
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((&Seg::Index(want), rest)) = self.path.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        let mut i = 0;
+        while i < want {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+        seq.next_element_seed(Find { path: rest }).map(|_| ())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.leaf()
+    }
+}
+
+impl Find<'_, '_> {
+    fn leaf<E: de::Error>(self) -> Result<(), E> {
+        if self.path.is_empty() {
+            Err(E::custom(FOUND))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+// ---- value types whose visitors validate, so serde_yaml locates the offending scalar ----
+
+/// The model's type name.
+struct Name(String);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Rust type name such as MobileNetV2")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name, E> {
+                if syn::parse_str::<syn::Ident>(v).is_ok() && !v.starts_with("r#") && v != "_" {
+                    Ok(Name(v.to_string()))
+                } else {
+                    Err(E::custom(format!(
+                        "`name` must be a Rust type name (letters, digits, `_`; not a keyword), found {v:?}; e.g. `name: MobileNetV2`"
+                    )))
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The weights file path.
+struct WeightsPath(String);
+
+impl<'de> Deserialize<'de> for WeightsPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = WeightsPath;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path to a .safetensors file, relative to the spec")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WeightsPath, E> {
+                if v.trim().is_empty() {
+                    return Err(E::custom(
+                        "`weights` is empty: name a .safetensors file next to the spec, or remove the key",
+                    ));
+                }
+                Ok(WeightsPath(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An integer in `MIN..=MAX`.
+struct Int<const MIN: u64, const MAX: u64>(usize);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Int<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IntVisitor { what: "value", min: MIN, max: MAX }).map(Int)
+    }
+}
+
+struct IntVisitor {
+    what: &'static str,
+    min: u64,
+    max: u64,
+}
+
+impl IntVisitor {
+    fn bounds(&self) -> String {
+        if self.max == u64::MAX {
+            format!("an integer >= {}", self.min)
+        } else {
+            format!("an integer from {} to {}", self.min, self.max)
+        }
+    }
+}
+
+impl Visitor<'_> for IntVisitor {
+    type Value = usize;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.what, self.bounds())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
+        if (self.min..=self.max).contains(&v) {
+            Ok(v as usize)
+        } else {
+            Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds())))
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds()))),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<usize, E> {
+        Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds())))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+        Err(E::custom(format!(
+            "{} must be {}, found the string {v:?} (write the number without quotes)",
+            self.what,
+            self.bounds()
+        )))
+    }
+}
+
+/// A finite number > 0 (integers accepted).
+struct Positive(f64);
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(PositiveVisitor { what: "width_mult" }).map(Positive)
+    }
+}
+
+struct PositiveVisitor {
+    what: &'static str,
+}
+
+impl Visitor<'_> for PositiveVisitor {
+    type Value = f64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (a number > 0)", self.what)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        if v.is_finite() && v > 0.0 && v <= 1000.0 {
+            Ok(v)
+        } else {
+            Err(E::custom(format!("{} must be a number > 0 (and at most 1000), found {v}", self.what)))
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        self.visit_f64(v as f64)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+        Err(E::custom(format!(
+            "{} must be a number > 0, found the string {v:?} (write the number without quotes)",
+            self.what
+        )))
+    }
+}
+
+/// `resolution`: an integer (square) or `[height, width]`.
+struct Resolution(usize, usize);
+
+impl<'de> Deserialize<'de> for Resolution {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const SIDE: IntVisitor = IntVisitor { what: "resolution", min: 1, max: MAX_RESOLUTION };
+        impl<'de> Visitor<'de> for V {
+            type Value = Resolution;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`resolution` as an integer (square input) or [height, width]")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Resolution, E> {
+                let s = SIDE.visit_u64(v)?;
+                Ok(Resolution(s, s))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Resolution, E> {
+                let s = SIDE.visit_i64(v)?;
+                Ok(Resolution(s, s))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Resolution, E> {
+                SIDE.visit_f64(v).map(|s| Resolution(s, s))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Resolution, E> {
+                SIDE.visit_str(v).map(|s| Resolution(s, s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Resolution, A::Error> {
+                let mut sides = Vec::new();
+                while let Some(s) = seq.next_element_seed(Seeded(SIDE))? {
+                    sides.push(s);
+                }
+                match sides[..] {
+                    [h, w] => Ok(Resolution(h, w)),
+                    _ => Err(de::Error::custom(format!(
+                        "`resolution` as a list must be [height, width], found {} numbers",
+                        sides.len()
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Lets a configured visitor deserialize one element.
+struct Seeded<V>(V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Seeded<V> {
+    type Value = V::Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_any(self.0)
+    }
+}
+
+/// `inverted_residual_setting`: one or more `[t, c, n, s]` rows.
+struct Table(Vec<Row>);
+
+impl<'de> Deserialize<'de> for Table {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Table;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of [t, c, n, s] rows")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Table, A::Error> {
+                let mut rows = Vec::new();
+                while let Some(row) = seq.next_element::<RowDe>()? {
+                    rows.push(row.0);
+                }
+                if rows.is_empty() {
+                    return Err(de::Error::custom(
+                        "`inverted_residual_setting` is empty: give at least one [t, c, n, s] row, or remove the key for the paper's table",
+                    ));
+                }
+                Ok(Table(rows))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+struct RowDe(Row);
+
+impl<'de> Deserialize<'de> for RowDe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RowDe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a row [t, c, n, s] (expansion, channels, repeats, stride)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RowDe, A::Error> {
+                let count_err = |found: usize| {
+                    de::Error::custom(format!(
+                        "a row needs 4 numbers [t, c, n, s] (expansion, channels, repeats, stride), found {found}"
+                    ))
+                };
+                let t = seq.next_element_seed(Seeded(PositiveVisitor { what: "t (expansion factor)" }))?;
+                let Some(t) = t else { return Err(count_err(0)) };
+                let c = seq.next_element_seed(Seeded(IntVisitor { what: "c (output channels)", min: 1, max: MAX_CHANNELS }))?;
+                let Some(c) = c else { return Err(count_err(1)) };
+                let n = seq.next_element_seed(Seeded(IntVisitor { what: "n (repeats)", min: 1, max: MAX_REPEATS }))?;
+                let Some(n) = n else { return Err(count_err(2)) };
+                let s = seq.next_element_seed(Seeded(StrideVisitor))?;
+                let Some(s) = s else { return Err(count_err(3)) };
+                let mut extra = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    extra += 1;
+                }
+                if extra > 0 {
+                    return Err(count_err(4 + extra));
+                }
+                Ok(RowDe(Row { t, c, n, s }))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+struct StrideVisitor;
+
+impl Visitor<'_> for StrideVisitor {
+    type Value = usize;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("s (stride): 1 or 2")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
+        match v {
+            1 | 2 => Ok(v as usize),
+            _ => Err(E::custom(format!("s (stride) must be 1 or 2, found {v}"))),
+        }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
+        Err(E::custom(format!("s (stride) must be 1 or 2, found {v}")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<usize, E> {
+        Err(E::custom(format!("s (stride) must be 1 or 2, found {v}")))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+        Err(E::custom(format!("s (stride) must be 1 or 2, found the string {v:?}")))
+    }
+}

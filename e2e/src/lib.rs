@@ -1,0 +1,55 @@
+//! Helpers shared by the end-to-end tests: fixture loading and comparisons.
+
+use safetensors::SafeTensors;
+use std::path::{Path, PathBuf};
+
+/// The repository root (fixtures and models live there).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A reference case's inputs and torchvision outputs.
+pub struct Fixture {
+    pub input_nhwc: Vec<f32>,
+    pub logits: Vec<f32>,
+    /// `(name, [h, w, c], data)` of every `features.N` output for image 0.
+    pub stages: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+pub fn load_fixture(case: &str) -> Fixture {
+    let bytes = std::fs::read(repo_root().join("fixtures").join(case).join("io.safetensors")).expect("fixture");
+    let st = SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
+    let f32s = |name: &str| -> (Vec<usize>, Vec<f32>) {
+        let t = st.tensor(name).expect(name);
+        let data = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        (t.shape().to_vec(), data)
+    };
+    let mut stages: Vec<(String, Vec<usize>, Vec<f32>)> = st
+        .names()
+        .into_iter()
+        .filter(|n| n.starts_with("features."))
+        .map(|n| {
+            let (shape, data) = f32s(n);
+            (n.to_string(), shape, data)
+        })
+        .collect();
+    stages.sort_by_key(|(n, _, _)| n.trim_start_matches("features.").parse::<usize>().unwrap_or(usize::MAX));
+    Fixture { input_nhwc: f32s("input_nhwc").1, logits: f32s("logits").1, stages }
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+pub fn max_abs(a: &[f32]) -> f32 {
+    a.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// Indices of the `k` largest values, largest first.
+pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
+    idx.truncate(k);
+    idx
+}

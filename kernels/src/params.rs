@@ -1,0 +1,63 @@
+use crate::Error;
+
+/// Folded, packed parameters of a model: owned when loaded at run time, borrowed from the
+/// binary when baked in at compile time.
+#[derive(Clone)]
+pub struct Params(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Owned(Vec<f32>),
+    Baked(&'static [f32]),
+}
+
+/// Gives baked weight bytes the alignment of f32 (and of a cache line).
+#[repr(C, align(64))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+impl Params {
+    pub fn owned(v: Vec<f32>) -> Params {
+        Params(Inner::Owned(v))
+    }
+
+    /// Parameters baked into the binary as little-endian f32 bytes. Borrowed in place where
+    /// the layout allows (little-endian targets), converted once otherwise.
+    pub fn baked(bytes: &'static [u8]) -> Params {
+        if cfg!(target_endian = "little") {
+            if let Ok(floats) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
+                return Params(Inner::Baked(floats));
+            }
+        }
+        let floats = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        Params(Inner::Owned(floats))
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[f32] {
+        match &self.0 {
+            Inner::Owned(v) => v,
+            Inner::Baked(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match self.0 {
+            Inner::Owned(_) => "loaded",
+            Inner::Baked(_) => "baked",
+        };
+        write!(f, "Params({} floats, {how})", self.as_slice().len())
+    }
+}
+
+/// The length checks at the top of `forward`.
+pub fn check_lengths(input: &[f32], input_len: usize, logits: &[f32], classes: usize) -> Result<(), Error> {
+    if input.len() != input_len {
+        return Err(Error::InputLength { expected: input_len, found: input.len() });
+    }
+    if logits.len() != classes {
+        return Err(Error::OutputLength { expected: classes, found: logits.len() });
+    }
+    Ok(())
+}

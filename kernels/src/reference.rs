@@ -1,0 +1,117 @@
+//! Reference kernels: direct loops over the packed layouts, no tiling, no tricks. The
+//! specialised kernels are property-tested against these.
+
+use crate::layout::NR;
+
+/// Output size of a 3x3 convolution with padding 1.
+pub const fn conv3x3_out(size: usize, stride: usize) -> usize {
+    (size - 1) / stride + 1
+}
+
+fn relu6(v: f32) -> f32 {
+    v.clamp(0.0, 6.0)
+}
+
+/// 3x3 stride-2 convolution of an `h x w x 3` image; weights `[ky][kx][ci][co]`.
+pub fn stem(h: usize, w: usize, cout: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
+    let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w, 2));
+    for oy in 0..ho {
+        for ox in 0..wo {
+            for co in 0..cout {
+                let mut acc = bias[co];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let (iy, ix) = ((oy * 2 + ky) as isize - 1, (ox * 2 + kx) as isize - 1);
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        for ci in 0..3 {
+                            let a = inp[(iy as usize * w + ix as usize) * 3 + ci];
+                            acc += a * wt[((ky * 3 + kx) * 3 + ci) * cout + co];
+                        }
+                    }
+                }
+                out[(oy * wo + ox) * cout + co] = relu6(acc);
+            }
+        }
+    }
+}
+
+/// 1x1 convolution of `p` pixels from `k` to `n` channels; weights in `NR`-wide panels.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise(
+    p: usize,
+    k: usize,
+    n: usize,
+    relu: bool,
+    inp: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    res: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    for px in 0..p {
+        for co in 0..n {
+            let (panel, lane) = (co / NR, co % NR);
+            let mut acc = bias[co];
+            for ci in 0..k {
+                acc += inp[px * k + ci] * wt[(panel * k + ci) * NR + lane];
+            }
+            if relu {
+                acc = relu6(acc);
+            }
+            if let Some(r) = res {
+                acc += r[px * n + co];
+            }
+            out[px * n + co] = acc;
+        }
+    }
+}
+
+/// 3x3 depthwise convolution with padding 1, then ReLU6; weights `[tap][c]`.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise(
+    h: usize,
+    w: usize,
+    c: usize,
+    stride: usize,
+    inp: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let (ho, wo) = (conv3x3_out(h, stride), conv3x3_out(w, stride));
+    for oy in 0..ho {
+        for ox in 0..wo {
+            for ch in 0..c {
+                let mut acc = bias[ch];
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        let iy = (oy * stride + ky) as isize - 1;
+                        let ix = (ox * stride + kx) as isize - 1;
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        acc += inp[(iy as usize * w + ix as usize) * c + ch] * wt[(ky * 3 + kx) * c + ch];
+                    }
+                }
+                out[(oy * wo + ox) * c + ch] = relu6(acc);
+            }
+        }
+    }
+}
+
+/// Mean over `hw` pixels of each of `c` channels.
+pub fn avg_pool(hw: usize, c: usize, inp: &[f32], out: &mut [f32]) {
+    for ch in 0..c {
+        let sum: f32 = (0..hw).map(|px| inp[px * c + ch]).sum();
+        out[ch] = sum / hw as f32;
+    }
+}
+
+/// Fully connected layer, weights `[n][k]`.
+pub fn linear(k: usize, n: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
+    for o in 0..n {
+        out[o] = bias[o] + (0..k).map(|i| inp[i] * wt[o * k + i]).sum::<f32>();
+    }
+}
