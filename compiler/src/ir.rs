@@ -90,10 +90,7 @@ impl Layer {
     /// Parameters as torchvision counts them (BatchNorm weight and bias included).
     pub fn torch_params(&self) -> usize {
         match self.param_kind() {
-            Some(k @ ParamKind::Linear { cin, cout }) => {
-                let _ = k;
-                cin * cout + cout
-            }
+            Some(ParamKind::Linear { cin, cout }) => cin * cout + cout,
             Some(k) => k.torch_shape().iter().product::<usize>() + 2 * k.cout(),
             None => 0,
         }

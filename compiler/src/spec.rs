@@ -96,6 +96,12 @@ struct RawSpec {
 
 /// Parse and validate a spec.
 pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
+    if src.text.trim().is_empty() {
+        return Err(Error::at(
+            Location { file: src.display.clone(), line: 1, column: 1 },
+            "the spec is empty; it needs at least `name: MobileNetV2` and `resolution: 224`",
+        ));
+    }
     let raw: RawSpec = serde_yaml::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
     Ok(Spec {
         name: raw.name.0,
@@ -111,15 +117,26 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
     })
 }
 
+/// A number as a person wrote it: plain when short, scientific when huge.
+fn num(v: f64) -> String {
+    if v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Turn a serde_yaml error into a located error with a hint.
 fn yaml_error(src: &SourceFile, e: &serde_yaml::Error) -> Error {
-    let text = e.to_string();
-    // serde_yaml appends " at line L column C"; the location is reported separately.
-    let message = match text.rfind(" at line ") {
-        Some(i) if e.location().is_some() => text[..i].to_string(),
-        _ => text.clone(),
+    // serde_yaml writes " at line L column C" into its messages; the location is reported
+    // up front instead.
+    let message = strip_positions(&e.to_string());
+    let syntax = ["while scanning", "while parsing", "not allowed in this context", "did not find expected", "found character"];
+    let message = if syntax.iter().any(|s| message.contains(s)) {
+        format!("YAML syntax error: {message}; check indentation, brackets and quotes on that line")
+    } else {
+        with_hint(&message)
     };
-    let message = with_hint(&message);
     match e.location() {
         Some(l) => Error::at(
             Location { file: src.display.clone(), line: l.line(), column: l.column() },
@@ -127,6 +144,28 @@ fn yaml_error(src: &SourceFile, e: &serde_yaml::Error) -> Error {
         ),
         None => Error::at(Location { file: src.display.clone(), line: 1, column: 1 }, message),
     }
+}
+
+fn strip_positions(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let skip = after
+            .split_once(" column ")
+            .map(|(line, col)| (line, col.find(|c: char| !c.is_ascii_digit()).unwrap_or(col.len())))
+            .filter(|(line, _)| line.chars().all(|c| c.is_ascii_digit()));
+        match skip {
+            Some((line, col_len)) => rest = &after[line.len() + " column ".len() + col_len..],
+            None => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn with_hint(message: &str) -> String {
@@ -295,7 +334,7 @@ impl<'de> Deserialize<'de> for Name {
                     Ok(Name(v.to_string()))
                 } else {
                     Err(E::custom(format!(
-                        "`name` must be a Rust type name (letters, digits, `_`; not a keyword), found {v:?}; e.g. `name: MobileNetV2`"
+                        "must be a Rust type name (letters, digits, `_`; not a keyword), found {v:?}; e.g. `name: MobileNetV2`"
                     )))
                 }
             }
@@ -318,7 +357,7 @@ impl<'de> Deserialize<'de> for WeightsPath {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<WeightsPath, E> {
                 if v.trim().is_empty() {
                     return Err(E::custom(
-                        "`weights` is empty: name a .safetensors file next to the spec, or remove the key",
+                        "is empty: name a .safetensors file next to the spec, or remove the key",
                     ));
                 }
                 Ok(WeightsPath(v.to_string()))
@@ -333,7 +372,7 @@ struct Int<const MIN: u64, const MAX: u64>(usize);
 
 impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Int<MIN, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(IntVisitor { what: "value", min: MIN, max: MAX }).map(Int)
+        d.deserialize_any(IntVisitor { what: "", min: MIN, max: MAX }).map(Int)
     }
 }
 
@@ -356,27 +395,27 @@ impl IntVisitor {
 impl Visitor<'_> for IntVisitor {
     type Value = usize;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.what, self.bounds())
+        write!(f, "{}{}", self.what, self.bounds())
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
         if (self.min..=self.max).contains(&v) {
             Ok(v as usize)
         } else {
-            Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds())))
+            Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64))))
         }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
         match u64::try_from(v) {
             Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds()))),
+            Err(_) => Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64)))),
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<usize, E> {
-        Err(E::custom(format!("{} must be {}, found {v}", self.what, self.bounds())))
+        Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64))))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
         Err(E::custom(format!(
-            "{} must be {}, found the string {v:?} (write the number without quotes)",
+            "{}must be {}, found the string {v:?} (write the number without quotes)",
             self.what,
             self.bounds()
         )))
@@ -388,7 +427,7 @@ struct Positive(f64);
 
 impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(PositiveVisitor { what: "width_mult" }).map(Positive)
+        d.deserialize_any(PositiveVisitor { what: "" }).map(Positive)
     }
 }
 
@@ -399,13 +438,13 @@ struct PositiveVisitor {
 impl Visitor<'_> for PositiveVisitor {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (a number > 0)", self.what)
+        write!(f, "{}a number > 0", self.what)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
         if v.is_finite() && v > 0.0 && v <= 1000.0 {
             Ok(v)
         } else {
-            Err(E::custom(format!("{} must be a number > 0 (and at most 1000), found {v}", self.what)))
+            Err(E::custom(format!("{}must be a number > 0 (and at most 1000), found {}", self.what, num(v))))
         }
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
@@ -416,7 +455,7 @@ impl Visitor<'_> for PositiveVisitor {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
         Err(E::custom(format!(
-            "{} must be a number > 0, found the string {v:?} (write the number without quotes)",
+            "{}must be a number > 0, found the string {v:?} (write the number without quotes)",
             self.what
         )))
     }
@@ -428,7 +467,7 @@ struct Resolution(usize, usize);
 impl<'de> Deserialize<'de> for Resolution {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        const SIDE: IntVisitor = IntVisitor { what: "resolution", min: 1, max: MAX_RESOLUTION };
+        const SIDE: IntVisitor = IntVisitor { what: "", min: 1, max: MAX_RESOLUTION };
         impl<'de> Visitor<'de> for V {
             type Value = Resolution;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -456,7 +495,7 @@ impl<'de> Deserialize<'de> for Resolution {
                 match sides[..] {
                     [h, w] => Ok(Resolution(h, w)),
                     _ => Err(de::Error::custom(format!(
-                        "`resolution` as a list must be [height, width], found {} numbers",
+                        "as a list must be [height, width], found {} numbers",
                         sides.len()
                     ))),
                 }
@@ -494,7 +533,7 @@ impl<'de> Deserialize<'de> for Table {
                 }
                 if rows.is_empty() {
                     return Err(de::Error::custom(
-                        "`inverted_residual_setting` is empty: give at least one [t, c, n, s] row, or remove the key for the paper's table",
+                        "no rows: give at least one [t, c, n, s] row, or remove the key to get the paper's table",
                     ));
                 }
                 Ok(Table(rows))
@@ -520,11 +559,11 @@ impl<'de> Deserialize<'de> for RowDe {
                         "a row needs 4 numbers [t, c, n, s] (expansion, channels, repeats, stride), found {found}"
                     ))
                 };
-                let t = seq.next_element_seed(Seeded(PositiveVisitor { what: "t (expansion factor)" }))?;
+                let t = seq.next_element_seed(Seeded(PositiveVisitor { what: "t (expansion factor) " }))?;
                 let Some(t) = t else { return Err(count_err(0)) };
-                let c = seq.next_element_seed(Seeded(IntVisitor { what: "c (output channels)", min: 1, max: MAX_CHANNELS }))?;
+                let c = seq.next_element_seed(Seeded(IntVisitor { what: "c (output channels) ", min: 1, max: MAX_CHANNELS }))?;
                 let Some(c) = c else { return Err(count_err(1)) };
-                let n = seq.next_element_seed(Seeded(IntVisitor { what: "n (repeats)", min: 1, max: MAX_REPEATS }))?;
+                let n = seq.next_element_seed(Seeded(IntVisitor { what: "n (repeats) ", min: 1, max: MAX_REPEATS }))?;
                 let Some(n) = n else { return Err(count_err(2)) };
                 let s = seq.next_element_seed(Seeded(StrideVisitor))?;
                 let Some(s) = s else { return Err(count_err(3)) };

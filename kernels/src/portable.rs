@@ -171,6 +171,9 @@ pub fn depthwise_dyn(
             for kx in 0..3 {
                 let tap = &wt[(ky * 3 + kx) * c..][..c];
                 // Output columns whose input column `ox * s + kx - 1` lies inside the row.
+                if kx > w {
+                    continue;
+                }
                 let lo = usize::from(kx == 0);
                 let hi = ((w - kx) / s).min(wo - 1);
                 for ox in lo..=hi {

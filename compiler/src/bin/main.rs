@@ -1,1 +1,198 @@
-fn main() {}
+//! `mobilenet-compiler`: inspect a spec, or write random weights for it.
+
+use mobilenet_compiler::init_weights::init_weights_dtype;
+use mobilenet_compiler::summary::summary;
+use mobilenet_compiler::{compile_file, compile_str, Error};
+use safetensors::Dtype;
+use std::io::Write;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+mobilenet-compiler: the MobileNetV2 ahead-of-time compiler's command line
+
+USAGE:
+    mobilenet-compiler summary SPEC
+        Compile SPEC (a YAML spec; its `weights`, if named, are read and checked) and print
+        every layer's output shape, parameters and MACs, the totals and the memory plan.
+
+    mobilenet-compiler init-weights SPEC --seed N -o FILE [--dtype f32|f16|bf16]
+        Write random weights for SPEC under torchvision's names to FILE (safetensors).
+        The spec's `weights` key, if any, is ignored. --dtype defaults to f32.
+
+    mobilenet-compiler --help
+        Print this message.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Error> {
+    let Some((command, rest)) = args.split_first() else {
+        return print(USAGE);
+    };
+    match command.as_str() {
+        "-h" | "--help" | "help" => print(USAGE),
+        "summary" => cmd_summary(rest),
+        "init-weights" => cmd_init_weights(rest),
+        other => Err(Error::new(format!(
+            "unknown command `{other}`; expected `summary` or `init-weights` (see `mobilenet-compiler --help`)"
+        ))),
+    }
+}
+
+/// Write to stdout; a closed pipe (`| head`) ends the program quietly.
+fn print(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::new(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+fn cmd_summary(args: &[String]) -> Result<(), Error> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return print(USAGE);
+    }
+    let spec = match args {
+        [spec] if !spec.starts_with('-') => spec,
+        [] => return Err(Error::new("`summary` needs a spec: mobilenet-compiler summary SPEC")),
+        _ => {
+            return Err(Error::new(format!(
+                "`summary` takes exactly one argument, the spec path, found {}: mobilenet-compiler summary SPEC",
+                args.len()
+            )))
+        }
+    };
+    let base = std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
+    let compiled = compile_file(&base, spec)?;
+    print(&summary(&compiled.program))
+}
+
+fn cmd_init_weights(args: &[String]) -> Result<(), Error> {
+    let usage = "mobilenet-compiler init-weights SPEC --seed N -o FILE [--dtype f32|f16|bf16]";
+    let mut spec = None;
+    let mut seed = None;
+    let mut output = None;
+    let mut dtype = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        // `--opt value` and `--opt=value` both work.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let slot = match flag {
+            "-h" | "--help" => return print(USAGE),
+            "--seed" => &mut seed,
+            "-o" | "--output" => &mut output,
+            "--dtype" => &mut dtype,
+            f if f.starts_with('-') && f.len() > 1 => {
+                return Err(Error::new(format!("unknown option `{f}` for `init-weights`; usage: {usage}")))
+            }
+            _ => {
+                if spec.is_some() {
+                    return Err(Error::new(format!(
+                        "`init-weights` takes one spec, found a second: `{arg}`; usage: {usage}"
+                    )));
+                }
+                spec = Some(arg.clone());
+                continue;
+            }
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => it.next().cloned().ok_or_else(|| Error::new(format!("`{flag}` needs a value; usage: {usage}")))?,
+        };
+        if slot.replace(value).is_some() {
+            return Err(Error::new(format!("`{flag}` is given twice; usage: {usage}")));
+        }
+    }
+    let spec = spec.ok_or_else(|| Error::new(format!("`init-weights` needs a spec; usage: {usage}")))?;
+    let seed = seed.ok_or_else(|| Error::new(format!("`init-weights` needs `--seed N`; usage: {usage}")))?;
+    let seed: u64 = seed
+        .parse()
+        .map_err(|_| Error::new(format!("`--seed` must be a whole number from 0 to {}, found `{seed}`", u64::MAX)))?;
+    let output = output.ok_or_else(|| Error::new(format!("`init-weights` needs `-o FILE`; usage: {usage}")))?;
+    let dtype = match dtype.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("f32") => Dtype::F32,
+        Some("f16") => Dtype::F16,
+        Some("bf16") => Dtype::BF16,
+        Some(_) => {
+            return Err(Error::new(format!(
+                "`--dtype` must be f32, f16 or bf16, found `{}`",
+                dtype.unwrap_or_default()
+            )))
+        }
+    };
+
+    let text = std::fs::read_to_string(&spec).map_err(|e| Error::new(format!("cannot read spec `{spec}`: {e}")))?;
+    let program = compile_str(&spec, &text)?;
+    let bytes = init_weights_dtype(&program.network, seed, dtype);
+    std::fs::write(&output, &bytes).map_err(|e| Error::new(format!("cannot write `{output}`: {e}")))?;
+    eprintln!(
+        "wrote {output}: random {dtype:?} weights for {} ({} parameters, seed {seed}, {} bytes)",
+        program.network.spec.name,
+        program.network.torch_params(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    fn err(s: &[&str]) -> String {
+        run(&args(s)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_not_panics() {
+        assert!(err(&["frobnicate"]).contains("unknown command `frobnicate`"));
+        assert!(err(&["summary"]).contains("needs a spec"));
+        assert!(err(&["summary", "a", "b"]).contains("exactly one argument"));
+        assert!(err(&["init-weights", "s.yaml", "-o", "x"]).contains("needs `--seed N`"));
+        assert!(err(&["init-weights", "s.yaml", "--seed", "1"]).contains("needs `-o FILE`"));
+        assert!(err(&["init-weights", "--seed", "1", "-o", "x"]).contains("needs a spec"));
+        assert!(err(&["init-weights", "s.yaml", "--seed", "-1", "-o", "x"]).contains("whole number"));
+        assert!(err(&["init-weights", "s.yaml", "--seed", "1", "--seed=2", "-o", "x"]).contains("given twice"));
+        assert!(
+            err(&["init-weights", "s.yaml", "--seed", "1", "-o", "x", "--dtype", "f64"]).contains("f32, f16 or bf16")
+        );
+        assert!(err(&["init-weights", "s.yaml", "--seed"]).contains("needs a value"));
+        assert!(err(&["init-weights", "s.yaml", "--what"]).contains("unknown option `--what`"));
+        assert!(err(&["init-weights", "/nonexistent/s.yaml", "--seed", "1", "-o", "x"]).contains("cannot read spec"));
+    }
+
+    #[test]
+    fn init_weights_writes_weights_the_loader_accepts() {
+        let dir = std::env::temp_dir().join(format!("mobilenet-compiler-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = dir.join("t.yaml");
+        // `weights` names a file that does not exist: init-weights must not need it.
+        let text = "name: T\nresolution: 17\nwidth_mult: 0.25\nnum_classes: 4\nweights: missing.safetensors\n";
+        std::fs::write(&spec, text).unwrap();
+        let out = dir.join("t.safetensors");
+        for dtype in ["f32", "f16", "BF16"] {
+            let (spec, out) = (spec.display().to_string(), out.display().to_string());
+            run(&args(&["init-weights", &spec, "--seed=5", "-o", &out, "--dtype", dtype])).unwrap();
+            let program = compile_str("t.yaml", text).unwrap();
+            let bytes = std::fs::read(&out).unwrap();
+            program.params.fold(&bytes).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -43,7 +43,7 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
         let row_path = [Seg::Key("inverted_residual_setting"), Seg::Index(r)];
         let out_c = make_divisible(row.c as f64 * spec.width_mult, spec.round_nearest);
         if out_c as u64 > MAX_CHANNELS {
-            return Err(too_big(&row_path, format!("this row's c scales to {out_c} channels, more than {MAX_CHANNELS}; lower c or width_mult")));
+            return Err(too_big(&row_path, format!("inverted_residual_setting[{r}]: c scales to {out_c} channels, more than {MAX_CHANNELS}; lower c or width_mult")));
         }
         for i in 0..row.n {
             let stride = if i == 0 { row.s } else { 1 };
@@ -52,7 +52,7 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
                 return Err(too_big(
                     &row_path,
                     format!(
-                        "expansion t = {} gives round({} * {}) = {hidden} hidden channels in features.{stage}; t must give 1 to {MAX_CHANNELS}",
+                        "inverted_residual_setting[{r}]: expansion t = {} gives round({} * {}) = {hidden} hidden channels in features.{stage}; t must give 1 to {MAX_CHANNELS}",
                         row.t, cur.c, row.t
                     ),
                 ));
@@ -115,8 +115,7 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
         stage: None,
     });
 
-    if let Some((t, s)) = b.tensors.iter().enumerate().find(|(_, s)| s.len() > MAX_TENSOR_FLOATS) {
-        let _ = t;
+    if let Some(s) = b.tensors.iter().find(|s| s.len() > MAX_TENSOR_FLOATS) {
         return Err(too_big(
             &[Seg::Key("resolution")],
             format!("an activation of {s} is more than {MAX_TENSOR_FLOATS} floats; lower the resolution or width_mult"),

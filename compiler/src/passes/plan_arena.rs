@@ -80,23 +80,98 @@ pub fn plan(net: &Network) -> ArenaPlan {
     let lens: Vec<usize> = net.tensors.iter().map(|s| s.len()).collect();
     let live = liveness(net);
     let lower_bound = lower_bound(&lens, &live, net.layers.len());
-    let aligned = greedy_by_size(&lens, &live, ALIGN);
-    let placements = if (aligned.1 as f64) <= lower_bound as f64 * (1.0 + SLACK) {
-        aligned.0
-    } else {
-        greedy_by_size(&lens, &live, 1).0
+    // Several greedy orders; keep the smallest plan, preferring aligned offsets while they
+    // stay within SLACK of the bound.
+    let orders = placement_orders(&lens, &live, net.layers.len());
+    let best = |align: usize| {
+        let (order, plan) = orders
+            .iter()
+            .map(|o| (o, place(o, &lens, &live, align)))
+            .min_by_key(|(_, (_, size))| *size)
+            .map(|(o, p)| (o.clone(), p))
+            .unwrap_or_default();
+        if plan.1 <= lower_bound {
+            plan
+        } else {
+            improve(order, plan, &lens, &live, align, lower_bound)
+        }
     };
-    let size = placements.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
+    let mut chosen = best(ALIGN);
+    if chosen.1 as f64 > lower_bound as f64 * (1.0 + SLACK) {
+        let unaligned = best(1);
+        if unaligned.1 < chosen.1 {
+            chosen = unaligned;
+        }
+    }
+    let (placements, size) = chosen;
     ArenaPlan { placements, size, lower_bound }
 }
 
-/// Place tensors largest first, each into the tightest gap left by the tensors already placed
-/// that live at the same time (TFLite's "greedy by size").
-fn greedy_by_size(lens: &[usize], live: &[(usize, usize)], align: usize) -> (Vec<Placement>, usize) {
-    let mut order: Vec<TensorId> = (0..lens.len()).collect();
-    order.sort_by_key(|&t| (std::cmp::Reverse(lens[t]), t));
+/// Local search over placement orders when greedy misses the bound: move one tensor to
+/// another place in the order, keep the move if the plan is no larger. Deterministic.
+fn improve(
+    mut order: Vec<TensorId>,
+    mut plan: (Vec<Placement>, usize),
+    lens: &[usize],
+    live: &[(usize, usize)],
+    align: usize,
+    lower_bound: usize,
+) -> (Vec<Placement>, usize) {
+    let n = order.len();
+    if n < 2 {
+        return plan;
+    }
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |m: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % m as u64) as usize
+    };
+    for _ in 0..400 {
+        if plan.1 <= lower_bound {
+            break;
+        }
+        let mut candidate = order.clone();
+        let t = candidate.remove(next(n));
+        candidate.insert(next(n), t);
+        let p = place(&candidate, lens, live, align);
+        if p.1 <= plan.1 {
+            order = candidate;
+            plan = p;
+        }
+    }
+    plan
+}
+
+/// Orders to place tensors in: largest first (TFLite's "greedy by size"), by birth, and
+/// "greedy by breadth" (the tensors of the most crowded layers first).
+fn placement_orders(lens: &[usize], live: &[(usize, usize)], layers: usize) -> Vec<Vec<TensorId>> {
+    let all: Vec<TensorId> = (0..lens.len()).collect();
+    let mut by_size = all.clone();
+    by_size.sort_by_key(|&t| (std::cmp::Reverse(lens[t]), t));
+    let mut by_birth = all.clone();
+    by_birth.sort_by_key(|&t| (live[t].0, std::cmp::Reverse(lens[t])));
+    let crowd = |i: usize| -> usize { (0..lens.len()).filter(|&t| live[t].0 <= i && i <= live[t].1).map(|t| lens[t]).sum() };
+    let mut steps: Vec<usize> = (0..layers).collect();
+    steps.sort_by_key(|&i| std::cmp::Reverse(crowd(i)));
+    let mut by_breadth = Vec::with_capacity(lens.len());
+    for i in steps {
+        let mut here: Vec<TensorId> =
+            all.iter().copied().filter(|&t| live[t].0 <= i && i <= live[t].1 && !by_breadth.contains(&t)).collect();
+        here.sort_by_key(|&t| std::cmp::Reverse(lens[t]));
+        by_breadth.extend(here);
+    }
+    let rest: Vec<TensorId> = all.iter().copied().filter(|t| !by_breadth.contains(t)).collect();
+    by_breadth.extend(rest);
+    vec![by_size, by_birth, by_breadth]
+}
+
+/// Place tensors in `order`, each into the tightest gap left by the tensors already placed
+/// that live at the same time.
+fn place(order: &[TensorId], lens: &[usize], live: &[(usize, usize)], align: usize) -> (Vec<Placement>, usize) {
     let mut placed: Vec<Placement> = Vec::with_capacity(lens.len());
-    for t in order {
+    for &t in order {
         let me = Placement { tensor: t, offset: 0, len: lens[t], first: live[t].0, last: live[t].1 };
         let mut busy: Vec<(usize, usize)> =
             placed.iter().filter(|p| p.lives_with(&me)).map(|p| (p.offset, p.offset + p.len)).collect();

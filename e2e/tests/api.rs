@@ -1,0 +1,74 @@
+//! The public contract of generated code: constants, errors, arena ownership, thread traits.
+
+use mobilenet_e2e::repo_root;
+use mobilenet_runtime::Error;
+
+mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
+mobilenet_runtime::mobilenet!("specs/odd_nonsquare.yaml");
+
+fn assert_send_sync<T: Send + Sync>() {}
+
+#[test]
+fn models_are_send_and_sync() {
+    assert_send_sync::<MobileNetV2Tiny>();
+    assert_send_sync::<OddNonSquare>();
+    assert_send_sync::<mobilenet_runtime::Arena>();
+}
+
+#[test]
+fn wrong_lengths_are_errors() {
+    let model = MobileNetV2Tiny::new();
+    let mut arena = MobileNetV2Tiny::arena();
+    let input = vec![0.1f32; 96 * 96 * 3];
+    let mut logits = [0.0f32; 10];
+    assert_eq!(
+        model.forward(&mut arena, &input[1..], &mut logits),
+        Err(Error::InputLength { expected: 27648, found: 27647 })
+    );
+    assert_eq!(
+        model.forward(&mut arena, &input, &mut logits[..9]),
+        Err(Error::OutputLength { expected: 10, found: 9 })
+    );
+    assert!(model.forward(&mut arena, &input, &mut logits).is_ok());
+}
+
+#[test]
+fn arena_of_another_model_is_an_error() {
+    let model = MobileNetV2Tiny::new();
+    let mut other = OddNonSquare::arena();
+    let input = vec![0.1f32; 96 * 96 * 3];
+    let mut logits = [0.0f32; 10];
+    let err = model.forward(&mut other, &input, &mut logits).unwrap_err();
+    assert_eq!(err, Error::ArenaMismatch { expected_model: "MobileNetV2Tiny", found_model: "OddNonSquare" });
+    assert!(err.to_string().contains("MobileNetV2Tiny::arena()"));
+}
+
+#[test]
+fn arena_has_the_planned_size() {
+    assert_eq!(MobileNetV2Tiny::arena().bytes(), MobileNetV2Tiny::ARENA_BYTES);
+    assert_eq!(OddNonSquare::arena().bytes(), OddNonSquare::ARENA_BYTES);
+}
+
+#[test]
+fn weights_of_another_model_are_refused_with_the_tensor_named() {
+    let bytes = std::fs::read(repo_root().join("models/v2_0.35_96_c10.safetensors")).unwrap();
+    let err = OddNonSquare::from_safetensors(&bytes).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    assert!(err.to_string().starts_with("tensor `features."), "{err}");
+}
+
+#[test]
+fn results_are_deterministic() {
+    let model = MobileNetV2Tiny::new();
+    let mut arena = MobileNetV2Tiny::arena();
+    let input: Vec<f32> = (0..96 * 96 * 3).map(|i| ((i * 7919) % 255) as f32 / 64.0 - 2.0).collect();
+    let mut a = [0.0f32; 10];
+    let mut b = [0.0f32; 10];
+    model.forward(&mut arena, &input, &mut a).unwrap();
+    // A fresh arena and a dirty one give bit-identical results.
+    model.forward(&mut arena, &input, &mut b).unwrap();
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    let mut fresh = MobileNetV2Tiny::arena();
+    model.forward(&mut fresh, &input, &mut b).unwrap();
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+}

@@ -1,0 +1,54 @@
+//! `forward` allocates nothing: a counting global allocator watches it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+mobilenet_runtime::mobilenet!("../models/v2.yaml");
+
+#[test]
+fn forward_allocates_nothing() {
+    let model = MobileNetV2::new();
+    let mut arena = MobileNetV2::arena();
+    let input = vec![0.5f32; 224 * 224 * 3];
+    let mut logits = vec![0.0f32; 1000];
+    model.forward(&mut arena, &input, &mut logits).unwrap(); // warm up (CPU detection etc.)
+
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        model.forward(&mut arena, &input, &mut logits).unwrap();
+    }
+    let mut stages = 0;
+    model.forward_inspect(&mut arena, &input, &mut logits, &mut |_, _, _| stages += 1).unwrap();
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "forward allocated {} times", after - before);
+    assert_eq!(stages, 19);
+    // The counter works: an allocation is seen.
+    let v = std::hint::black_box(vec![1u8; 64]);
+    assert!(ALLOCATIONS.load(Ordering::SeqCst) > after);
+    drop(v);
+}

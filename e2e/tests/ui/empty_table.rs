@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/empty_table.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/mismatched_weights.yaml");
+
+fn main() {}

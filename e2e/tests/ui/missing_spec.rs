@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/does_not_exist.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/missing_weights.yaml");
+
+fn main() {}

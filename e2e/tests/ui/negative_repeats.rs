@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/negative_repeats.yaml");
+
+fn main() {}

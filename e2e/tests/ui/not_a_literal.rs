@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!(specs / net);
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/unclosed_quote.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/unknown_key.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/wrong_type.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/yaml_syntax.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/zero_width.yaml");
+
+fn main() {}
