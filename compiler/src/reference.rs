@@ -19,7 +19,12 @@ pub struct Output {
 }
 
 /// Run `net` on one `h x w x 3` HWC image with the torchvision weights in `weights`
-/// (safetensors bytes, F32, F16 or BF16).
+/// (safetensors bytes, F32, F16 or BF16). Tensors the network does not use are ignored.
+///
+/// # Panics
+///
+/// Only on a malformed IR: a tensor read before it is written, or shapes that disagree with
+/// the convolution arithmetic (both are compiler bugs this oracle is there to expose).
 pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, Error> {
     if input_hwc.len() != net.input.len() {
         return Err(Error::InputLength { expected: net.input.len(), found: input_hwc.len() });

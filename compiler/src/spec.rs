@@ -131,17 +131,15 @@ fn yaml_error(src: &SourceFile, e: &serde_yaml::Error) -> Error {
     // serde_yaml writes " at line L column C" into its messages; the location is reported
     // up front instead.
     let message = strip_positions(&e.to_string());
-    let syntax = ["while scanning", "while parsing", "not allowed in this context", "did not find expected", "found character"];
+    let syntax =
+        ["while scanning", "while parsing", "not allowed in this context", "did not find expected", "found character"];
     let message = if syntax.iter().any(|s| message.contains(s)) {
         format!("YAML syntax error: {message}; check indentation, brackets and quotes on that line")
     } else {
         with_hint(&message)
     };
     match e.location() {
-        Some(l) => Error::at(
-            Location { file: src.display.clone(), line: l.line(), column: l.column() },
-            message,
-        ),
+        Some(l) => Error::at(Location { file: src.display.clone(), line: l.line(), column: l.column() }, message),
         None => Error::at(Location { file: src.display.clone(), line: 1, column: 1 }, message),
     }
 }
@@ -197,11 +195,7 @@ fn with_hint(message: &str) -> String {
 }
 
 fn closest_key(field: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|k| (edit_distance(field, k), *k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k)
+    KEYS.iter().map(|k| (edit_distance(field, k), *k)).filter(|(d, k)| *d <= 3.max(k.len() / 4)).min().map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -356,9 +350,7 @@ impl<'de> Deserialize<'de> for WeightsPath {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<WeightsPath, E> {
                 if v.trim().is_empty() {
-                    return Err(E::custom(
-                        "is empty: name a .safetensors file next to the spec, or remove the key",
-                    ));
+                    return Err(E::custom("is empty: name a .safetensors file next to the spec, or remove the key"));
                 }
                 Ok(WeightsPath(v.to_string()))
             }
@@ -401,17 +393,17 @@ impl Visitor<'_> for IntVisitor {
         if (self.min..=self.max).contains(&v) {
             Ok(v as usize)
         } else {
-            Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64))))
+            Err(E::custom(format!("{}must be {}, found {v}", self.what, self.bounds())))
         }
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
         match u64::try_from(v) {
             Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64)))),
+            Err(_) => Err(E::custom(format!("{}must be {}, found {v}", self.what, self.bounds()))),
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<usize, E> {
-        Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v as f64))))
+        Err(E::custom(format!("{}must be {}, found {}", self.what, self.bounds(), num(v))))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
         Err(E::custom(format!(
@@ -561,7 +553,11 @@ impl<'de> Deserialize<'de> for RowDe {
                 };
                 let t = seq.next_element_seed(Seeded(PositiveVisitor { what: "t (expansion factor) " }))?;
                 let Some(t) = t else { return Err(count_err(0)) };
-                let c = seq.next_element_seed(Seeded(IntVisitor { what: "c (output channels) ", min: 1, max: MAX_CHANNELS }))?;
+                let c = seq.next_element_seed(Seeded(IntVisitor {
+                    what: "c (output channels) ",
+                    min: 1,
+                    max: MAX_CHANNELS,
+                }))?;
                 let Some(c) = c else { return Err(count_err(1)) };
                 let n = seq.next_element_seed(Seeded(IntVisitor { what: "n (repeats) ", min: 1, max: MAX_REPEATS }))?;
                 let Some(n) = n else { return Err(count_err(2)) };

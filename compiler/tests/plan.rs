@@ -38,13 +38,18 @@ fn plans_are_valid_and_tight() {
                 first[t] = i;
                 last[t] = last[t].max(i);
             }
-            for t in [l.input].into_iter().filter_map(|v| if let Value::Tensor(t) = v { Some(t) } else { None }).chain(l.residual) {
+            for t in [l.input]
+                .into_iter()
+                .filter_map(|v| if let Value::Tensor(t) = v { Some(t) } else { None })
+                .chain(l.residual)
+            {
                 last[t] = last[t].max(i);
             }
         }
         let mut bound = 0;
         for i in 0..net.layers.len() {
-            let live: usize = (0..net.tensors.len()).filter(|&t| first[t] <= i && i <= last[t]).map(|t| net.tensors[t].len()).sum();
+            let live: usize =
+                (0..net.tensors.len()).filter(|&t| first[t] <= i && i <= last[t]).map(|t| net.tensors[t].len()).sum();
             bound = bound.max(live);
         }
         assert_eq!(plan.lower_bound, bound, "{text}");

@@ -94,10 +94,7 @@ mod tests {
         let f = a.floats_for("A", 1).unwrap();
         assert_eq!(f.len(), 250);
         assert_eq!(f.as_ptr().align_offset(64), 0);
-        assert_eq!(
-            a.floats_for("B", 2).unwrap_err(),
-            Error::ArenaMismatch { expected_model: "B", found_model: "A" }
-        );
+        assert_eq!(a.floats_for("B", 2).unwrap_err(), Error::ArenaMismatch { expected_model: "B", found_model: "A" });
     }
 
     #[test]

@@ -6,6 +6,8 @@ use crate::Error;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeSet;
 
+const NON_FINITE: &str = "NaN or infinity (after folding BatchNorm)";
+
 /// BatchNorm epsilon of torchvision's MobileNetV2.
 pub const BN_EPS: f64 = 1e-5;
 
@@ -14,8 +16,7 @@ pub const BN_EPS: f64 = 1e-5;
 ///
 /// Every tensor of the file must be used, except BatchNorm's `num_batches_tracked`.
 pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Result<Vec<f32>, Error> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::NotSafetensors { reason: e.to_string() })?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors { reason: e.to_string() })?;
     let mut used = BTreeSet::new();
     let mut params = vec![0.0f32; total];
     for layer in layers {
@@ -33,8 +34,9 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Res
                 }
                 let [gamma, beta, mean, var] = bn_t;
                 let var_name = format!("{bn}.running_var");
-                if let Some(i) = var.iter().position(|&v| !(v as f64 + BN_EPS > 0.0)) {
-                    return Err(Error::NonFinite { name: var_name, index: i });
+                if let Some(index) = var.iter().position(|&v| v.is_nan() || v as f64 + BN_EPS <= 0.0) {
+                    let reason = "a BatchNorm running_var must be >= 0";
+                    return Err(Error::InvalidValue { name: var_name, index, reason });
                 }
                 fold_bn(&mut w, &gamma, &beta, &mean, &var)
             }
@@ -46,14 +48,14 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Res
             }
         };
         if let Some(index) = w.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { name: format!("{}.weight", layer.conv), index });
+            return Err(Error::InvalidValue { name: format!("{}.weight", layer.conv), index, reason: NON_FINITE });
         }
         if let Some(index) = b.iter().position(|v| !v.is_finite()) {
             let name = match layer.bn {
                 Some(bn) => format!("{bn}.bias"),
                 None => format!("{}.bias", layer.conv),
             };
-            return Err(Error::NonFinite { name, index });
+            return Err(Error::InvalidValue { name, index, reason: NON_FINITE });
         }
         let end = layer.offset + layer.kind.packed_len();
         layer.kind.pack(&w, &b, &mut params[layer.offset..end]);
@@ -64,9 +66,8 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Res
         if used.contains(name) {
             continue;
         }
-        let tracked_of_used_bn = name
-            .strip_suffix(".num_batches_tracked")
-            .is_some_and(|bn| used.contains(&format!("{bn}.running_var")));
+        let tracked_of_used_bn =
+            name.strip_suffix(".num_batches_tracked").is_some_and(|bn| used.contains(&format!("{bn}.running_var")));
         if !tracked_of_used_bn {
             let shape = st.tensor(name).map(|t| t.shape().to_vec()).unwrap_or_default();
             return Err(Error::UnexpectedTensor { name: name.to_string(), shape });
@@ -93,10 +94,8 @@ pub fn fold_bn(w: &mut [f32], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[
 
 /// Read tensor `name` as f32, checking its shape.
 pub fn read(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
-    let t = st.tensor(name).map_err(|_| Error::MissingTensor {
-        name: name.to_string(),
-        expected_shape: shape.to_vec(),
-    })?;
+    let t =
+        st.tensor(name).map_err(|_| Error::MissingTensor { name: name.to_string(), expected_shape: shape.to_vec() })?;
     if t.shape() != shape {
         return Err(Error::ShapeMismatch {
             name: name.to_string(),
@@ -104,10 +103,8 @@ pub fn read(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32
             found: t.shape().to_vec(),
         });
     }
-    to_f32(t.dtype(), t.data()).ok_or_else(|| Error::UnsupportedDtype {
-        name: name.to_string(),
-        found: format!("{:?}", t.dtype()),
-    })
+    to_f32(t.dtype(), t.data())
+        .ok_or_else(|| Error::UnsupportedDtype { name: name.to_string(), found: format!("{:?}", t.dtype()) })
 }
 
 /// Little-endian tensor bytes to f32, for the float dtypes torchvision checkpoints use.
@@ -115,10 +112,9 @@ pub fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         Dtype::F16 => data.chunks_exact(2).map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))).collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
-            .collect(),
+        Dtype::BF16 => {
+            data.chunks_exact(2).map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)).collect()
+        }
         _ => return None,
     })
 }

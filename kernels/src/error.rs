@@ -17,8 +17,8 @@ pub enum Error {
     ShapeMismatch { name: String, expected: Vec<usize>, found: Vec<usize> },
     /// A tensor is stored in a dtype the loader cannot convert to f32.
     UnsupportedDtype { name: String, found: String },
-    /// A tensor holds NaN or infinity.
-    NonFinite { name: String, index: usize },
+    /// A tensor holds a value that cannot be used: NaN, infinity, a negative BatchNorm variance.
+    InvalidValue { name: String, index: usize, reason: &'static str },
     /// `forward` got an input slice of the wrong length.
     InputLength { expected: usize, found: usize },
     /// `forward` got an output slice of the wrong length.
@@ -58,8 +58,8 @@ impl fmt::Display for Error {
                 f,
                 "tensor `{name}` has dtype {found}, expected F32, F16 or BF16"
             ),
-            Error::NonFinite { name, index } => {
-                write!(f, "tensor `{name}` holds a NaN or infinity at flat index {index}")
+            Error::InvalidValue { name, index, reason } => {
+                write!(f, "tensor `{name}` has an invalid value at flat index {index}: {reason}")
             }
             Error::InputLength { expected, found } => write!(
                 f,

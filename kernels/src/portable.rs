@@ -144,16 +144,7 @@ pub fn depthwise<const H: usize, const W: usize, const C: usize, const S: usize>
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise_dyn(
-    h: usize,
-    w: usize,
-    c: usize,
-    s: usize,
-    inp: &[f32],
-    wt: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-) {
+pub fn depthwise_dyn(h: usize, w: usize, c: usize, s: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
     let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w, s));
     let inp = &inp[..h * w * c];
     let wt = &wt[..9 * c];

@@ -70,16 +70,7 @@ pub fn pointwise(
 
 /// 3x3 depthwise convolution with padding 1, then ReLU6; weights `[tap][c]`.
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise(
-    h: usize,
-    w: usize,
-    c: usize,
-    stride: usize,
-    inp: &[f32],
-    wt: &[f32],
-    bias: &[f32],
-    out: &mut [f32],
-) {
+pub fn depthwise(h: usize, w: usize, c: usize, stride: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
     let (ho, wo) = (conv3x3_out(h, stride), conv3x3_out(w, stride));
     for oy in 0..ho {
         for ox in 0..wo {

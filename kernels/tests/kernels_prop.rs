@@ -1,8 +1,8 @@
 //! The specialised kernels against the reference kernels, over random shapes and data.
 
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::reference::{self, conv3x3_out};
 use mobilenet_kernels::portable;
+use mobilenet_kernels::reference::{self, conv3x3_out};
 use proptest::prelude::*;
 
 fn data(len: usize, seed: u64) -> Vec<f32> {

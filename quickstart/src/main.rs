@@ -36,10 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {c:4}: {:8.4}", logits[c]);
     }
     let diff = logits.iter().zip(&torchvision).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    println!(
-        "torchvision agreement: max |diff| {diff:.2e}, same top-5: {}",
-        top5(&logits) == top5(&torchvision)
-    );
+    println!("torchvision agreement: max |diff| {diff:.2e}, same top-5: {}", top5(&logits) == top5(&torchvision));
 
     for _ in 0..5 {
         model.forward(&mut arena, &input, &mut logits)?;

@@ -22,5 +22,7 @@ pub use mobilenet_macros::mobilenet;
 #[doc(hidden)]
 pub mod __private {
     pub use mobilenet_kernels::dispatch::*;
-    pub use mobilenet_kernels::{check_lengths, load_params, split_rrw, split_rw, Aligned, ParamKind, ParamLayer, Params};
+    pub use mobilenet_kernels::{
+        check_lengths, load_params, split_rrw, split_rw, Aligned, ParamKind, ParamLayer, Params,
+    };
 }

@@ -60,11 +60,15 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
 
     let track_spec = tracked.spec.as_ref().map(|p| {
         let p = p.to_string_lossy();
-        quote!(const _: &str = ::core::include_str!(#p);)
+        quote!(
+            const _: &str = ::core::include_str!(#p);
+        )
     });
     let track_weights = tracked.weights.as_ref().map(|p| {
         let p = p.to_string_lossy();
-        quote!(const _: &[u8] = ::core::include_bytes!(#p);)
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#p);
+        )
     });
     let baked_ctor = baked.map(|floats| {
         let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
@@ -221,7 +225,8 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
         Value::Tensor(t) => Some(arena.placements[t].region()),
         _ => None,
     };
-    let (src, dst, res) = (tensor(layer.input), tensor(layer.output), layer.residual.map(|t| arena.placements[t].region()));
+    let (src, dst, res) =
+        (tensor(layer.input), tensor(layer.output), layer.residual.map(|t| arena.placements[t].region()));
     let bind = match (src, dst, res) {
         (Some(s), Some(d), Some(r)) => {
             let (s, r, d) = (region(s), region(r), region(d));

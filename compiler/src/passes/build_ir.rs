@@ -31,7 +31,10 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
     let last_c = make_divisible(spec.last_channel as f64 * spec.width_mult.max(1.0), spec.round_nearest);
     for (c, key) in [(stem_c, "input_channel"), (last_c, "last_channel")] {
         if c as u64 > MAX_CHANNELS {
-            return Err(too_big(&[Seg::Key(key)], format!("{key} scales to {c} channels, more than {MAX_CHANNELS}; lower it or width_mult")));
+            return Err(too_big(
+                &[Seg::Key(key)],
+                format!("{key} scales to {c} channels, more than {MAX_CHANNELS}; lower it or width_mult"),
+            ));
         }
     }
     let input = Shape { h: spec.height, w: spec.width, c: 3 };
@@ -65,12 +68,30 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
             let mut j = 0;
             if row.t != 1.0 {
                 let es = Shape { c: hidden, ..cur };
-                h = b.layer(Op::Pointwise { relu: true }, Value::Tensor(h), hs, es, None, &format!("{p}.0.0"), &format!("{p}.0.1"), None);
+                h = b.layer(
+                    Op::Pointwise { relu: true },
+                    Value::Tensor(h),
+                    hs,
+                    es,
+                    None,
+                    &format!("{p}.0.0"),
+                    &format!("{p}.0.1"),
+                    None,
+                );
                 hs = es;
                 j = 1;
             }
             let ds = Shape { h: conv_out(hs.h, stride), w: conv_out(hs.w, stride), c: hidden };
-            h = b.layer(Op::Depthwise { stride }, Value::Tensor(h), hs, ds, None, &format!("{p}.{j}.0"), &format!("{p}.{j}.1"), None);
+            h = b.layer(
+                Op::Depthwise { stride },
+                Value::Tensor(h),
+                hs,
+                ds,
+                None,
+                &format!("{p}.{j}.0"),
+                &format!("{p}.{j}.1"),
+                None,
+            );
             let os = Shape { c: out_c, ..ds };
             let residual = (stride == 1 && cur.c == out_c).then_some(block_in);
             x = b.layer(
@@ -89,7 +110,16 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
     }
     let ls = Shape { c: last_c, ..cur };
     let p = format!("features.{stage}");
-    x = b.layer(Op::Pointwise { relu: true }, Value::Tensor(x), cur, ls, None, &format!("{p}.0"), &format!("{p}.1"), Some(stage));
+    x = b.layer(
+        Op::Pointwise { relu: true },
+        Value::Tensor(x),
+        cur,
+        ls,
+        None,
+        &format!("{p}.0"),
+        &format!("{p}.1"),
+        Some(stage),
+    );
     let pooled = Shape { h: 1, w: 1, c: last_c };
     let pool = b.tensor(pooled);
     b.layers.push(Layer {

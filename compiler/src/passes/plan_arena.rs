@@ -152,7 +152,8 @@ fn placement_orders(lens: &[usize], live: &[(usize, usize)], layers: usize) -> V
     by_size.sort_by_key(|&t| (std::cmp::Reverse(lens[t]), t));
     let mut by_birth = all.clone();
     by_birth.sort_by_key(|&t| (live[t].0, std::cmp::Reverse(lens[t])));
-    let crowd = |i: usize| -> usize { (0..lens.len()).filter(|&t| live[t].0 <= i && i <= live[t].1).map(|t| lens[t]).sum() };
+    let crowd =
+        |i: usize| -> usize { (0..lens.len()).filter(|&t| live[t].0 <= i && i <= live[t].1).map(|t| lens[t]).sum() };
     let mut steps: Vec<usize> = (0..layers).collect();
     steps.sort_by_key(|&i| std::cmp::Reverse(crowd(i)));
     let mut by_breadth = Vec::with_capacity(lens.len());
