@@ -1,12 +1,15 @@
 //! Ahead-of-time compiled MobileNetV2.
 //!
-//! ```ignore
-//! mobilenet_runtime::mobilenet!("models/v2.yaml"); // relative to CARGO_MANIFEST_DIR
+//! ```
+//! // The spec path is relative to the crate's CARGO_MANIFEST_DIR.
+//! mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
 //!
-//! let model = MobileNetV2::new(); // or MobileNetV2::from_safetensors(&bytes)?
-//! let mut arena = MobileNetV2::arena(); // ARENA_BYTES, allocated once
-//! let mut logits = [0.0f32; MobileNetV2::NUM_CLASSES];
-//! model.forward(&mut arena, &image_hwc, &mut logits)?;
+//! let model = MobileNetV2Tiny::new(); // baked weights; or MobileNetV2Tiny::from_safetensors(&bytes)?
+//! let mut arena = MobileNetV2Tiny::arena(); // ARENA_BYTES, allocated once
+//! let image_hwc = vec![0.0f32; MobileNetV2Tiny::INPUT_HEIGHT * MobileNetV2Tiny::INPUT_WIDTH * 3];
+//! let mut logits = [0.0f32; MobileNetV2Tiny::NUM_CLASSES];
+//! model.forward(&mut arena, &image_hwc, &mut logits)?; // allocates nothing
+//! # Ok::<(), mobilenet_runtime::Error>(())
 //! ```
 //!
 //! The macro reads the YAML spec (and its weights, if named) at compile time and defines a
