@@ -118,7 +118,7 @@ fn conv2d(
     pad: usize,
     groups: usize,
 ) -> (Vec<f64>, Shape) {
-    assert!(s.c % groups == 0 && cout % groups == 0, "channels divisible by groups");
+    assert!(s.c.is_multiple_of(groups) && cout.is_multiple_of(groups), "channels divisible by groups");
     let (cin_g, cout_g) = (s.c / groups, cout / groups);
     let ho = (s.h + 2 * pad - k) / stride + 1;
     let wo = (s.w + 2 * pad - k) / stride + 1;

@@ -1,6 +1,8 @@
-//! Golden numerics: compiled models against torchvision's logits and per-stage outputs.
+//! Golden numerics: compiled models against torchvision's logits and per-stage outputs, with
+//! every kernel path this CPU runs (AVX-512, AVX2+FMA, portable).
 
 use mobilenet_e2e::{load_fixture, max_abs, max_abs_diff, repo_root, top_k, Fixture};
+use mobilenet_runtime::Isa;
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
 mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
@@ -44,11 +46,14 @@ fn check<M>(
 fn v2_1_0_224_baked_matches_torchvision() {
     let fx = load_fixture("v2_1.0_224");
     let model = MobileNetV2::new();
-    let mut arena = MobileNetV2::arena();
-    check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
-        Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-        None => model.forward(&mut arena, x, out).unwrap(),
-    });
+    for isa in Isa::supported() {
+        let mut arena = MobileNetV2::arena();
+        assert!(arena.set_isa(isa));
+        check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
+            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
+            None => model.forward(&mut arena, x, out).unwrap(),
+        });
+    }
 }
 
 #[test]
@@ -56,22 +61,28 @@ fn v2_1_0_224_from_safetensors_matches_torchvision() {
     let fx = load_fixture("v2_1.0_224");
     let bytes = std::fs::read(repo_root().join("models/v2_1.0_224.safetensors")).unwrap();
     let model = MobileNetV2::from_safetensors(&bytes).unwrap();
-    let mut arena = MobileNetV2::arena();
-    check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
-        Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-        None => model.forward(&mut arena, x, out).unwrap(),
-    });
+    for isa in Isa::supported() {
+        let mut arena = MobileNetV2::arena();
+        assert!(arena.set_isa(isa));
+        check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
+            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
+            None => model.forward(&mut arena, x, out).unwrap(),
+        });
+    }
 }
 
 #[test]
 fn v2_0_35_96_baked_matches_torchvision() {
     let fx = load_fixture("v2_0.35_96_c10");
     let model = MobileNetV2Tiny::new();
-    let mut arena = MobileNetV2Tiny::arena();
-    check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
-        Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-        None => model.forward(&mut arena, x, out).unwrap(),
-    });
+    for isa in Isa::supported() {
+        let mut arena = MobileNetV2Tiny::arena();
+        assert!(arena.set_isa(isa));
+        check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
+            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
+            None => model.forward(&mut arena, x, out).unwrap(),
+        });
+    }
 }
 
 #[test]
@@ -79,11 +90,14 @@ fn v2_0_35_96_from_safetensors_matches_torchvision() {
     let fx = load_fixture("v2_0.35_96_c10");
     let bytes = std::fs::read(repo_root().join("models/v2_0.35_96_c10.safetensors")).unwrap();
     let model = MobileNetV2Tiny::from_safetensors(&bytes).unwrap();
-    let mut arena = MobileNetV2Tiny::arena();
-    check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
-        Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-        None => model.forward(&mut arena, x, out).unwrap(),
-    });
+    for isa in Isa::supported() {
+        let mut arena = MobileNetV2Tiny::arena();
+        assert!(arena.set_isa(isa));
+        check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
+            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
+            None => model.forward(&mut arena, x, out).unwrap(),
+        });
+    }
 }
 
 #[test]

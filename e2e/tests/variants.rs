@@ -1,9 +1,10 @@
 //! Compiled variants against the reference interpreter (BN unfolded, direct loops), with
 //! random torchvision-named weights: odd and non-square inputs, widths 0.35/0.5/1.4, a custom
-//! table with round_nearest 4, few classes.
+//! table with round_nearest 4, few classes; with every kernel path this CPU runs.
 
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
 use mobilenet_e2e::{max_abs, max_abs_diff};
+use mobilenet_runtime::Isa;
 use std::path::Path;
 
 mobilenet_runtime::mobilenet!("specs/odd_nonsquare.yaml");
@@ -35,24 +36,30 @@ macro_rules! check_variant {
             for seed in [1u64, 2] {
                 let weights = init_weights(net, seed);
                 let model = $model::from_safetensors(&weights).unwrap();
-                let mut arena = $model::arena();
                 let x = input($model::INPUT_HEIGHT * $model::INPUT_WIDTH * 3, seed);
-                let mut logits = vec![0.0f32; $model::NUM_CLASSES];
-                let mut stages = Vec::new();
-                model
-                    .forward_inspect(&mut arena, &x, &mut logits, &mut |n: &str, s: [usize; 3], d: &[f32]| {
-                        stages.push((n.to_string(), s, d.to_vec()))
-                    })
-                    .unwrap();
                 let want = reference::run(net, &weights, &x).unwrap();
-                assert_eq!(stages.len(), want.stages.len());
-                for ((name, shape, got), (wname, wshape, wdata)) in stages.iter().zip(&want.stages) {
-                    assert_eq!((name, shape), (wname, wshape));
-                    let (diff, scale) = (max_abs_diff(got, wdata), max_abs(wdata));
-                    assert!(diff <= TOL * scale.max(1e-3), "{name}: |diff| {diff} vs max magnitude {scale}");
+                for isa in Isa::supported() {
+                    let mut arena = $model::arena();
+                    assert!(arena.set_isa(isa));
+                    let mut logits = vec![0.0f32; $model::NUM_CLASSES];
+                    let mut stages = Vec::new();
+                    model
+                        .forward_inspect(&mut arena, &x, &mut logits, &mut |n: &str, s: [usize; 3], d: &[f32]| {
+                            stages.push((n.to_string(), s, d.to_vec()))
+                        })
+                        .unwrap();
+                    assert_eq!(stages.len(), want.stages.len());
+                    for ((name, shape, got), (wname, wshape, wdata)) in stages.iter().zip(&want.stages) {
+                        assert_eq!((name, shape), (wname, wshape));
+                        let (diff, scale) = (max_abs_diff(got, wdata), max_abs(wdata));
+                        assert!(
+                            diff <= TOL * scale.max(1e-3),
+                            "{isa:?} {name}: |diff| {diff} vs max magnitude {scale}"
+                        );
+                    }
+                    let (diff, scale) = (max_abs_diff(&logits, &want.logits), max_abs(&want.logits));
+                    assert!(diff <= TOL * scale.max(1e-3), "{isa:?} logits: |diff| {diff} vs max magnitude {scale}");
                 }
-                let (diff, scale) = (max_abs_diff(&logits, &want.logits), max_abs(&want.logits));
-                assert!(diff <= TOL * scale.max(1e-3), "logits: |diff| {diff} vs max magnitude {scale}");
             }
         }
     };

@@ -1,4 +1,4 @@
-use crate::Error;
+use crate::{Cpu, Error, Isa};
 
 /// Alignment of the arena's first float, in floats (64 bytes: one cache line, one AVX-512 vector).
 const ALIGN_F32: usize = 16;
@@ -15,6 +15,7 @@ pub struct Arena {
     len: usize,
     model: &'static str,
     model_id: u64,
+    cpu: Cpu,
 }
 
 impl Arena {
@@ -27,7 +28,7 @@ impl Arena {
             off if off < ALIGN_F32 => off,
             _ => 0,
         };
-        Arena { buf, start, len, model, model_id }
+        Arena { buf, start, len, model, model_id, cpu: Cpu::detect() }
     }
 
     /// Size in bytes of the usable region.
@@ -40,47 +41,56 @@ impl Arena {
         self.model
     }
 
-    /// The arena's floats, if it was made for `model_id`.
-    pub fn floats_for(&mut self, model: &'static str, model_id: u64) -> Result<&mut [f32], Error> {
+    /// The instruction set `forward` uses with this arena (the best this CPU runs, unless set).
+    pub fn isa(&self) -> Isa {
+        self.cpu.isa()
+    }
+
+    /// Run with the kernels for `isa` (to compare paths or measure them). Returns `false`, and
+    /// changes nothing, if this CPU cannot run it.
+    pub fn set_isa(&mut self, isa: Isa) -> bool {
+        match Cpu::new(isa) {
+            Some(cpu) => {
+                self.cpu = cpu;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The arena's floats and kernels, if it was made for `model_id`.
+    pub fn parts_for(&mut self, model: &'static str, model_id: u64) -> Result<(&mut [f32], Cpu), Error> {
         if self.model_id != model_id {
             return Err(Error::ArenaMismatch { expected_model: model, found_model: self.model });
         }
-        Ok(&mut self.buf[self.start..self.start + self.len])
+        Ok((&mut self.buf[self.start..self.start + self.len], self.cpu))
     }
 }
 
 /// A `(offset, len)` region of the arena, in floats.
 pub type Region = (usize, usize);
 
-/// Borrow `src` for reading and `dst` for writing; the memory plan guarantees they are disjoint.
+/// Borrow `N` disjoint regions of the arena at once (the memory plan guarantees they are).
+///
+/// # Panics
+/// If two regions overlap or one lies outside `buf`: a bug in the compiler's plan.
 #[inline]
-pub fn split_rw(buf: &mut [f32], src: Region, dst: Region) -> (&[f32], &mut [f32]) {
-    if src.0 < dst.0 {
-        let (lo, hi) = buf.split_at_mut(dst.0);
-        (&lo[src.0..src.0 + src.1], &mut hi[..dst.1])
-    } else {
-        let (lo, hi) = buf.split_at_mut(src.0);
-        (&hi[..src.1], &mut lo[dst.0..dst.0 + dst.1])
+pub fn split<const N: usize>(buf: &mut [f32], regions: [Region; N]) -> [&mut [f32]; N] {
+    let mut order: [usize; N] = core::array::from_fn(|i| i);
+    order.sort_unstable_by_key(|&i| regions[i].0);
+    let mut out: [&mut [f32]; N] = core::array::from_fn(|_| Default::default());
+    let mut rest = buf;
+    let mut base = 0;
+    for i in order {
+        let (offset, len) = regions[i];
+        let tail = core::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(offset - base);
+        let (mine, tail) = tail.split_at_mut(len);
+        out[i] = mine;
+        rest = tail;
+        base = offset + len;
     }
-}
-
-/// Borrow two read regions and one write region, all disjoint.
-#[inline]
-pub fn split_rrw(buf: &mut [f32], a: Region, b: Region, dst: Region) -> (&[f32], &[f32], &mut [f32]) {
-    // Carve `dst` out first, then read from what is left on either side.
-    let (lo, rest) = buf.split_at_mut(dst.0);
-    let (d, hi) = rest.split_at_mut(dst.1);
-    let hi_base = dst.0 + dst.1;
-    let lo: &[f32] = lo;
-    let hi: &[f32] = hi;
-    let pick = |r: Region| -> &[f32] {
-        if r.0 >= hi_base {
-            &hi[r.0 - hi_base..r.0 - hi_base + r.1]
-        } else {
-            &lo[r.0..r.0 + r.1]
-        }
-    };
-    (pick(a), pick(b), d)
+    out
 }
 
 #[cfg(test)]
@@ -91,24 +101,32 @@ mod tests {
     fn arena_checks_model_and_aligns() {
         let mut a = Arena::new(1000, "A", 1);
         assert_eq!(a.bytes(), 1000);
-        let f = a.floats_for("A", 1).unwrap();
+        let (f, _) = a.parts_for("A", 1).unwrap();
         assert_eq!(f.len(), 250);
         assert_eq!(f.as_ptr().align_offset(64), 0);
-        assert_eq!(a.floats_for("B", 2).unwrap_err(), Error::ArenaMismatch { expected_model: "B", found_model: "A" });
+        assert_eq!(a.parts_for("B", 2).unwrap_err(), Error::ArenaMismatch { expected_model: "B", found_model: "A" });
+        assert!(a.set_isa(Isa::Portable));
+        assert_eq!(a.isa(), Isa::Portable);
     }
 
     #[test]
     fn splits_are_disjoint_views() {
         let mut buf: Vec<f32> = (0..20).map(|i| i as f32).collect();
-        let (s, d) = split_rw(&mut buf, (10, 5), (0, 4));
+        let [s, d] = split(&mut buf, [(10, 5), (0, 4)]);
         assert_eq!(s, &[10.0, 11.0, 12.0, 13.0, 14.0]);
         d[0] = -1.0;
-        let (s, d) = split_rw(&mut buf, (0, 2), (15, 5));
-        assert_eq!(s, &[-1.0, 1.0]);
-        assert_eq!(d.len(), 5);
-        let (a, b, d) = split_rrw(&mut buf, (16, 2), (0, 3), (5, 5));
+        let [a, b, d] = split(&mut buf, [(16, 2), (0, 3), (5, 5)]);
         assert_eq!(a, &[16.0, 17.0]);
         assert_eq!(b, &[-1.0, 1.0, 2.0]);
-        assert_eq!(d[0], 5.0);
+        assert_eq!(d, &[5.0, 6.0, 7.0, 8.0, 9.0]);
+        let [e] = split(&mut buf, [(20, 0)]);
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    #[should_panic]
+    fn overlapping_regions_panic() {
+        let mut buf = vec![0.0; 10];
+        let _ = split(&mut buf, [(0, 5), (4, 2)]);
     }
 }

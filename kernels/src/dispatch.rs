@@ -1,3 +1,229 @@
-//! The kernels generated code calls. Each picks the best implementation for the running CPU.
+//! The safe entry points generated code calls. Shapes arrive as const generics (literals in
+//! the generated code); operand lengths are checked here, once per call, so the kernels below
+//! can run on raw pointers. `Cpu` proves the chosen ISA runs on this machine.
 
-pub use crate::portable::{avg_pool, depthwise, linear, pointwise, stem};
+use crate::block::{BlockDims, BlockPtrs};
+use crate::dw::DwRow;
+use crate::gemm::Gemm;
+use crate::isa::{route, Cpu, Isa};
+use crate::layout::round_up_nr;
+use crate::reference::conv3x3_out;
+
+use crate::isa::portable;
+#[cfg(target_arch = "x86_64")]
+use crate::isa::{avx2, avx512};
+
+#[track_caller]
+fn check(what: &str, len: usize, need: usize) {
+    assert!(len >= need, "internal error: {what} has {len} floats, kernel needs {need}");
+}
+
+/// Stem: 3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, BN and ReLU6 fused.
+pub fn stem<const H: usize, const W: usize, const CO: usize>(
+    cpu: Cpu,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
+    stem_dyn(cpu, H, W, CO, x, w, b, out)
+}
+
+/// `stem` with run-time shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn stem_dyn(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w_in, 2));
+    check("stem input", x.len(), h * w_in * 3);
+    check("stem weights", w.len(), 27 * co);
+    check("stem bias", b.len(), co);
+    check("stem output", out.len(), ho * wo * co);
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, stem_rows(h, w_in, co, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+}
+
+/// 1x1 convolution of `P` pixels from `K` to `N` channels; `RELU` fuses ReLU6; `res` is added
+/// after the activation (the linear bottleneck's shortcut).
+pub fn pointwise<const P: usize, const K: usize, const N: usize, const RELU: bool>(
+    cpu: Cpu,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    res: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    pointwise_dyn(cpu, P, K, N, RELU, x, w, b, res, out)
+}
+
+/// `pointwise` with run-time shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_dyn(
+    cpu: Cpu,
+    p: usize,
+    k: usize,
+    n: usize,
+    relu: bool,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    res: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    check("1x1 input", x.len(), p * k);
+    check("1x1 weights", w.len(), k * round_up_nr(n));
+    check("1x1 bias", b.len(), round_up_nr(n));
+    check("1x1 output", out.len(), p * n);
+    if let Some(r) = res {
+        check("1x1 residual", r.len(), p * n);
+    }
+    if p == 0 || n == 0 {
+        return;
+    }
+    let g = Gemm {
+        m: p,
+        k,
+        n,
+        a: x.as_ptr(),
+        lda: k,
+        w: w.as_ptr(),
+        bias: b.as_ptr(),
+        res: res.map_or(core::ptr::null(), |r| r.as_ptr()),
+        ldr: n,
+        out: out.as_mut_ptr(),
+        ldo: n,
+        relu,
+    };
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, gemm(&g)) }
+}
+
+/// 3x3 depthwise convolution (padding 1, stride `S`) of `H x W x C`, BN and ReLU6 fused.
+pub fn depthwise<const H: usize, const W: usize, const C: usize, const S: usize>(
+    cpu: Cpu,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
+    depthwise_dyn(cpu, H, W, C, S, x, w, b, out)
+}
+
+/// `depthwise` with run-time shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_dyn(
+    cpu: Cpu,
+    h: usize,
+    w_in: usize,
+    c: usize,
+    s: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
+    let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w_in, s));
+    check("depthwise input", x.len(), h * w_in * c);
+    check("depthwise weights", w.len(), 9 * c);
+    check("depthwise bias", b.len(), c);
+    check("depthwise output", out.len(), ho * wo * c);
+    let d = DwRow { w_in, c, stride: s, wo };
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, dw_rows(&d, h, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+}
+
+/// Mean over `HW` pixels of each of `C` channels.
+pub fn avg_pool<const HW: usize, const C: usize>(cpu: Cpu, x: &[f32], out: &mut [f32]) {
+    avg_pool_dyn(cpu, HW, C, x, out)
+}
+
+/// `avg_pool` with run-time shapes.
+pub fn avg_pool_dyn(cpu: Cpu, hw: usize, c: usize, x: &[f32], out: &mut [f32]) {
+    check("pool input", x.len(), hw * c);
+    check("pool output", out.len(), c);
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, avg_pool(hw, c, x.as_ptr(), out.as_mut_ptr())) }
+}
+
+/// Fully connected layer from `K` to `N`, weights packed like a 1x1 convolution.
+pub fn linear<const K: usize, const N: usize>(cpu: Cpu, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    linear_dyn(cpu, K, N, x, w, b, out)
+}
+
+/// `linear` with run-time shapes.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    check("linear input", x.len(), k);
+    check("linear weights", w.len(), k * round_up_nr(n));
+    check("linear bias", b.len(), round_up_nr(n));
+    check("linear output", out.len(), n);
+    let g = Gemm {
+        m: 1,
+        k,
+        n,
+        a: x.as_ptr(),
+        lda: k,
+        w: w.as_ptr(),
+        bias: b.as_ptr(),
+        res: core::ptr::null(),
+        ldr: 0,
+        out: out.as_mut_ptr(),
+        ldo: n,
+        relu: false,
+    };
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, gemv(&g)) }
+}
+
+/// Packed parameters of a fused block: (weights, bias) per convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockParams<'a> {
+    pub expand: Option<(&'a [f32], &'a [f32])>,
+    pub depthwise: (&'a [f32], &'a [f32]),
+    pub project: (&'a [f32], &'a [f32]),
+}
+
+/// A fused inverted-residual block over output rows `rows` (all of them: `0..d.ho()`).
+pub fn fused_block(
+    cpu: Cpu,
+    d: &BlockDims,
+    x: &[f32],
+    y: &mut [f32],
+    p: BlockParams<'_>,
+    scratch: &mut [f32],
+    rows: core::ops::Range<usize>,
+) {
+    check("block input", x.len(), d.x_len());
+    check("block output", y.len(), d.y_len());
+    check("block scratch", scratch.len(), d.scratch_len());
+    assert!(d.band >= 1 && (d.stride == 1 || d.stride == 2) && rows.end <= d.ho(), "internal error: bad block");
+    assert!(!d.residual || (d.stride == 1 && d.cin == d.cout), "internal error: bad shortcut");
+    assert!(d.expand || d.hidden == d.cin, "internal error: bad hidden width");
+    let (ew, eb) = match p.expand {
+        Some((w, b)) => {
+            check("expand weights", w.len(), d.cin * round_up_nr(d.hidden));
+            check("expand bias", b.len(), round_up_nr(d.hidden));
+            (w.as_ptr(), b.as_ptr())
+        }
+        None => {
+            assert!(!d.expand, "internal error: missing expand weights");
+            (core::ptr::null(), core::ptr::null())
+        }
+    };
+    check("depthwise weights", p.depthwise.0.len(), 9 * d.hidden);
+    check("depthwise bias", p.depthwise.1.len(), d.hidden);
+    check("project weights", p.project.0.len(), d.hidden * round_up_nr(d.cout));
+    check("project bias", p.project.1.len(), round_up_nr(d.cout));
+    let ptrs = BlockPtrs {
+        x: x.as_ptr(),
+        y: y.as_mut_ptr(),
+        expand_w: ew,
+        expand_b: eb,
+        dw_w: p.depthwise.0.as_ptr(),
+        dw_b: p.depthwise.1.as_ptr(),
+        project_w: p.project.0.as_ptr(),
+        project_b: p.project.1.as_ptr(),
+        scratch: scratch.as_mut_ptr(),
+    };
+    // SAFETY: lengths checked above (and `y` is a distinct `&mut`, so it overlaps nothing);
+    // `cpu` proves the ISA.
+    unsafe { route!(cpu, block(d, &ptrs, rows)) }
+}

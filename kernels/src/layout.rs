@@ -50,14 +50,14 @@ impl ParamKind {
             ParamKind::Stem { cout } => 27 * cout,
             ParamKind::Pointwise { cin, cout } => cin * round_up_nr(cout),
             ParamKind::Depthwise { channels } => 9 * channels,
-            ParamKind::Linear { cin, cout } => cin * cout,
+            ParamKind::Linear { cin, cout } => cin * round_up_nr(cout),
         }
     }
 
     /// Floats of the packed bias.
     pub const fn bias_len(self) -> usize {
         match self {
-            ParamKind::Pointwise { cout, .. } => round_up_nr(cout),
+            ParamKind::Pointwise { cout, .. } | ParamKind::Linear { cout, .. } => round_up_nr(cout),
             other => other.cout(),
         }
     }
@@ -84,8 +84,9 @@ impl ParamKind {
                     }
                 }
             }
-            // [co][ci] -> panels of NR output channels, each [ci][NR], zero padded.
-            ParamKind::Pointwise { cin, cout } => {
+            // [co][ci] -> panels of NR output channels, each [ci][NR], zero padded. The
+            // classifier is a 1x1 convolution of one pixel.
+            ParamKind::Pointwise { cin, cout } | ParamKind::Linear { cin, cout } => {
                 pw.fill(0.0);
                 for co in 0..cout {
                     let (panel, lane) = (co / NR, co % NR);
@@ -102,7 +103,6 @@ impl ParamKind {
                     }
                 }
             }
-            ParamKind::Linear { .. } => pw.copy_from_slice(w),
         }
     }
 }

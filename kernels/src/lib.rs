@@ -3,16 +3,24 @@
 //! uses the same packing and folding to bake weights at build time.
 
 mod arena;
+mod block;
 pub mod checkpoint;
 pub mod dispatch;
+mod dw;
 mod error;
+mod gemm;
+mod isa;
 pub mod layout;
 mod params;
-pub mod portable;
 pub mod reference;
+mod simd;
+mod stem;
 
-pub use arena::{split_rrw, split_rw, Arena, Region};
+pub use arena::{split, Arena, Region};
+pub use block::BlockDims;
 pub use checkpoint::load_params;
+pub use dispatch::{fused_block, BlockParams};
 pub use error::Error;
+pub use isa::{Cpu, Isa};
 pub use layout::{ParamKind, ParamLayer};
 pub use params::{check_lengths, Aligned, Params};

@@ -100,9 +100,7 @@ pub fn avg_pool(hw: usize, c: usize, inp: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Fully connected layer, weights `[n][k]`.
+/// Fully connected layer, weights packed like a 1x1 convolution.
 pub fn linear(k: usize, n: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
-    for o in 0..n {
-        out[o] = bias[o] + (0..k).map(|i| inp[i] * wt[o * k + i]).sum::<f32>();
-    }
+    pointwise(1, k, n, false, inp, wt, bias, None, out)
 }

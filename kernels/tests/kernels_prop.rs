@@ -1,9 +1,17 @@
 //! The specialised kernels against the reference kernels, over random shapes and data.
 
+use mobilenet_kernels::dispatch;
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::portable;
 use mobilenet_kernels::reference::{self, conv3x3_out};
+use mobilenet_kernels::{Cpu, Isa};
 use proptest::prelude::*;
+
+/// Every kernel path this CPU runs: each is checked against the reference.
+fn cpus() -> Vec<Cpu> {
+    let cpus: Vec<Cpu> = Isa::supported().into_iter().filter_map(Cpu::new).collect();
+    assert!(cpus.iter().any(|c| c.isa() == Isa::Portable));
+    cpus
+}
 
 fn data(len: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -28,7 +36,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn pointwise_matches_reference(p in 1usize..40, k in 1usize..70, n in 1usize..50, relu: bool, res: bool, seed: u64) {
+    fn pointwise_matches_reference(p in 1usize..60, k in 1usize..70, n in 1usize..80, relu: bool, res: bool, seed: u64) {
         let inp = data(p * k, seed);
         let w = data(k * round_up_nr(n), seed + 1);
         let b = data(round_up_nr(n), seed + 2);
@@ -36,52 +44,60 @@ proptest! {
         let r = res.then_some(&r[..]);
         let mut want = vec![0.0; p * n];
         reference::pointwise(p, k, n, relu, &inp, &w, &b, r, &mut want);
-        let mut got = vec![f32::NAN; p * n];
-        portable::pointwise_dyn(p, k, n, relu, &inp, &w, &b, r, &mut got);
-        assert_close(&got, &want, k);
+        for cpu in cpus() {
+            let mut got = vec![f32::NAN; p * n];
+            dispatch::pointwise_dyn(cpu, p, k, n, relu, &inp, &w, &b, r, &mut got);
+            assert_close(&got, &want, k);
+        }
     }
 
     #[test]
-    fn depthwise_matches_reference(h in 1usize..12, w in 1usize..12, c in 1usize..40, s in 1usize..=2, seed: u64) {
+    fn depthwise_matches_reference(h in 1usize..12, w in 1usize..24, c in 1usize..40, s in 1usize..=2, seed: u64) {
         let inp = data(h * w * c, seed);
         let wt = data(9 * c, seed + 1);
         let b = data(c, seed + 2);
         let len = conv3x3_out(h, s) * conv3x3_out(w, s) * c;
         let mut want = vec![0.0; len];
         reference::depthwise(h, w, c, s, &inp, &wt, &b, &mut want);
-        let mut got = vec![f32::NAN; len];
-        portable::depthwise_dyn(h, w, c, s, &inp, &wt, &b, &mut got);
-        assert_close(&got, &want, 9);
+        for cpu in cpus() {
+            let mut got = vec![f32::NAN; len];
+            dispatch::depthwise_dyn(cpu, h, w, c, s, &inp, &wt, &b, &mut got);
+            assert_close(&got, &want, 9);
+        }
     }
 
     #[test]
-    fn stem_matches_reference(h in 1usize..14, w in 1usize..14, co in 1usize..40, seed: u64) {
+    fn stem_matches_reference(h in 1usize..14, w in 1usize..30, co in 1usize..40, seed: u64) {
         let inp = data(h * w * 3, seed);
         let wt = data(27 * co, seed + 1);
         let b = data(co, seed + 2);
         let len = conv3x3_out(h, 2) * conv3x3_out(w, 2) * co;
         let mut want = vec![0.0; len];
         reference::stem(h, w, co, &inp, &wt, &b, &mut want);
-        let mut got = vec![f32::NAN; len];
-        portable::stem_dyn(h, w, co, &inp, &wt, &b, &mut got);
-        assert_close(&got, &want, 27);
+        for cpu in cpus() {
+            let mut got = vec![f32::NAN; len];
+            dispatch::stem_dyn(cpu, h, w, co, &inp, &wt, &b, &mut got);
+            assert_close(&got, &want, 27);
+        }
     }
 
     #[test]
-    fn pool_and_linear_match_reference(hw in 1usize..60, c in 1usize..70, n in 1usize..30, seed: u64) {
+    fn pool_and_linear_match_reference(hw in 1usize..60, c in 1usize..70, n in 1usize..70, seed: u64) {
         let inp = data(hw * c, seed);
         let mut want = vec![0.0; c];
         reference::avg_pool(hw, c, &inp, &mut want);
-        let mut got = vec![f32::NAN; c];
-        portable::avg_pool_dyn(hw, c, &inp, &mut got);
-        assert_close(&got, &want, hw);
 
-        let w = data(n * c, seed + 1);
-        let b = data(n, seed + 2);
-        let mut want = vec![0.0; n];
-        reference::linear(c, n, &got, &w, &b, &mut want);
-        let mut out = vec![f32::NAN; n];
-        portable::linear_dyn(c, n, &got, &w, &b, &mut out);
-        assert_close(&out, &want, c);
+        let w = data(c * round_up_nr(n), seed + 1);
+        let b = data(round_up_nr(n), seed + 2);
+        let mut want_out = vec![0.0; n];
+        reference::linear(c, n, &want, &w, &b, &mut want_out);
+        for cpu in cpus() {
+            let mut got = vec![f32::NAN; c];
+            dispatch::avg_pool_dyn(cpu, hw, c, &inp, &mut got);
+            assert_close(&got, &want, hw);
+            let mut out = vec![f32::NAN; n];
+            dispatch::linear_dyn(cpu, c, n, &want, &w, &b, &mut out);
+            assert_close(&out, &want_out, c);
+        }
     }
 }

@@ -8,5 +8,5 @@ pub(crate) fn emit(ctx: &OpCtx<'_>, stride: usize) -> TokenStream {
     let rt = rt();
     let i = ctx.layer.input_shape;
     let (h, w, c, s) = (lit(i.h), lit(i.w), lit(i.c), lit(stride));
-    quote!(#rt::depthwise::<#h, #w, #c, #s>(src, w, b, dst);)
+    quote!(#rt::depthwise::<#h, #w, #c, #s>(cpu, src, w, b, dst);)
 }

@@ -1,14 +1,16 @@
 //! Code generation: the model type, its constants, constructors and a `forward` that is a
 //! straight line of shape-constant kernel calls over fixed arena regions. One file per op.
 
+mod block;
 mod depthwise;
 mod linear;
 mod pointwise;
 mod pool;
 mod stem;
 
-use crate::ir::{Layer, Op, Value};
+use crate::ir::{Layer, Op, TensorId, Value};
 use crate::passes::fold_bn::ParamEntry;
+use crate::passes::fuse_blocks::Step;
 use crate::passes::Program;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -56,7 +58,16 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     let param_floats = lit(program.params.total);
     let id = Literal::u64_unsuffixed(model_id(program));
     let layer_descs = program.params.entries.iter().map(param_desc);
-    let body: Vec<TokenStream> = net.layers.iter().enumerate().map(|(i, l)| layer_code(program, i, l)).collect();
+    let body: Vec<TokenStream> = program
+        .schedule
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(k, step)| match step {
+            Step::Layer(i) => layer_code(program, *i, &net.layers[*i]),
+            Step::Block(b) => block::emit(program, k, b),
+        })
+        .collect();
 
     let track_spec = tracked.spec.as_ref().map(|p| {
         let p = p.to_string_lossy();
@@ -178,7 +189,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
                 #rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?;
-                let a: &mut [f32] = arena.floats_for(#name_str, Self::MODEL_ID)?;
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
                 let p: &[f32] = self.params.as_slice();
                 #(#body)*
                 let _ = &mut inspect;
@@ -217,49 +228,24 @@ fn param_desc(e: &ParamEntry) -> TokenStream {
     quote!(#rt::ParamLayer { conv: #conv, bn: #bn, kind: #kind, offset: #offset })
 }
 
-/// One layer: bind its operands, call its kernel, report a finished stage.
-fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
-    let rt = rt();
-    let arena = &program.arena;
-    let tensor = |v: Value| match v {
-        Value::Tensor(t) => Some(arena.placements[t].region()),
-        _ => None,
-    };
-    let (src, dst, res) =
-        (tensor(layer.input), tensor(layer.output), layer.residual.map(|t| arena.placements[t].region()));
-    let bind = match (src, dst, res) {
-        (Some(s), Some(d), Some(r)) => {
-            let (s, r, d) = (region(s), region(r), region(d));
-            quote!(let (src, res, dst) = #rt::split_rrw(a, #s, #r, #d);)
-        }
-        (Some(s), Some(d), None) => {
-            let (s, d) = (region(s), region(d));
-            quote!(let (src, dst) = #rt::split_rw(a, #s, #d);)
-        }
-        (None, Some((o, l)), _) => {
-            let (o, e) = (lit(o), lit(o + l));
-            quote!(let (src, dst) = (input, &mut a[#o..#e]);)
-        }
-        (Some((o, l)), None, _) => {
-            let (o, e) = (lit(o), lit(o + l));
-            quote!(let (src, dst) = (&a[#o..#e], &mut *logits);)
-        }
-        (None, None, _) => quote!(let (src, dst) = (input, &mut *logits);),
-    };
-    let params = program.params.for_layer(index).map(|e| {
+/// The arena region of tensor `t` in the fused schedule's plan.
+pub(crate) fn tensor_region(program: &Program, t: TensorId) -> (usize, usize) {
+    let b = program.schedule.buffer_of(t).expect("every materialised tensor has a buffer");
+    program.arena.placements[b].region()
+}
+
+/// `let (w, b) = ...;` for a layer's packed weights and bias.
+pub(crate) fn param_slices(program: &Program, layer: usize) -> Option<(TokenStream, TokenStream)> {
+    program.params.for_layer(layer).map(|e| {
         let ((wo, wl), (bo, bl)) = (e.weights(), e.bias());
         let (w0, w1, b0, b1) = (lit(wo), lit(wo + wl), lit(bo), lit(bo + bl));
-        quote!(let (w, b) = (&p[#w0..#w1], &p[#b0..#b1]);)
-    });
-    let ctx = OpCtx { layer };
-    let call = match layer.op {
-        Op::Stem => stem::emit(&ctx),
-        Op::Pointwise { relu } => pointwise::emit(&ctx, relu),
-        Op::Depthwise { stride } => depthwise::emit(&ctx, stride),
-        Op::AvgPool => pool::emit(&ctx),
-        Op::Linear => linear::emit(&ctx),
-    };
-    let inspect = match (layer.stage, dst) {
+        (quote!(&p[#w0..#w1]), quote!(&p[#b0..#b1]))
+    })
+}
+
+/// Report a finished `features.N` stage to `inspect`.
+pub(crate) fn inspect_stage(layer: &Layer, region: Option<(usize, usize)>) -> TokenStream {
+    match (layer.stage, region) {
         (Some(stage), Some((o, l))) => {
             let name = format!("features.{stage}");
             let s = layer.output_shape;
@@ -272,7 +258,47 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
             }
         }
         _ => quote!(),
+    }
+}
+
+/// One unfused layer: bind its operands, call its kernel, report a finished stage.
+fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
+    let rt = rt();
+    let tensor = |v: Value| match v {
+        Value::Tensor(t) => Some(tensor_region(program, t)),
+        _ => None,
     };
+    let (src, dst, res) =
+        (tensor(layer.input), tensor(layer.output), layer.residual.map(|t| tensor_region(program, t)));
+    let bind = match (src, dst, res) {
+        (Some(s), Some(d), Some(r)) => {
+            let (s, r, d) = (region(s), region(r), region(d));
+            quote!(let [src, res, dst] = #rt::split(a, [#s, #r, #d]); let (src, res) = (&*src, &*res);)
+        }
+        (Some(s), Some(d), None) => {
+            let (s, d) = (region(s), region(d));
+            quote!(let [src, dst] = #rt::split(a, [#s, #d]); let src = &*src;)
+        }
+        (None, Some((o, l)), _) => {
+            let (o, e) = (lit(o), lit(o + l));
+            quote!(let (src, dst) = (input, &mut a[#o..#e]);)
+        }
+        (Some((o, l)), None, _) => {
+            let (o, e) = (lit(o), lit(o + l));
+            quote!(let (src, dst) = (&a[#o..#e], &mut *logits);)
+        }
+        (None, None, _) => quote!(let (src, dst) = (input, &mut *logits);),
+    };
+    let params = param_slices(program, index).map(|(w, b)| quote!(let (w, b) = (#w, #b);));
+    let ctx = OpCtx { layer };
+    let call = match layer.op {
+        Op::Stem => stem::emit(&ctx),
+        Op::Pointwise { relu } => pointwise::emit(&ctx, relu),
+        Op::Depthwise { stride } => depthwise::emit(&ctx, stride),
+        Op::AvgPool => pool::emit(&ctx),
+        Op::Linear => linear::emit(&ctx),
+    };
+    let inspect = inspect_stage(layer, dst);
     let comment = format!(
         "layer {index}: {} {} {} -> {}",
         layer.conv.as_deref().unwrap_or("pool"),

@@ -8,5 +8,5 @@ pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
     let rt = rt();
     let i = ctx.layer.input_shape;
     let (hw, c) = (lit(i.h * i.w), lit(i.c));
-    quote!(#rt::avg_pool::<#hw, #c>(src, dst);)
+    quote!(#rt::avg_pool::<#hw, #c>(cpu, src, dst);)
 }

@@ -76,24 +76,36 @@ pub fn lower_bound(lens: &[usize], live: &[(usize, usize)], layers: usize) -> us
         .unwrap_or(0)
 }
 
+/// The op-by-op plan: every layer's output materialised.
 pub fn plan(net: &Network) -> ArenaPlan {
     let lens: Vec<usize> = net.tensors.iter().map(|s| s.len()).collect();
-    let live = liveness(net);
-    let lower_bound = lower_bound(&lens, &live, net.layers.len());
+    plan_buffers(&lens, &liveness(net), net.layers.len())
+}
+
+/// The liveness lower bound of the op-by-op schedule, in floats.
+pub fn op_by_op_bound(net: &Network) -> usize {
+    let lens: Vec<usize> = net.tensors.iter().map(|s| s.len()).collect();
+    lower_bound(&lens, &liveness(net), net.layers.len())
+}
+
+/// Plan buffers of `lens` floats, each live over the steps `live[i]` (inclusive), in a
+/// schedule of `steps` steps.
+pub fn plan_buffers(lens: &[usize], live: &[(usize, usize)], steps: usize) -> ArenaPlan {
+    let lower_bound = lower_bound(lens, live, steps);
     // Several greedy orders; keep the smallest plan, preferring aligned offsets while they
     // stay within SLACK of the bound.
-    let orders = placement_orders(&lens, &live, net.layers.len());
+    let orders = placement_orders(lens, live, steps);
     let best = |align: usize| {
         let (order, plan) = orders
             .iter()
-            .map(|o| (o, place(o, &lens, &live, align)))
+            .map(|o| (o, place(o, lens, live, align)))
             .min_by_key(|(_, (_, size))| *size)
             .map(|(o, p)| (o.clone(), p))
             .unwrap_or_default();
         if plan.1 <= lower_bound {
             plan
         } else {
-            improve(order, plan, &lens, &live, align, lower_bound)
+            improve(order, plan, lens, live, align, lower_bound)
         }
     };
     let mut chosen = best(ALIGN);

@@ -1,0 +1,173 @@
+//! Fused inverted-residual blocks: expand 1x1 -> depthwise 3x3 -> project 1x1 (+ shortcut),
+//! computed in bands of output rows so the expanded tensor never exists in full (MobileNetV2
+//! paper, "Memory efficient inference"). Expanded rows go to a ring buffer, each computed once;
+//! a band's depthwise rows go to a band buffer that the project GEMM consumes.
+
+use crate::dw::DwRow;
+use crate::gemm::{gemm, Gemm};
+use crate::simd::Simd;
+
+/// Shapes of one fused block, fixed at compile time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockDims {
+    /// Input height, width and channels.
+    pub h: usize,
+    pub w: usize,
+    pub cin: usize,
+    /// Expanded (hidden) channels.
+    pub hidden: usize,
+    pub cout: usize,
+    pub stride: usize,
+    /// Whether there is an expand 1x1 convolution (`t != 1`).
+    pub expand: bool,
+    /// Whether the input is added to the output.
+    pub residual: bool,
+    /// Output rows per band.
+    pub band: usize,
+}
+
+impl BlockDims {
+    pub const fn ho(&self) -> usize {
+        (self.h - 1) / self.stride + 1
+    }
+
+    pub const fn wo(&self) -> usize {
+        (self.w - 1) / self.stride + 1
+    }
+
+    /// Expanded rows the ring holds: enough for one band's depthwise window.
+    pub const fn ring_rows(&self) -> usize {
+        if !self.expand {
+            return 0;
+        }
+        let rows = (self.band - 1) * self.stride + 3;
+        if rows < self.h {
+            rows
+        } else {
+            self.h
+        }
+    }
+
+    pub const fn ring_len(&self) -> usize {
+        self.ring_rows() * self.w * self.hidden
+    }
+
+    pub const fn band_len(&self) -> usize {
+        self.band * self.wo() * self.hidden
+    }
+
+    /// Floats of scratch (ring + band buffer) one thread needs.
+    pub const fn scratch_len(&self) -> usize {
+        self.ring_len() + self.band_len()
+    }
+
+    pub const fn x_len(&self) -> usize {
+        self.h * self.w * self.cin
+    }
+
+    pub const fn y_len(&self) -> usize {
+        self.ho() * self.wo() * self.cout
+    }
+}
+
+/// Raw operands of a block (checked by the safe entry point).
+pub(crate) struct BlockPtrs {
+    pub x: *const f32,
+    pub y: *mut f32,
+    pub expand_w: *const f32,
+    pub expand_b: *const f32,
+    pub dw_w: *const f32,
+    pub dw_b: *const f32,
+    pub project_w: *const f32,
+    pub project_b: *const f32,
+    pub scratch: *mut f32,
+}
+
+/// Pointers to the 3 rows `top - 1 ..= top + 1` of an `h`-row tensor with `row_len` floats a
+/// row, and which of them lie inside it.
+#[inline(always)]
+pub(crate) fn row_ptrs(base: *const f32, h: usize, row_len: usize, top: usize) -> ([*const f32; 3], [bool; 3]) {
+    let iy = |ky: usize| (top + ky).wrapping_sub(1);
+    let valid: [bool; 3] = core::array::from_fn(|ky| iy(ky) < h);
+    let ptrs = core::array::from_fn(|ky| if valid[ky] { base.wrapping_add(iy(ky) * row_len) } else { base });
+    (ptrs, valid)
+}
+
+/// Output rows `rows` of a block.
+///
+/// # Safety
+/// `p` points to tensors and parameters of the sizes `d` implies (`scratch`: `d.scratch_len()`),
+/// `y` does not overlap `x` or `scratch`; the ISA of `S` is present.
+#[inline(always)]
+pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
+    d: &BlockDims,
+    p: &BlockPtrs,
+    rows: core::ops::Range<usize>,
+) {
+    let (w, s, wo) = (d.w, d.stride, d.wo());
+    let ring = p.scratch;
+    // SAFETY: the band buffer follows the ring inside the scratch region.
+    let band = unsafe { p.scratch.add(d.ring_len()) };
+    let ring_rows = d.ring_rows();
+    let dw = DwRow { w_in: w, c: d.hidden, stride: s, wo };
+    let mut next = (rows.start * s).saturating_sub(1);
+    let mut oy0 = rows.start;
+    while oy0 < rows.end {
+        let n_out = d.band.min(rows.end - oy0);
+        let last_in = ((oy0 + n_out - 1) * s + 1).min(d.h - 1);
+        // SAFETY (whole band): every offset below stays inside the tensor or buffer it
+        // addresses, by the shapes in `d` and the ring invariant (the ring holds the last
+        // `ring_rows` expanded rows, enough for one band).
+        unsafe {
+            if d.expand {
+                while next <= last_in {
+                    let slot = next % ring_rows;
+                    let count = (last_in + 1 - next).min(ring_rows - slot);
+                    gemm::<S, MR, NV>(&Gemm {
+                        m: count * w,
+                        k: d.cin,
+                        n: d.hidden,
+                        a: p.x.add(next * w * d.cin),
+                        lda: d.cin,
+                        w: p.expand_w,
+                        bias: p.expand_b,
+                        res: core::ptr::null(),
+                        ldr: 0,
+                        out: ring.add(slot * w * d.hidden),
+                        ldo: d.hidden,
+                        relu: true,
+                    });
+                    next += count;
+                }
+            }
+            for r in 0..n_out {
+                let top = (oy0 + r) * s;
+                let (mut ptrs, valid) =
+                    if d.expand { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(p.x, d.h, w * d.cin, top) };
+                if d.expand {
+                    for (ky, ptr) in ptrs.iter_mut().enumerate() {
+                        if valid[ky] {
+                            *ptr = ring.add(((top + ky - 1) % ring_rows) * w * d.hidden);
+                        }
+                    }
+                }
+                crate::dw::dw_row::<S, PX>(&dw, ptrs, valid, p.dw_w, p.dw_b, band.add(r * wo * d.hidden));
+            }
+            gemm::<S, MR, NV>(&Gemm {
+                m: n_out * wo,
+                k: d.hidden,
+                n: d.cout,
+                a: band,
+                lda: d.hidden,
+                w: p.project_w,
+                bias: p.project_b,
+                res: if d.residual { p.x.add(oy0 * w * d.cin) } else { core::ptr::null() },
+                ldr: d.cin,
+                out: p.y.add(oy0 * wo * d.cout),
+                ldo: d.cout,
+                relu: false,
+            });
+        }
+        oy0 += n_out;
+    }
+}

@@ -1,0 +1,103 @@
+//! 3x3 depthwise convolution (padding 1, stride 1 or 2), one output row at a time, vectorised
+//! over channels. Taps are unrolled with their weights held in registers; `PX` output pixels
+//! are computed together for independent FMA chains. Input rows outside the image get zero
+//! weights instead of branches, and only the first and last columns take the edge path.
+
+use crate::simd::Simd;
+
+/// Geometry of one depthwise row.
+#[derive(Clone, Copy)]
+pub(crate) struct DwRow {
+    /// Input row width and channels.
+    pub w_in: usize,
+    pub c: usize,
+    pub stride: usize,
+    /// Output row width.
+    pub wo: usize,
+}
+
+/// One output row: `rows[ky]` is input row `oy * stride + ky - 1`, used only if `valid[ky]`.
+///
+/// # Safety
+/// Valid rows hold `w_in * c` floats, `out` has room for `wo * c`, `wt`/`bias` hold `9 * c`/`c`;
+/// at least one row is valid; the ISA of `S` is present.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
+    d: &DwRow,
+    rows: [*const f32; 3],
+    valid: [bool; 3],
+    wt: *const f32,
+    bias: *const f32,
+    out: *mut f32,
+) {
+    let (c, s) = (d.c, d.stride);
+    let any = if valid[1] {
+        rows[1]
+    } else if valid[0] {
+        rows[0]
+    } else {
+        rows[2]
+    };
+    // Output columns whose 3 input columns all lie inside the row: ox * s + 1 <= w_in - 1.
+    let lo = 1usize.min(d.wo);
+    let hi = if d.w_in >= 2 { ((d.w_in - 2) / s + 1).min(d.wo).max(lo) } else { lo };
+    let mut c0 = 0;
+    while c0 < c {
+        let lanes = (c - c0).min(S::L);
+        // SAFETY: channel offsets stay below `c`; pointers as the contract says.
+        unsafe {
+            let wv: [S::V; 9] =
+                core::array::from_fn(
+                    |t| {
+                        if valid[t / 3] {
+                            S::load_n(wt.add(t * c + c0), lanes)
+                        } else {
+                            S::splat(0.0)
+                        }
+                    },
+                );
+            let rp: [*const f32; 3] = core::array::from_fn(|ky| if valid[ky] { rows[ky] } else { any }.add(c0));
+            let bv = S::load_n(bias.add(c0), lanes);
+            let edge = |ox: usize| {
+                let mut acc = bv;
+                for (t, &w) in wv.iter().enumerate() {
+                    let ix = (ox * s + t % 3).wrapping_sub(1);
+                    if ix < d.w_in {
+                        acc = S::fma(S::load_n(rp[t / 3].add(ix * c), lanes), w, acc);
+                    }
+                }
+                S::store_n(out.add(ox * c + c0), S::relu6(acc), lanes);
+            };
+            for ox in 0..lo {
+                edge(ox);
+            }
+            let mut ox = lo;
+            while ox + PX <= hi {
+                let mut acc = [bv; PX];
+                for (t, &w) in wv.iter().enumerate() {
+                    let base = rp[t / 3].add(((ox * s) + t % 3 - 1) * c);
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        *acc = S::fma(S::load_n(base.add(p * s * c), lanes), w, *acc);
+                    }
+                }
+                for (p, acc) in acc.iter().enumerate() {
+                    S::store_n(out.add((ox + p) * c + c0), S::relu6(*acc), lanes);
+                }
+                ox += PX;
+            }
+            while ox < hi {
+                let mut acc = bv;
+                for (t, &w) in wv.iter().enumerate() {
+                    acc = S::fma(S::load_n(rp[t / 3].add((ox * s + t % 3 - 1) * c), lanes), w, acc);
+                }
+                S::store_n(out.add(ox * c + c0), S::relu6(acc), lanes);
+                ox += 1;
+            }
+            for ox in hi..d.wo {
+                edge(ox);
+            }
+        }
+        c0 += S::L;
+    }
+}

@@ -1,0 +1,102 @@
+//! 1x1 convolution as GEMM: `out[p][n] = act(bias[n] + sum_k a[p][k] * W[k][n]) (+ res[p][n])`
+//! over weights packed in `NR`-wide panels. A register tile of `MR` pixels x `NV` vectors of
+//! output channels accumulates over all of `k`; bias, ReLU6 and the residual add happen in the
+//! epilogue, on registers.
+
+use crate::layout::NR;
+use crate::simd::Simd;
+
+/// Operands of one GEMM. Row strides let callers address sub-blocks of NHWC tensors.
+#[derive(Clone, Copy)]
+pub(crate) struct Gemm {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub a: *const f32,
+    pub lda: usize,
+    /// Packed weights (`k * round_up_nr(n)` floats) and padded bias (`round_up_nr(n)`).
+    pub w: *const f32,
+    pub bias: *const f32,
+    /// Residual to add after the activation, or null.
+    pub res: *const f32,
+    pub ldr: usize,
+    pub out: *mut f32,
+    pub ldo: usize,
+    pub relu: bool,
+}
+
+/// Run a GEMM with `MR x NV` register tiles.
+///
+/// # Safety
+/// Every pointer must be valid for the rows and columns `g` describes; the ISA of `S` present.
+#[inline(always)]
+pub(crate) unsafe fn gemm<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
+    let tile_n = NV * S::L;
+    let mut n0 = 0;
+    while n0 < g.n {
+        let cols = (g.n - n0).min(tile_n);
+        let mut m0 = 0;
+        while m0 < g.m {
+            let rows = (g.m - m0).min(MR);
+            // SAFETY: tiles stay inside `g`'s rows and (padded) columns.
+            unsafe {
+                if cols > tile_n - S::L || NV == 1 {
+                    tile::<S, MR, NV>(g, m0, rows, n0, cols);
+                } else {
+                    // Ragged last columns: one vector wide is enough, and stays inside the
+                    // padded panel.
+                    let mut c0 = 0;
+                    while c0 < cols {
+                        tile::<S, MR, 1>(g, m0, rows, n0 + c0, (cols - c0).min(S::L));
+                        c0 += S::L;
+                    }
+                }
+            }
+            m0 += MR;
+        }
+        n0 += tile_n;
+    }
+}
+
+/// One register tile: pixels `m0..m0+rows`, channels `n0..n0+cols`.
+#[inline(always)]
+unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, m0: usize, rows: usize, n0: usize, cols: usize) {
+    // SAFETY: rows past `rows` re-read the last valid row (never stored); column vectors lie in
+    // panels that exist because the packed width is a multiple of NR and NR % L == 0.
+    unsafe {
+        let a: [*const f32; MR] = core::array::from_fn(|i| g.a.add((m0 + i.min(rows - 1)) * g.lda));
+        let b: [*const f32; NV] = core::array::from_fn(|j| {
+            let c = n0 + j * S::L;
+            g.w.add((c / NR) * g.k * NR + c % NR)
+        });
+        let bias: [S::V; NV] = core::array::from_fn(|j| S::load(g.bias.add(n0 + j * S::L)));
+        let mut acc = [bias; MR];
+        for kk in 0..g.k {
+            let w: [S::V; NV] = core::array::from_fn(|j| S::load(b[j].add(kk * NR)));
+            for i in 0..MR {
+                let x = S::splat(*a[i].add(kk));
+                for j in 0..NV {
+                    acc[i][j] = S::fma(x, w[j], acc[i][j]);
+                }
+            }
+        }
+        for (i, acc) in acc.iter().enumerate().take(rows) {
+            let out = g.out.add((m0 + i) * g.ldo + n0);
+            let res = g.res.wrapping_add((m0 + i) * g.ldr + n0);
+            for (j, &v) in acc.iter().enumerate() {
+                let lanes = cols.saturating_sub(j * S::L).min(S::L);
+                if lanes == 0 {
+                    break;
+                }
+                let mut v = v;
+                if g.relu {
+                    v = S::relu6(v);
+                }
+                if !g.res.is_null() {
+                    v = S::add(v, S::load_n(res.add(j * S::L), lanes));
+                }
+                S::store_n(out.add(j * S::L), v, lanes);
+            }
+        }
+    }
+}

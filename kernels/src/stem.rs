@@ -1,0 +1,82 @@
+//! The stem: 3x3 stride-2 convolution of the RGB image, one output row at a time, vectorised
+//! over output channels, `PX` pixels at once; bias and ReLU6 fused.
+
+use crate::simd::Simd;
+
+/// One output row: `rows[ky]` is image row `2 * oy + ky - 1`, used only if `valid[ky]`.
+///
+/// # Safety
+/// Valid rows hold `w_in * 3` floats; `out` has room for `wo * cout`; `wt` holds `27 * cout`
+/// floats (`[ky][kx][ci][co]`) and `bias` `cout`; the ISA of `S` is present.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
+    w_in: usize,
+    cout: usize,
+    wo: usize,
+    rows: [*const f32; 3],
+    valid: [bool; 3],
+    wt: *const f32,
+    bias: *const f32,
+    out: *mut f32,
+) {
+    let lo = 1usize.min(wo);
+    let hi = if w_in >= 2 { ((w_in - 2) / 2 + 1).min(wo).max(lo) } else { lo };
+    let mut c0 = 0;
+    while c0 < cout {
+        let lanes = (cout - c0).min(S::L);
+        // SAFETY: as the contract says; taps outside the image are skipped.
+        unsafe {
+            let bv = S::load_n(bias.add(c0), lanes);
+            let w = |t: usize| S::load_n(wt.add(t * cout + c0), lanes);
+            let edge = |ox: usize| {
+                let mut acc = bv;
+                for ky in 0..3 {
+                    if !valid[ky] {
+                        continue;
+                    }
+                    for kx in 0..3 {
+                        let ix = (2 * ox + kx).wrapping_sub(1);
+                        if ix >= w_in {
+                            continue;
+                        }
+                        for ci in 0..3 {
+                            let x = S::splat(*rows[ky].add(ix * 3 + ci));
+                            acc = S::fma(x, w((ky * 3 + kx) * 3 + ci), acc);
+                        }
+                    }
+                }
+                S::store_n(out.add(ox * cout + c0), S::relu6(acc), lanes);
+            };
+            for ox in 0..lo {
+                edge(ox);
+            }
+            let mut ox = lo;
+            while ox + PX <= hi {
+                let mut acc = [bv; PX];
+                for ky in 0..3 {
+                    if !valid[ky] {
+                        continue;
+                    }
+                    let row = rows[ky].add((2 * ox - 1) * 3);
+                    for t in 0..9 {
+                        let wv = w((ky * 3) * 3 + t);
+                        let (kx, ci) = (t / 3, t % 3);
+                        for (p, acc) in acc.iter_mut().enumerate() {
+                            let x = S::splat(*row.add((2 * p + kx) * 3 + ci));
+                            *acc = S::fma(x, wv, *acc);
+                        }
+                    }
+                }
+                for (p, acc) in acc.iter().enumerate() {
+                    S::store_n(out.add((ox + p) * cout + c0), S::relu6(*acc), lanes);
+                }
+                ox += PX;
+            }
+            for ox in ox..wo {
+                edge(ox);
+            }
+        }
+        c0 += S::L;
+    }
+}
