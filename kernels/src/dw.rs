@@ -47,30 +47,17 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
         let lanes = (c - c0).min(S::L);
         // SAFETY: channel offsets stay below `c`; pointers as the contract says.
         unsafe {
-            let wv: [S::V; 9] =
-                core::array::from_fn(
-                    |t| {
-                        if valid[t / 3] {
-                            S::load_n(wt.add(t * c + c0), lanes)
-                        } else {
-                            S::splat(0.0)
-                        }
-                    },
-                );
+            // Loops, not closures: closures do not inherit `#[target_feature]`.
+            let mut wv = [S::splat(0.0); 9];
+            for (t, v) in wv.iter_mut().enumerate() {
+                if valid[t / 3] {
+                    *v = S::load_n(wt.add(t * c + c0), lanes);
+                }
+            }
             let rp: [*const f32; 3] = core::array::from_fn(|ky| if valid[ky] { rows[ky] } else { any }.add(c0));
             let bv = S::load_n(bias.add(c0), lanes);
-            let edge = |ox: usize| {
-                let mut acc = bv;
-                for (t, &w) in wv.iter().enumerate() {
-                    let ix = (ox * s + t % 3).wrapping_sub(1);
-                    if ix < d.w_in {
-                        acc = S::fma(S::load_n(rp[t / 3].add(ix * c), lanes), w, acc);
-                    }
-                }
-                S::store_n(out.add(ox * c + c0), S::relu6(acc), lanes);
-            };
             for ox in 0..lo {
-                edge(ox);
+                dw_px::<S>(d, c0, lanes, ox, &rp, &wv, bv, out);
             }
             let mut ox = lo;
             while ox + PX <= hi {
@@ -95,9 +82,36 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
                 ox += 1;
             }
             for ox in hi..d.wo {
-                edge(ox);
+                dw_px::<S>(d, c0, lanes, ox, &rp, &wv, bv, out);
             }
         }
         c0 += S::L;
+    }
+}
+
+/// One output pixel with bounds checks on the columns (row edges). A function, not a closure:
+/// closures do not inherit `#[target_feature]`, and the intrinsics would not inline.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_px<S: Simd>(
+    d: &DwRow,
+    c0: usize,
+    lanes: usize,
+    ox: usize,
+    rp: &[*const f32; 3],
+    wv: &[S::V; 9],
+    bias: S::V,
+    out: *mut f32,
+) {
+    let mut acc = bias;
+    // SAFETY: as `dw_row`'s contract says; columns outside the row are skipped.
+    unsafe {
+        for (t, &w) in wv.iter().enumerate() {
+            let ix = (ox * d.stride + t % 3).wrapping_sub(1);
+            if ix < d.w_in {
+                acc = S::fma(S::load_n(rp[t / 3].add(ix * d.c), lanes), w, acc);
+            }
+        }
+        S::store_n(out.add(ox * d.c + c0), S::relu6(acc), lanes);
     }
 }

@@ -40,21 +40,37 @@ pub(crate) unsafe fn gemm<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
             let rows = (g.m - m0).min(MR);
             // SAFETY: tiles stay inside `g`'s rows and (padded) columns.
             unsafe {
-                if cols > tile_n - S::L || NV == 1 {
-                    tile::<S, MR, NV>(g, m0, rows, n0, cols);
+                if rows <= 4 && MR > 4 {
+                    // Ragged last pixels: a short tile wastes less.
+                    tile_cols::<S, 4, NV>(g, m0, rows, n0, cols, tile_n);
                 } else {
-                    // Ragged last columns: one vector wide is enough, and stays inside the
-                    // padded panel.
-                    let mut c0 = 0;
-                    while c0 < cols {
-                        tile::<S, MR, 1>(g, m0, rows, n0 + c0, (cols - c0).min(S::L));
-                        c0 += S::L;
-                    }
+                    tile_cols::<S, MR, NV>(g, m0, rows, n0, cols, tile_n);
                 }
             }
-            m0 += MR;
+            m0 += rows;
         }
         n0 += tile_n;
+    }
+}
+
+/// A tile `NV` vectors wide, or one vector wide for ragged last columns (which then stays
+/// inside the padded panel).
+#[inline(always)]
+unsafe fn tile_cols<S: Simd, const MR: usize, const NV: usize>(
+    g: &Gemm,
+    m0: usize,
+    rows: usize,
+    n0: usize,
+    cols: usize,
+    tile_n: usize,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if cols > tile_n - S::L || NV == 1 {
+            tile::<S, MR, NV>(g, m0, rows, n0, cols);
+        } else {
+            tile::<S, MR, 1>(g, m0, rows, n0, cols);
+        }
     }
 }
 
@@ -69,10 +85,17 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, m0: usize, r
             let c = n0 + j * S::L;
             g.w.add((c / NR) * g.k * NR + c % NR)
         });
-        let bias: [S::V; NV] = core::array::from_fn(|j| S::load(g.bias.add(n0 + j * S::L)));
+        // Loops, not closures: closures do not inherit `#[target_feature]`.
+        let mut bias = [S::splat(0.0); NV];
+        for (j, v) in bias.iter_mut().enumerate() {
+            *v = S::load(g.bias.add(n0 + j * S::L));
+        }
         let mut acc = [bias; MR];
+        let mut w = bias;
         for kk in 0..g.k {
-            let w: [S::V; NV] = core::array::from_fn(|j| S::load(b[j].add(kk * NR)));
+            for (j, v) in w.iter_mut().enumerate() {
+                *v = S::load(b[j].add(kk * NR));
+            }
             for i in 0..MR {
                 let x = S::splat(*a[i].add(kk));
                 for j in 0..NV {

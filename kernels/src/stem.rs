@@ -28,28 +28,8 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
         // SAFETY: as the contract says; taps outside the image are skipped.
         unsafe {
             let bv = S::load_n(bias.add(c0), lanes);
-            let w = |t: usize| S::load_n(wt.add(t * cout + c0), lanes);
-            let edge = |ox: usize| {
-                let mut acc = bv;
-                for ky in 0..3 {
-                    if !valid[ky] {
-                        continue;
-                    }
-                    for kx in 0..3 {
-                        let ix = (2 * ox + kx).wrapping_sub(1);
-                        if ix >= w_in {
-                            continue;
-                        }
-                        for ci in 0..3 {
-                            let x = S::splat(*rows[ky].add(ix * 3 + ci));
-                            acc = S::fma(x, w((ky * 3 + kx) * 3 + ci), acc);
-                        }
-                    }
-                }
-                S::store_n(out.add(ox * cout + c0), S::relu6(acc), lanes);
-            };
             for ox in 0..lo {
-                edge(ox);
+                stem_px::<S>(w_in, cout, c0, lanes, ox, &rows, valid, wt, bv, out);
             }
             let mut ox = lo;
             while ox + PX <= hi {
@@ -60,7 +40,7 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
                     }
                     let row = rows[ky].add((2 * ox - 1) * 3);
                     for t in 0..9 {
-                        let wv = w((ky * 3) * 3 + t);
+                        let wv = S::load_n(wt.add((ky * 9 + t) * cout + c0), lanes);
                         let (kx, ci) = (t / 3, t % 3);
                         for (p, acc) in acc.iter_mut().enumerate() {
                             let x = S::splat(*row.add((2 * p + kx) * 3 + ci));
@@ -74,9 +54,47 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
                 ox += PX;
             }
             for ox in ox..wo {
-                edge(ox);
+                stem_px::<S>(w_in, cout, c0, lanes, ox, &rows, valid, wt, bv, out);
             }
         }
         c0 += S::L;
+    }
+}
+
+/// One output pixel with bounds checks on every tap (image edges). A function, not a closure:
+/// closures do not inherit `#[target_feature]`, and the intrinsics would not inline.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn stem_px<S: Simd>(
+    w_in: usize,
+    cout: usize,
+    c0: usize,
+    lanes: usize,
+    ox: usize,
+    rows: &[*const f32; 3],
+    valid: [bool; 3],
+    wt: *const f32,
+    bias: S::V,
+    out: *mut f32,
+) {
+    let mut acc = bias;
+    // SAFETY: as `stem_row`'s contract says; taps outside the image are skipped.
+    unsafe {
+        for ky in 0..3 {
+            if !valid[ky] {
+                continue;
+            }
+            for kx in 0..3 {
+                let ix = (2 * ox + kx).wrapping_sub(1);
+                if ix >= w_in {
+                    continue;
+                }
+                for ci in 0..3 {
+                    let x = S::splat(*rows[ky].add(ix * 3 + ci));
+                    acc = S::fma(x, S::load_n(wt.add(((ky * 3 + kx) * 3 + ci) * cout + c0), lanes), acc);
+                }
+            }
+        }
+        S::store_n(out.add(ox * cout + c0), S::relu6(acc), lanes);
     }
 }

@@ -167,13 +167,12 @@ fn block_at(net: &Network, i: usize) -> Option<FusedBlock> {
     Some(FusedBlock { layers, dims, input, output })
 }
 
-/// The band height for a block: `TARGET_PIXELS` output pixels, less while the working set
-/// exceeds `L2_BUDGET`.
+/// The band height for a block: `TARGET_PIXELS` output pixels, less while the ring and band
+/// buffers exceed `L2_BUDGET`. (Weights are re-read once per band, so narrower bands only
+/// pay off where the buffers would not fit.)
 pub fn choose_band(d: BlockDims) -> usize {
-    let ho = d.ho();
-    let weights = 4 * (usize::from(d.expand) * d.cin * d.hidden + 9 * d.hidden + d.hidden * d.cout);
-    let mut band = TARGET_PIXELS.div_ceil(d.wo()).clamp(1, ho);
-    while band > 1 && 4 * (BlockDims { band, ..d }).scratch_len() + weights > L2_BUDGET {
+    let mut band = TARGET_PIXELS.div_ceil(d.wo()).clamp(1, d.ho());
+    while band > 1 && 4 * (BlockDims { band, ..d }).scratch_len() > L2_BUDGET {
         band -= 1;
     }
     band
