@@ -53,8 +53,8 @@ pub(crate) unsafe fn gemm<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
     }
 }
 
-/// A tile `NV` vectors wide, or one vector wide for ragged last columns (which then stays
-/// inside the padded panel).
+/// A tile `NV` vectors wide, or tiles one vector wide for ragged last columns (which then
+/// stay inside the padded panel).
 #[inline(always)]
 unsafe fn tile_cols<S: Simd, const MR: usize, const NV: usize>(
     g: &Gemm,
@@ -69,7 +69,11 @@ unsafe fn tile_cols<S: Simd, const MR: usize, const NV: usize>(
         if cols > tile_n - S::L || NV == 1 {
             tile::<S, MR, NV>(g, m0, rows, n0, cols);
         } else {
-            tile::<S, MR, 1>(g, m0, rows, n0, cols);
+            let mut c0 = 0;
+            while c0 < cols {
+                tile::<S, MR, 1>(g, m0, rows, n0 + c0, (cols - c0).min(S::L));
+                c0 += S::L;
+            }
         }
     }
 }

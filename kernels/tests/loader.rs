@@ -65,7 +65,10 @@ fn good_file_loads_and_folds() {
     let stem_w = 27 * 2;
     assert!((p[stem_w] as f64 - (0.25 - 0.1 * scale)).abs() < 1e-6, "folded bias");
     let lin = ParamKind::Stem { cout: 2 }.packed_len();
-    assert_eq!(&p[lin..lin + 9], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 0.0, -1.0, -2.0]);
+    // The classifier is packed like a 1x1 convolution: [ci][16 output lanes], then the bias.
+    assert_eq!(&p[lin..lin + 3], &[0.0, 2.0, 4.0]);
+    assert_eq!(&p[lin + 16..lin + 19], &[1.0, 3.0, 5.0]);
+    assert_eq!(&p[lin + 32..lin + 35], &[0.0, -1.0, -2.0]);
 }
 
 #[test]
