@@ -2,6 +2,7 @@
 //! parameters (as torchvision counts them), multiply-accumulates, then the memory plan.
 
 use crate::ir::Value;
+use crate::passes::fuse_blocks::{Buffer, Step};
 use crate::Program;
 use std::fmt::Write;
 
@@ -73,54 +74,110 @@ pub fn summary(program: &Program) -> String {
     out.push('\n');
 
     let arena = &program.arena;
+    let sched = &program.schedule;
+    let _ = writeln!(out, "Execution plan: {} steps, inverted-residual blocks fused in row bands", sched.steps.len());
+    let step_rows: Vec<[String; 4]> = sched
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(k, step)| match step {
+            Step::Layer(l) => {
+                let layer = &net.layers[*l];
+                let name = layer.conv.clone().unwrap_or_else(|| "pool".into());
+                [k.to_string(), format!("{name} ({})", layer.kind_name()), "-".into(), "-".into()]
+            }
+            Step::Block(b) => {
+                let d = b.dims;
+                let stage = net.layers[b.project()].stage.unwrap_or_default();
+                let what = format!(
+                    "features.{stage} fused {}x{}x{} -> {}x{}x{} (hidden {}{}{})",
+                    d.h,
+                    d.w,
+                    d.cin,
+                    d.ho(),
+                    d.wo(),
+                    d.cout,
+                    d.hidden,
+                    if d.expand { "" } else { ", no expand" },
+                    if d.residual { ", residual" } else { "" }
+                );
+                [k.to_string(), what, format!("{} of {}", d.band, d.ho()), thousands(d.scratch_len() as u64 * 4)]
+            }
+        })
+        .collect();
+    out.push_str(&table(["Step", "What", "Band rows", "Scratch (B)"], &step_rows));
+    let fused = sched.blocks().count();
+    let _ = writeln!(out, "Fused blocks: {fused} of {fused}");
     let _ = writeln!(
         out,
         "Arena: {} bytes (peak), liveness lower bound {} bytes",
         thousands(arena.bytes() as u64),
         thousands(arena.lower_bound_bytes() as u64)
     );
-    // Which layer produces each tensor, to name it in the table.
-    let mut producer = vec![String::new(); net.tensors.len()];
-    for l in &net.layers {
-        if let Value::Tensor(t) = l.output {
-            producer[t] = l.conv.clone().unwrap_or_else(|| "pool".to_string());
-        }
-    }
-    let th = ["Tensor", "Shape", "Offset (B)", "Bytes", "Live (layers)", "Written by"];
-    let trows: Vec<[String; 6]> = arena
+    let _ = writeln!(
+        out,
+        "Op-by-op schedule would need at least {} bytes ({:.2}x the fused peak)",
+        thousands(program.op_by_op_bound as u64 * 4),
+        program.op_by_op_bound as f64 / arena.size.max(1) as f64
+    );
+    let per_thread = sched.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0);
+    let _ = writeln!(out, "forward_parallel: {} bytes of scratch per extra thread", thousands(per_thread as u64 * 4));
+
+    let buffer_rows: Vec<[String; 5]> = arena
         .placements
         .iter()
         .map(|p| {
-            let s = net.tensors[p.tensor];
+            let (holds, shape) = match sched.buffers[p.tensor] {
+                Buffer::Tensor(t) => {
+                    let s = net.tensors[t];
+                    (producer_of(net, t), format!("[{}, {}, {}]", s.h, s.w, s.c))
+                }
+                Buffer::Scratch(k) => (format!("scratch of step {k}"), "-".into()),
+            };
             [
-                p.tensor.to_string(),
-                format!("[{}, {}, {}]", s.h, s.w, s.c),
+                holds,
+                shape,
                 thousands(p.offset as u64 * 4),
                 thousands(p.len as u64 * 4),
                 format!("{}..={}", p.first, p.last),
-                producer[p.tensor].clone(),
             ]
         })
         .collect();
-    let mut tw = th.map(str::len);
-    for row in &trows {
-        for (w, cell) in tw.iter_mut().zip(row) {
+    out.push_str(&table(["Buffer", "Shape", "Offset (B)", "Bytes", "Live (steps)"], &buffer_rows));
+    out
+}
+
+/// The layer that writes tensor `t`, to name it.
+fn producer_of(net: &crate::ir::Network, t: usize) -> String {
+    net.layers
+        .iter()
+        .find(|l| l.output == Value::Tensor(t))
+        .and_then(|l| l.conv.clone())
+        .map_or_else(|| "pool".into(), |c| format!("output of {c}"))
+}
+
+/// Text columns (the first two) left-aligned, numbers right-aligned.
+fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let tline = |c: [&str; 6]| {
-        let [w0, w1, w2, w3, w4, _] = tw;
-        format!(
-            "{:>w0$}{:gap$}{:>w1$}{:gap$}{:>w2$}{:gap$}{:>w3$}{:gap$}{:>w4$}{:gap$}{}",
-            c[0], "", c[1], "", c[2], "", c[3], "", c[4], "", c[5]
-        )
-        .trim_end()
-        .to_string()
-            + "\n"
+    let line = |cells: [&str; N]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            match i {
+                0 => s.push_str(&format!("{c:<w$}")),
+                1 => s.push_str(&format!("  {c:<w$}")),
+                _ => s.push_str(&format!("  {c:>w$}")),
+            }
+        }
+        s.trim_end().to_string() + "\n"
     };
-    out.push_str(&tline(th));
-    for r in &trows {
-        out.push_str(&tline([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]));
+    let mut out = line(header);
+    for row in rows {
+        out.push_str(&line(core::array::from_fn(|i| row[i].as_str())));
     }
     out
 }

@@ -71,6 +71,7 @@ impl BlockDims {
 }
 
 /// Raw operands of a block (checked by the safe entry point).
+#[derive(Clone, Copy)]
 pub(crate) struct BlockPtrs {
     pub x: *const f32,
     pub y: *mut f32,
@@ -82,6 +83,10 @@ pub(crate) struct BlockPtrs {
     pub project_b: *const f32,
     pub scratch: *mut f32,
 }
+
+// SAFETY: threads of one `Threads::run` share a block's operands: inputs and parameters are
+// only read, and each thread writes disjoint output rows and its own scratch (`par_block`).
+unsafe impl Sync for BlockPtrs {}
 
 /// Pointers to the 3 rows `top - 1 ..= top + 1` of an `h`-row tensor with `row_len` floats a
 /// row, and which of them lie inside it.

@@ -14,7 +14,7 @@ use crate::isa::portable;
 use crate::isa::{avx2, avx512};
 
 #[track_caller]
-fn check(what: &str, len: usize, need: usize) {
+pub(crate) fn check(what: &str, len: usize, need: usize) {
     assert!(len >= need, "internal error: {what} has {len} floats, kernel needs {need}");
 }
 
@@ -191,6 +191,20 @@ pub fn fused_block(
     scratch: &mut [f32],
     rows: core::ops::Range<usize>,
 ) {
+    let ptrs = check_block(d, x, y, p, scratch, rows.clone());
+    // SAFETY: operands checked by `check_block`; `cpu` proves the ISA.
+    unsafe { route!(cpu, block(d, &ptrs, rows)) }
+}
+
+/// Check a block's operands against its shapes; the pointers the kernel may then use.
+pub(crate) fn check_block(
+    d: &BlockDims,
+    x: &[f32],
+    y: &mut [f32],
+    p: BlockParams<'_>,
+    scratch: &mut [f32],
+    rows: core::ops::Range<usize>,
+) -> BlockPtrs {
     check("block input", x.len(), d.x_len());
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
@@ -212,7 +226,8 @@ pub fn fused_block(
     check("depthwise bias", p.depthwise.1.len(), d.hidden);
     check("project weights", p.project.0.len(), d.hidden * round_up_nr(d.cout));
     check("project bias", p.project.1.len(), round_up_nr(d.cout));
-    let ptrs = BlockPtrs {
+    // `y` and `scratch` are distinct `&mut`s, so they overlap nothing.
+    BlockPtrs {
         x: x.as_ptr(),
         y: y.as_mut_ptr(),
         expand_w: ew,
@@ -222,8 +237,5 @@ pub fn fused_block(
         project_w: p.project.0.as_ptr(),
         project_b: p.project.1.as_ptr(),
         scratch: scratch.as_mut_ptr(),
-    };
-    // SAFETY: lengths checked above (and `y` is a distinct `&mut`, so it overlaps nothing);
-    // `cpu` proves the ISA.
-    unsafe { route!(cpu, block(d, &ptrs, rows)) }
+    }
 }

@@ -23,6 +23,8 @@ pub enum Error {
     InputLength { expected: usize, found: usize },
     /// `forward` got an output slice of the wrong length.
     OutputLength { expected: usize, found: usize },
+    /// The arena lacks the per-thread scratch `forward_parallel` needs for this many threads.
+    ArenaTooSmall { threads: usize, needed_bytes: usize, found_bytes: usize },
     /// The arena was made by `arena()` of another model.
     ArenaMismatch { expected_model: &'static str, found_model: &'static str },
 }
@@ -68,6 +70,10 @@ impl fmt::Display for Error {
             Error::OutputLength { expected, found } => {
                 write!(f, "logits slice has {found} floats, expected {expected} (one per class)")
             }
+            Error::ArenaTooSmall { threads, needed_bytes, found_bytes } => write!(
+                f,
+                "arena has {found_bytes} bytes, {threads} threads need {needed_bytes}; create it with `arena_for(&threads)`"
+            ),
             Error::ArenaMismatch { expected_model, found_model } => write!(
                 f,
                 "arena belongs to model `{found_model}`, not `{expected_model}`; create it with `{expected_model}::arena()`"

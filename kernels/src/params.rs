@@ -61,3 +61,18 @@ pub fn check_lengths(input: &[f32], input_len: usize, logits: &[f32], classes: u
     }
     Ok(())
 }
+
+/// Split the arena into the planned region and the per-thread scratch behind it, checking there
+/// is scratch for `threads` threads.
+pub fn split_thread_scratch(
+    a: &mut [f32],
+    planned: usize,
+    per_thread: usize,
+    threads: usize,
+) -> Result<(&mut [f32], &mut [f32]), Error> {
+    let needed = planned + threads.saturating_sub(1) * per_thread;
+    if a.len() < needed {
+        return Err(Error::ArenaTooSmall { threads, needed_bytes: needed * 4, found_bytes: a.len() * 4 });
+    }
+    Ok(a.split_at_mut(planned))
+}

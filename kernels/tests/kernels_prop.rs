@@ -3,7 +3,7 @@
 use mobilenet_kernels::dispatch;
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::{self, conv3x3_out};
-use mobilenet_kernels::{Cpu, Isa};
+use mobilenet_kernels::{fused_block, BlockDims, BlockParams, Cpu, Isa};
 use proptest::prelude::*;
 
 /// Every kernel path this CPU runs: each is checked against the reference.
@@ -98,6 +98,54 @@ proptest! {
             let mut out = vec![f32::NAN; n];
             dispatch::linear_dyn(cpu, c, n, &want, &w, &b, &mut out);
             assert_close(&out, &want_out, c);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A fused block, in any band height and split into two row ranges (as threads run it),
+    /// equals expand -> depthwise -> project by the reference kernels.
+    #[test]
+    fn fused_block_matches_reference_layers(
+        h in 1usize..14, w in 1usize..14, cin in 1usize..24, t in 1usize..5, cout in 1usize..24,
+        s in 1usize..=2, band_frac in 0.0f64..1.0, split_frac in 0.0f64..1.0, res_wanted: bool, seed: u64,
+    ) {
+        let expand = t != 1;
+        let hidden = if expand { cin * t } else { cin };
+        let cout = if res_wanted && s == 1 { cin } else { cout };
+        let residual = res_wanted && s == 1;
+        let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w, s));
+        let band = 1 + (band_frac * ho as f64) as usize;
+        let d = BlockDims { h, w, cin, hidden, cout, stride: s, expand, residual, band: band.min(ho) };
+        let x = data(h * w * cin, seed);
+        let (ew, eb) = (data(cin * round_up_nr(hidden), seed + 1), data(round_up_nr(hidden), seed + 2));
+        let (dw, db) = (data(9 * hidden, seed + 3), data(hidden, seed + 4));
+        let (pw, pb) = (data(hidden * round_up_nr(cout), seed + 5), data(round_up_nr(cout), seed + 6));
+
+        let mut e = x.clone();
+        if expand {
+            e = vec![0.0; h * w * hidden];
+            reference::pointwise(h * w, cin, hidden, true, &x, &ew, &eb, None, &mut e);
+        }
+        let mut dwo = vec![0.0; ho * wo * hidden];
+        reference::depthwise(h, w, hidden, s, &e, &dw, &db, &mut dwo);
+        let mut want = vec![0.0; ho * wo * cout];
+        reference::pointwise(ho * wo, hidden, cout, false, &dwo, &pw, &pb, residual.then_some(&x[..]), &mut want);
+
+        let split = ((split_frac * ho as f64) as usize).min(ho);
+        for cpu in cpus() {
+            let mut y = vec![f32::NAN; ho * wo * cout];
+            let mut scratch = vec![f32::NAN; d.scratch_len()];
+            let params = BlockParams {
+                expand: expand.then_some((&ew[..], &eb[..])),
+                depthwise: (&dw, &db),
+                project: (&pw, &pb),
+            };
+            fused_block(cpu, &d, &x, &mut y, params, &mut scratch, 0..split);
+            fused_block(cpu, &d, &x, &mut y, params, &mut scratch, split..ho);
+            assert_close(&y, &want, hidden * 9);
         }
     }
 }

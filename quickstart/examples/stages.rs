@@ -11,7 +11,7 @@ fn main() {
     let input = vec![0.5f32; 224 * 224 * 3];
     let mut logits = vec![0.0f32; 1000];
     let runs = 200;
-    let mut totals = vec![0.0f64; 20];
+    let mut totals = [0.0f64; 20];
     let mut wall = Vec::new();
     for run in 0..runs + 20 {
         let start = Instant::now();

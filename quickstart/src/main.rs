@@ -50,10 +50,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     println!(
-        "latency: median {median:.2} ms, best {:.2} ms over {} runs (1 thread, {:.1} GFLOP/s)",
+        "latency, 1 thread: median {median:.2} ms, best {:.2} ms over {} runs ({:.1} GFLOP/s, {:?} kernels)",
         times[0],
         times.len(),
-        2.0 * MobileNetV2::MACS as f64 / median / 1e6
+        2.0 * MobileNetV2::MACS as f64 / median / 1e6,
+        arena.isa()
+    );
+    let mut threads = mobilenet_runtime::Threads::new(2);
+    let mut arena2 = MobileNetV2::arena_for(&threads);
+    let mut logits2 = vec![0.0f32; MobileNetV2::NUM_CLASSES];
+    for _ in 0..5 {
+        model.forward_parallel(&mut threads, &mut arena2, &input, &mut logits2)?;
+    }
+    let mut times2: Vec<f64> = (0..50)
+        .map(|_| {
+            let t = Instant::now();
+            model
+                .forward_parallel(&mut threads, &mut arena2, &input, &mut logits2)
+                .map(|_| t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_, _>>()?;
+    times2.sort_by(f64::total_cmp);
+    println!(
+        "latency, 2 threads: median {:.2} ms, best {:.2} ms (same logits: {})",
+        times2[times2.len() / 2],
+        times2[0],
+        logits2 == logits
     );
     println!(
         "arena: {} bytes ({:.2} MiB); parameters: {}; MACs: {}",

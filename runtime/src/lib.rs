@@ -17,7 +17,7 @@
 //! repository README for the spec schema and the full API.
 #![forbid(unsafe_code)]
 
-pub use mobilenet_kernels::{Arena, Error, Isa};
+pub use mobilenet_kernels::{Arena, Error, Isa, Threads};
 /// Compile a MobileNetV2 spec into a model type. See the crate docs.
 pub use mobilenet_macros::mobilenet;
 
@@ -26,6 +26,7 @@ pub use mobilenet_macros::mobilenet;
 pub mod __private {
     pub use mobilenet_kernels::dispatch::*;
     pub use mobilenet_kernels::{
-        check_lengths, load_params, split, Aligned, BlockDims, BlockParams, Cpu, ParamKind, ParamLayer, Params,
+        check_lengths, load_params, par_block, par_linear, par_pointwise, par_stem, split, split_thread_scratch,
+        Aligned, BlockDims, BlockParams, Cpu, ParamKind, ParamLayer, Params,
     };
 }

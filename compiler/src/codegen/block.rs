@@ -47,7 +47,7 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
             };
             let [src, dst, scratch] = #rt::split(a, [#x, #y, #scratch]);
             let params = #rt::BlockParams { expand: #expand_params, depthwise: #dw_params, project: #project_params };
-            #rt::fused_block(cpu, &D, src, dst, params, scratch, 0..D.ho());
+            #rt::par_block(threads.as_deref_mut(), cpu, &D, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
         }
         #inspect
     }

@@ -7,5 +7,5 @@ use quote::quote;
 pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
     let rt = rt();
     let (k, n) = (lit(ctx.layer.input_shape.c), lit(ctx.layer.output_shape.c));
-    quote!(#rt::linear::<#k, #n>(cpu, src, w, b, dst);)
+    quote!(#rt::par_linear::<#k, #n>(threads.as_deref_mut(), cpu, src, w, b, dst);)
 }

@@ -56,6 +56,8 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     let params = lit(net.torch_params());
     let macs = Literal::u64_unsuffixed(net.macs());
     let param_floats = lit(program.params.total);
+    let arena_floats = lit(program.arena.size);
+    let thread_scratch = lit(program.schedule.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0));
     let id = Literal::u64_unsuffixed(model_id(program));
     let layer_descs = program.params.entries.iter().map(param_desc);
     let body: Vec<TokenStream> = program
@@ -140,6 +142,10 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
             pub const PARAMETERS: usize = #params;
             /// Multiply-accumulates of one forward pass.
             pub const MACS: u64 = #macs;
+            /// Scratch each thread beyond the first needs in `forward_parallel`.
+            pub const THREAD_SCRATCH_BYTES: usize = Self::THREAD_SCRATCH_FLOATS * 4;
+            const THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
+            const ARENA_FLOATS: usize = #arena_floats;
             const PARAM_FLOATS: usize = #param_floats;
             const MODEL_ID: u64 = #id;
             const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
@@ -158,6 +164,12 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
             }
 
+            /// An arena for `forward_parallel` on `threads`: the plan plus scratch per extra thread.
+            pub fn arena_for(threads: &::mobilenet_runtime::Threads) -> ::mobilenet_runtime::Arena {
+                let extra = (threads.count() - 1) * Self::THREAD_SCRATCH_BYTES;
+                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::MODEL_ID)
+            }
+
             /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
             /// `NUM_CLASSES` logits. Allocates nothing.
             pub fn forward(
@@ -166,7 +178,19 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 input_hwc: &[f32],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, logits, ::core::option::Option::None)
+                self.run(arena, input_hwc, logits, ::core::option::Option::None, ::core::option::Option::None)
+            }
+
+            /// `forward` with every step's rows split across `threads` (the calling thread is one
+            /// of them). The arena must come from `arena_for(threads)`. Allocates nothing.
+            pub fn forward_parallel(
+                &self,
+                threads: &mut ::mobilenet_runtime::Threads,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                self.run(arena, input_hwc, logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
             }
 
             /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
@@ -178,7 +202,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 logits: &mut [f32],
                 inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, logits, ::core::option::Option::Some(inspect))
+                self.run(arena, input_hwc, logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
             }
 
             fn run(
@@ -186,13 +210,16 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 arena: &mut ::mobilenet_runtime::Arena,
                 input: &[f32],
                 logits: &mut [f32],
+                mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads>,
                 mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
                 #rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?;
                 let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                let count = threads.as_ref().map_or(1, |t| t.count());
+                let (a, extra) = #rt::split_thread_scratch(a, Self::ARENA_FLOATS, Self::THREAD_SCRATCH_FLOATS, count)?;
                 let p: &[f32] = self.params.as_slice();
                 #(#body)*
-                let _ = &mut inspect;
+                let _ = (&mut inspect, &mut threads, &extra);
                 ::core::result::Result::Ok(())
             }
         }

@@ -13,5 +13,5 @@ pub(crate) fn emit(ctx: &OpCtx<'_>, relu: bool) -> TokenStream {
         Some(_) => quote!(::core::option::Option::Some(res)),
         None => quote!(::core::option::Option::None),
     };
-    quote!(#rt::pointwise::<#p, #k, #n, #relu>(cpu, src, w, b, #res, dst);)
+    quote!(#rt::par_pointwise::<#p, #k, #n, #relu>(threads.as_deref_mut(), cpu, src, w, b, #res, dst);)
 }

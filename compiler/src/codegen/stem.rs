@@ -8,5 +8,5 @@ pub(crate) fn emit(ctx: &OpCtx<'_>) -> TokenStream {
     let rt = rt();
     let i = ctx.layer.input_shape;
     let (h, w, co) = (lit(i.h), lit(i.w), lit(ctx.layer.output_shape.c));
-    quote!(#rt::stem::<#h, #w, #co>(cpu, src, w, b, dst);)
+    quote!(#rt::par_stem::<#h, #w, #co>(threads.as_deref_mut(), cpu, src, w, b, dst);)
 }
