@@ -60,18 +60,28 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
                 dw_px::<S>(d, c0, lanes, ox, &rp, &wv, bv, out);
             }
             let mut ox = lo;
-            while ox + PX <= hi {
-                let mut acc = [bv; PX];
-                for (t, &w) in wv.iter().enumerate() {
-                    let base = rp[t / 3].add(((ox * s) + t % 3 - 1) * c);
-                    for (p, acc) in acc.iter_mut().enumerate() {
-                        *acc = S::fma(S::load_n(base.add(p * s * c), lanes), w, *acc);
+            if !S::WIDE {
+                // Few registers: the plain loop (loads repeat, but spill nothing).
+                while ox + PX <= hi {
+                    let mut acc = [bv; PX];
+                    for (t, &w) in wv.iter().enumerate() {
+                        let base = rp[t / 3].add(((ox * s) + t % 3 - 1) * c);
+                        for (p, acc) in acc.iter_mut().enumerate() {
+                            *acc = S::fma(S::load_n(base.add(p * s * c), lanes), w, *acc);
+                        }
                     }
+                    for (p, acc) in acc.iter().enumerate() {
+                        S::store_n(out.add((ox + p) * c + c0), S::relu6(*acc), lanes);
+                    }
+                    ox += PX;
                 }
-                for (p, acc) in acc.iter().enumerate() {
-                    S::store_n(out.add((ox + p) * c + c0), S::relu6(*acc), lanes);
+            } else {
+                match (s, lanes == S::L) {
+                    (1, true) => ox = dw_interior::<S, PX, 1, true>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (1, false) => ox = dw_interior::<S, PX, 1, false>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (_, true) => ox = dw_interior::<S, PX, 2, true>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (_, false) => ox = dw_interior::<S, PX, 2, false>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
                 }
-                ox += PX;
             }
             while ox < hi {
                 let mut acc = bv;
@@ -114,4 +124,55 @@ unsafe fn dw_px<S: Simd>(
         }
         S::store_n(out.add(ox * d.c + c0), S::relu6(acc), lanes);
     }
+}
+
+/// Interior output pixels `ox..` in groups of `P` (`P / 2` at stride 2; all taps inside the
+/// row), as far as `hi`;
+/// returns where it stopped. Each input pixel of a row is loaded once per group and reused by
+/// the taps that see it (a sliding window), so the loop is FMA-bound rather than load-bound.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: bool>(
+    c: usize,
+    c0: usize,
+    lanes: usize,
+    mut ox: usize,
+    hi: usize,
+    rp: &[*const f32; 3],
+    wv: &[S::V; 9],
+    bias: S::V,
+    out: *mut f32,
+) -> usize {
+    // The window is at most 10 pixels (8 outputs at stride 1; 4 at stride 2 need 9).
+    let group = if STRIDE == 1 { P } else { P / 2 };
+    let window = (group - 1) * STRIDE + 3;
+    while ox + group <= hi {
+        let mut acc = [bias; 8];
+        // SAFETY: interior pixels read columns `ox * STRIDE - 1 ..` inside the row (by `hi`);
+        // lanes as `dw_row`'s contract says.
+        unsafe {
+            for ky in 0..3 {
+                let row = rp[ky].add((ox * STRIDE - 1) * c);
+                let mut xs = [bias; 10];
+                for (j, x) in xs.iter_mut().enumerate().take(window) {
+                    *x = if FULL { S::load(row.add(j * c)) } else { S::load_part(row.add(j * c), lanes) };
+                }
+                for (p, acc) in acc.iter_mut().enumerate().take(group) {
+                    for kx in 0..3 {
+                        *acc = S::fma(xs[p * STRIDE + kx], wv[ky * 3 + kx], *acc);
+                    }
+                }
+            }
+            for (p, acc) in acc.iter().enumerate().take(group) {
+                let o = out.add((ox + p) * c + c0);
+                if FULL {
+                    S::store(o, S::relu6(*acc));
+                } else {
+                    S::store_part(o, S::relu6(*acc), lanes);
+                }
+            }
+        }
+        ox += group;
+    }
+    ox
 }

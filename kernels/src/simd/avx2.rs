@@ -15,6 +15,7 @@ unsafe fn lane_mask(n: usize) -> __m256i {
 // SAFETY (whole impl): callers run these only where AVX2 and FMA were detected, with pointers
 // valid for the lanes touched (the `Simd` contract).
 impl Simd for Avx2 {
+    const WIDE: bool = true;
     const L: usize = 8;
     type V = __m256;
 

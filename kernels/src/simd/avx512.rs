@@ -14,6 +14,7 @@ fn mask(n: usize) -> __mmask16 {
 // SAFETY (whole impl): callers run these only where AVX-512F was detected, with pointers valid
 // for the lanes touched (the `Simd` contract).
 impl Simd for Avx512 {
+    const WIDE: bool = true;
     const L: usize = 16;
     type V = __m512;
 

@@ -14,6 +14,8 @@ pub(crate) mod portable;
 pub(crate) trait Simd: Copy {
     /// f32 lanes per vector.
     const L: usize;
+    /// Whether the register file holds the wide register tiles (16+ vector registers).
+    const WIDE: bool;
     type V: Copy;
     unsafe fn splat(x: f32) -> Self::V;
     unsafe fn load(p: *const f32) -> Self::V;

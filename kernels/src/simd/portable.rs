@@ -8,6 +8,7 @@ pub(crate) struct Portable;
 const L: usize = 8;
 
 impl Simd for Portable {
+    const WIDE: bool = false;
     const L: usize = L;
     type V = [f32; L];
 
