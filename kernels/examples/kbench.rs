@@ -49,14 +49,25 @@ fn main() {
             let t = time(|| pointwise_dyn(cpu, p, k, n, true, &x, &w, &b, None, &mut out));
             println!("1x1 {p}x{k}->{n}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 2.0 * (p * k * n) as f64 / t / 1e9);
         }
-        for (h, c, s) in [(112, 32, 1), (112, 96, 2), (56, 144, 1), (28, 192, 1), (14, 576, 1), (7, 960, 1)] {
-            let x = vec![0.5f32; h * h * c];
+        // Full maps, and 8-row strips like a fused block's ring (in L2).
+        for (h, wd, c, s) in [
+            (112, 112, 32, 1),
+            (112, 112, 96, 2),
+            (56, 56, 144, 1),
+            (28, 28, 192, 1),
+            (14, 14, 576, 1),
+            (7, 7, 960, 1),
+            (8, 112, 32, 1),
+            (8, 112, 96, 2),
+            (8, 56, 144, 1),
+        ] {
+            let x = vec![0.5f32; h * wd * c];
             let w = vec![0.01f32; 9 * c];
             let b = vec![0.0f32; c];
-            let ho = (h - 1) / s + 1;
-            let mut out = vec![0.0f32; ho * ho * c];
-            let t = time(|| depthwise_dyn(cpu, h, h, c, s, &x, &w, &b, &mut out));
-            println!("dw {h}x{h}x{c}/{s}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 18.0 * (ho * ho * c) as f64 / t / 1e9);
+            let (ho, wo) = ((h - 1) / s + 1, (wd - 1) / s + 1);
+            let mut out = vec![0.0f32; ho * wo * c];
+            let t = time(|| depthwise_dyn(cpu, h, wd, c, s, &x, &w, &b, &mut out));
+            println!("dw {h}x{wd}x{c}/{s}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 18.0 * (ho * wo * c) as f64 / t / 1e9);
         }
     }
 }

@@ -31,6 +31,17 @@ pub(crate) struct Gemm {
 /// Every pointer must be valid for the rows and columns `g` describes; the ISA of `S` present.
 #[inline(always)]
 pub(crate) unsafe fn gemm<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
+    // One vector of output channels: twice the pixels keep as many accumulators busy.
+    if NV == 2 && MR == 12 && g.n <= S::L {
+        // SAFETY: forwarded contract.
+        return unsafe { gemm_tiles::<S, 24, 1>(g) };
+    }
+    // SAFETY: forwarded contract.
+    unsafe { gemm_tiles::<S, MR, NV>(g) }
+}
+
+#[inline(always)]
+unsafe fn gemm_tiles<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
     let tile_n = NV * S::L;
     let mut n0 = 0;
     while n0 < g.n {

@@ -6,7 +6,14 @@ use std::time::Instant;
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
 
 fn main() {
-    let model = MobileNetV2::new();
+    // STAGES_LOADED=1: weights loaded at run time (heap) instead of baked into the binary.
+    let model = match std::env::var_os("STAGES_LOADED") {
+        Some(_) => {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/v2_1.0_224.safetensors");
+            MobileNetV2::from_safetensors(&std::fs::read(path).expect("weights")).expect("load")
+        }
+        None => MobileNetV2::new(),
+    };
     let mut arena = MobileNetV2::arena();
     let input = vec![0.5f32; 224 * 224 * 3];
     let mut logits = vec![0.0f32; 1000];

@@ -11,7 +11,7 @@ use mobilenet_kernels::BlockDims;
 /// Bytes a band's working set (ring, band buffer, weights) may take: half of a 2 MiB L2.
 pub const L2_BUDGET: usize = 1 << 20;
 /// Output pixels per band that keep the project GEMM's register tiles busy.
-pub const TARGET_PIXELS: usize = 256;
+pub const TARGET_PIXELS: usize = 512;
 
 /// One fused block.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,529 @@
+#!/usr/bin/env python3
+"""A/B latency of our compiled MobileNetV2 against ONNX Runtime, OpenVINO and LiteRT.
+
+    bash benches/setup.sh                                          # benches/.venv, pinned peers
+    cargo build --release -p mobilenet-benches --bin ab_worker     # ours (this script builds nothing)
+    benches/.venv/bin/python benches/peers.py                      # -> stdout and benches/results.md
+
+Engines, batch 1, float32, each on the same input as ours where the weights are the same:
+
+- ours:     target/release/ab_worker (the `mobilenet!`-compiled models), driven over a pipe; its
+            latencies are measured inside the worker around `forward`.
+- ort:      onnxruntime on ../shared/reference/<case>/model.onnx (ORT_ENABLE_ALL, intra-op T threads,
+            inter-op 1, sequential), input bound once with IOBinding.
+- openvino: the same ONNX file on "CPU" (INFERENCE_NUM_THREADS T, PERFORMANCE_HINT LATENCY,
+            INFERENCE_PRECISION_HINT f32: otherwise it computes in bf16 on CPUs with AMX/AVX512-BF16).
+- litert:   ai_edge_litert on ../shared/peers/mobilenet_v2_1.0_224_keras_random.tflite (XNNPACK,
+            num_threads T), 1.0-224 only; same architecture and MACs, other weights (Keras random).
+
+For each thread count T (--threads, default 1,2) one child process runs an A/B session with
+OMP_NUM_THREADS=T: for R rounds, every engine in a per-round shuffled order runs W warm-up and K
+timed iterations. Per engine: the median and p10/p90 over all R*K iterations, and ours/peer ratios.
+Ours runs on one thread in every session for now (see ours_threads()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shlex
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCHES = Path(__file__).resolve().parent
+REPO = BENCHES.parent
+SHARED = REPO.parent / "shared"
+
+# Case name in the ab_worker protocol -> files and facts.
+CASES = {
+    "v2": {
+        "label": "v2_1.0_224",
+        "fixture": REPO / "fixtures/v2_1.0_224/io.safetensors",
+        "onnx": SHARED / "reference/v2_1.0_224/model.onnx",
+        "size": 224,
+        "classes": 1000,
+        "litert": True,
+    },
+    "tiny": {
+        "label": "v2_0.35_96",
+        "fixture": REPO / "fixtures/v2_0.35_96_c10/io.safetensors",
+        "onnx": SHARED / "reference/v2_0.35_96_c10/model.onnx",
+        "size": 96,
+        "classes": 10,
+        "litert": False,
+    },
+}
+TFLITE = SHARED / "peers/mobilenet_v2_1.0_224_keras_random.tflite"
+KERAS_INPUT = SHARED / "peers/keras_input.npy"
+KERAS_OUTPUT = SHARED / "peers/keras_output.npy"
+
+# The FMA bound of MobileNetV2 1.0-224 on one core: 300,774,272 MACs = 601.5 MFLOP at ~98 GFLOP/s.
+V2_MFLOP = 601.5
+CORE_GFLOPS = 98.0
+V2_FMA_BOUND_MS = V2_MFLOP / CORE_GFLOPS  # 6.14 ms
+
+
+
+def ours_threads(peer_threads: int) -> int:
+    """How many threads ours gets in the session where the peers have T: the same."""
+    return peer_threads
+
+PEER_TOLERANCE = 1e-3  # ORT / OpenVINO logits vs torchvision's on the reference image
+
+
+def fail(message: str) -> None:
+    sys.exit(f"peers.py: error: {message}")
+
+
+def require(path: Path, what: str) -> Path:
+    if not path.is_file():
+        fail(f"{what} not found: {path}\n  (the peer benchmarks read ../shared next to the repository root: {SHARED})")
+    return path
+
+
+def read_safetensors(path: Path) -> dict:
+    """The f32 tensors of a safetensors file, as numpy arrays (no safetensors package needed)."""
+    import numpy as np
+
+    data = path.read_bytes()
+    (header_len,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + header_len])
+    body = data[8 + header_len :]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__" or info["dtype"] != "F32":
+            continue
+        start, end = info["data_offsets"]
+        out[name] = np.frombuffer(body[start:end], dtype="<f4").reshape(info["shape"]).copy()
+    return out
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile of an already sorted list, q in [0, 100]."""
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines. Each has .name, .warm(n), .timed(n) -> list of ms, and .cpu_seconds() for utilisation.
+
+
+class Ours:
+    """The ab_worker process: `run MODEL N`, `check MODEL`, `quit`."""
+
+    def __init__(self, worker: Path, model: str, threads: int):
+        self.name = "ours"
+        self.model = model
+        args = [str(worker)]
+        if threads != 1:
+            args += ["--threads", str(threads)]
+        self.threads = threads
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(self, line: str) -> str:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:
+            fail(f"ab_worker exited (code {self.proc.poll()}) on {line!r}")
+        if reply.startswith("error"):
+            fail(f"ab_worker: {reply.strip()} (on {line!r})")
+        return reply.strip()
+
+    def top5(self) -> list[int]:
+        return [int(x) for x in self.ask(f"check {self.model}").split()]
+
+    def warm(self, n: int) -> None:
+        self.ask(f"run {self.model} {n}")
+
+    def timed(self, n: int) -> list[float]:
+        return [float(x) for x in self.ask(f"run {self.model} {n}").split()]
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every worker thread: schedstat (ns), else utime + stime (clock ticks)."""
+        total, found = 0, False
+        for stat in Path(f"/proc/{self.proc.pid}/task").glob("*/schedstat"):
+            try:
+                total += int(stat.read_text().split()[0])
+                found = True
+            except (OSError, ValueError, IndexError):
+                pass  # a thread that just exited
+        if found:
+            return total / 1e9
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=30)
+
+
+class InProcess:
+    """A Python engine: `call()` runs one inference on inputs bound once at setup."""
+
+    def __init__(self, name: str, call):
+        self.name = name
+        self.call = call
+
+    def warm(self, n: int) -> None:
+        for _ in range(n):
+            self.call()
+
+    def timed(self, n: int) -> list[float]:
+        times = []
+        clock = time.perf_counter_ns
+        for _ in range(n):
+            t = clock()
+            self.call()
+            times.append((clock() - t) / 1e6)
+        return times
+
+    def cpu_seconds(self) -> float:
+        return time.process_time()
+
+    def close(self) -> None:
+        pass
+
+
+def ort_engine(onnx: Path, x, threads: int):
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
+    out_shape = [d if isinstance(d, int) else 1 for d in sess.get_outputs()[0].shape]
+    y = np.zeros(out_shape, dtype=np.float32)
+    binding = sess.io_binding()
+    binding.bind_cpu_input("input", x)
+    binding.bind_output("logits", "cpu", 0, np.float32, out_shape, y.ctypes.data)
+
+    def call(y=y):  # y (the bound output buffer) must outlive the binding: the closure keeps it
+        sess.run_with_iobinding(binding)
+
+    def logits():
+        return sess.run(["logits"], {"input": x})[0]
+
+    return InProcess("ort", call), logits
+
+
+def openvino_engine(onnx: Path, x, threads: int):
+    import openvino as ov
+
+    core = ov.Core()
+    config = {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",
+        # float32 like everyone else: on CPUs with AMX or AVX512-BF16 OpenVINO defaults to bf16.
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
+    compiled = core.compile_model(core.read_model(str(onnx)), "CPU", config)
+    actual = compiled.get_property("INFERENCE_NUM_THREADS")
+    if int(actual) != threads:
+        fail(f"OpenVINO ignored INFERENCE_NUM_THREADS={threads} (it reports {actual})")
+    request = compiled.create_infer_request()
+    request.set_input_tensor(ov.Tensor(x, shared_memory=True))
+
+    def call(x=x):  # the shared input tensor points into x: keep it alive
+        request.infer()
+
+    def logits():
+        return request.infer({0: x})[compiled.output(0)]
+
+    # Which kernels it picked: exec-graph primitive types (e.g. brgconv_avx512_FP32).
+    kinds = {}
+    for op in compiled.get_runtime_model().get_ops():
+        info = op.get_rt_info()
+        if "primitiveType" in info:
+            kind = info["primitiveType"].astype(str)
+            if not kind.startswith("unknown"):  # constants, shape-of, ...
+                kinds[kind] = kinds.get(kind, 0) + 1
+    return InProcess("openvino", call), logits, kinds
+
+
+def litert_engine(x, threads: int):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(TFLITE), num_threads=threads)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]["index"]
+    out = interp.get_output_details()[0]["index"]
+    interp.set_tensor(inp, x)
+
+    def call():
+        interp.invoke()
+
+    def logits():
+        interp.set_tensor(inp, x)
+        interp.invoke()
+        return interp.get_tensor(out)
+
+    return InProcess("litert", call), logits
+
+
+# ---------------------------------------------------------------------------------------------
+# One A/B session (child process, OMP_NUM_THREADS = T already set by the parent).
+
+
+def session(args) -> dict:
+    import numpy as np
+
+    threads = args.session
+    rng = random.Random(args.seed + threads)
+    result = {"threads": threads, "models": {}, "checks": [], "isa": {}}
+    for model in args.models:
+        case = CASES[model]
+        io = read_safetensors(case["fixture"])
+        x_nchw = np.ascontiguousarray(io["input_nchw"][:1])
+        reference = io["logits"][0]
+
+        engines = []
+        n_ours = ours_threads(threads)
+        ours = Ours(args.worker, model, n_ours)
+        ref_top5 = [int(i) for i in np.argsort(-reference)[:5]]
+        top5 = ours.top5()
+        result["checks"].append(f"{case['label']}: ours top-5 {top5} vs torchvision {ref_top5}: "
+                                f"{'same' if top5 == ref_top5 else 'DIFFERENT'}")
+        if top5 != ref_top5:
+            fail(f"{case['label']}: our top-5 {top5} differs from torchvision's {ref_top5}")
+        engines.append(ours)
+
+        ort_e, ort_logits = ort_engine(case["onnx"], x_nchw, threads)
+        ov_e, ov_logits, kinds = openvino_engine(case["onnx"], x_nchw, threads)
+        result["isa"][f"openvino {case['label']} T={threads}"] = kinds
+        for name, logits in (("ort", ort_logits), ("openvino", ov_logits)):
+            diff = float(np.max(np.abs(np.asarray(logits()).reshape(-1) - reference)))
+            result["checks"].append(f"{case['label']}: {name} vs torchvision logits max |diff| {diff:.2e}")
+            print(f"  [T={threads}] {case['label']}: {name} vs torchvision max |diff| {diff:.2e}", file=sys.stderr)
+            if not diff <= PEER_TOLERANCE:
+                fail(f"{case['label']}: {name} logits differ from torchvision's by {diff:.3e}")
+        engines += [ort_e, ov_e]
+        if case["litert"]:
+            keras_x = np.load(KERAS_INPUT).astype(np.float32)
+            lite_e, lite_logits = litert_engine(keras_x, threads)
+            diff = float(np.max(np.abs(lite_logits().reshape(-1) - np.load(KERAS_OUTPUT).reshape(-1))))
+            result["checks"].append(f"{case['label']}: litert (keras random weights) vs keras max |diff| {diff:.2e}")
+            if not diff <= PEER_TOLERANCE:
+                fail(f"litert output differs from keras_output.npy by {diff:.3e}")
+            engines.append(lite_e)
+
+        times = {e.name: [] for e in engines}
+        cpu = {e.name: 0.0 for e in engines}
+        wall = {e.name: 0.0 for e in engines}
+        for r in range(args.rounds):
+            order = engines[:]
+            rng.shuffle(order)
+            for e in order:
+                e.warm(args.warmup)
+                c0, w0 = e.cpu_seconds(), time.perf_counter()
+                times[e.name] += e.timed(args.iters)
+                cpu[e.name] += e.cpu_seconds() - c0
+                wall[e.name] += time.perf_counter() - w0
+            print(f"  [T={threads}] {case['label']}: round {r + 1}/{args.rounds} "
+                  + " ".join(f"{n}={statistics.median(t):.2f}" for n, t in times.items()), file=sys.stderr)
+        for e in engines:
+            e.close()
+        result["models"][model] = {
+            name: {
+                "times": t,
+                "cpu_util": cpu[name] / wall[name] if wall[name] > 0 else float("nan"),
+                "threads": n_ours if name == "ours" else threads,
+            }
+            for name, t in times.items()
+        }
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent: spawn one session per T, then the report.
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def versions() -> dict:
+    from importlib.metadata import version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "onnxruntime", "openvino", "ai-edge-litert"):
+        try:
+            out[pkg] = version(pkg)
+        except Exception:  # noqa: BLE001
+            out[pkg] = "not installed"
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:  # noqa: BLE001
+        rev = "unknown"
+    out["ours (git)"] = rev
+    return out
+
+
+def report(args, results: list[dict], elapsed: float) -> str:
+    flags = cpu_flags()
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile") if f in flags]
+    lines = [
+        "# MobileNetV2: ours vs peers (A/B, batch 1, float32)",
+        "",
+        f"- CPU: {cpu_model()} ({', '.join(isa)}); {os.cpu_count()} logical cores, "
+        f"{len(os.sched_getaffinity(0))} usable",
+        f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; wall time {elapsed:.0f} s; "
+        f"load average at start {args.load_start}, at end {load_average()} (other work on the machine skews timings)",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        f"- command: `{args.command}`",
+        f"- method: {args.rounds} rounds x {args.iters} timed iterations after {args.warmup} warm-ups, engines "
+        "shuffled per round; one session (process) per thread count T with OMP_NUM_THREADS=T; ratio = "
+        "ours median / peer median (> 1: ours slower); CPU util = CPU seconds / wall seconds while timed",
+        "- litert runs the Keras-built 1.0-224 (same architecture and MACs, random weights) on keras_input.npy; "
+        "the others run the reference weights on the reference image",
+        "",
+        "| model | threads | engine | median ms | p10 ms | p90 ms | ours/peer | CPU util | n |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    ours_v2 = []
+    for model in args.models:
+        for res in results:
+            rows = res["models"][model]
+            ours_median = statistics.median(rows["ours"]["times"])
+            if model == "v2":
+                ours_v2.append((res["threads"], ours_median))
+            for name, row in rows.items():
+                t = sorted(row["times"])
+                med = statistics.median(t)
+                engine = name if name != "ours" else f"ours ({row['threads']} thread{'s' if row['threads'] > 1 else ''})"
+                lines.append(
+                    f"| {CASES[model]['label']} | {res['threads']} | {engine} | {med:.3f} | {percentile(t, 10):.3f} | "
+                    f"{percentile(t, 90):.3f} | {ours_median / med:.2f} | {row['cpu_util']:.2f} | {len(t)} |"
+                )
+    lines.append("")
+    for t, med in ours_v2:
+        gflops = V2_MFLOP / med
+        bound = V2_MFLOP / args.core_gflops
+        lines.append(
+            f"FMA bound (v2_1.0_224, 1 core): {V2_MFLOP} MFLOP at {args.core_gflops:g} GFLOP/s = {bound:.2f} ms; "
+            f"ours (session T={t}) {med:.2f} ms = {med / bound:.2f}x the bound "
+            f"({gflops:.1f} GFLOP/s, {gflops / args.core_gflops:.0%} of that peak)."
+        )
+    if "avx512f" in flags and args.core_gflops == CORE_GFLOPS:
+        lines.append(
+            f"This CPU has AVX-512: {CORE_GFLOPS:g} GFLOP/s is the AVX2+FMA core of shared/peers/README.md; a core "
+            f"with 512-bit FMAs peaks at up to twice that (and clocks differ), so results under "
+            f"{V2_FMA_BOUND_MS:.2f} ms are possible here: pass --core-gflops with this machine's measured peak."
+        )
+    lines += ["", "Checks:"]
+    for res in results:
+        lines += [f"- T={res['threads']}: {c}" for c in res["checks"]]
+    lines += ["", "OpenVINO kernels (exec-graph primitive types, count):"]
+    for res in results:
+        for key, kinds in res["isa"].items():
+            lines.append(f"- {key}: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = Path(os.environ["CARGO_TARGET_DIR"]) if os.environ.get("CARGO_TARGET_DIR") else REPO / "target"
+    p.add_argument("--worker", type=Path, default=target / "release/ab_worker",
+                   help="release ab_worker binary (default: target/release/ab_worker under the repo root, or "
+                        "$CARGO_TARGET_DIR/release/ab_worker; build it with "
+                        "`cargo build --release -p mobilenet-benches --bin ab_worker`)")
+    p.add_argument("--rounds", type=int, default=15, help="A/B rounds (default 15)")
+    p.add_argument("--iters", type=int, default=20, help="timed iterations per engine per round (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up iterations before each timed run (default 3)")
+    p.add_argument("--threads", default="1,2", help="peer thread counts, comma-separated (default 1,2)")
+    p.add_argument("--models", default="v2,tiny", help="v2 (1.0-224) and/or tiny (0.35-96) (default v2,tiny)")
+    p.add_argument("--out", type=Path, default=BENCHES / "results.md", help="markdown report (default benches/results.md)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-round shuffles")
+    p.add_argument("--core-gflops", type=float, default=CORE_GFLOPS,
+                   help=f"one core's FMA peak for the bound in the footer (default {CORE_GFLOPS:g})")
+    p.add_argument("--session", type=int, help=argparse.SUPPRESS)  # internal: run one session with T threads
+    p.add_argument("--session-out", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in args.models:
+        if m not in CASES:
+            fail(f"unknown model {m!r} (expected v2 or tiny)")
+
+    if args.session is not None:
+        args.session_out.write_text(json.dumps(session(args)))
+        return
+
+    threads = [int(t) for t in args.threads.split(",")]
+    if not args.worker.is_file():
+        fail(f"ab_worker not found at {args.worker}\n  build it: cargo build --release -p mobilenet-benches --bin ab_worker\n"
+             f"  (or pass --worker PATH, e.g. under your CARGO_TARGET_DIR)")
+    for m in args.models:
+        require(CASES[m]["fixture"], "fixture")
+        require(CASES[m]["onnx"], "reference ONNX model")
+    if "v2" in args.models:
+        for f in (TFLITE, KERAS_INPUT, KERAS_OUTPUT):
+            require(f, "LiteRT peer file")
+    args.command = shlex.join([sys.executable, *sys.argv])
+
+    args.load_start = load_average()
+    start = time.perf_counter()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
+        for t in threads:
+            out = Path(tmp) / f"session-{t}.json"
+            # OMP for any OpenMP build; numpy's OpenBLAS pool would only add idle threads.
+            env = dict(os.environ, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+            cmd = [sys.executable, __file__, "--session", str(t), "--session-out", str(out),
+                   "--worker", str(args.worker), "--rounds", str(args.rounds), "--iters", str(args.iters),
+                   "--warmup", str(args.warmup), "--models", ",".join(args.models), "--seed", str(args.seed)]
+            print(f"session T={t}: {shlex.join(cmd)}", file=sys.stderr)
+            rc = subprocess.run(cmd, env=env).returncode
+            if rc != 0:
+                fail(f"session T={t} failed (exit {rc})")
+            results.append(json.loads(out.read_text()))
+    text = report(args, results, time.perf_counter() - start)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"written to {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
