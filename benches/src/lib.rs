@@ -5,6 +5,7 @@
 //! - `benches/peers.rs` (feature `peers`): criterion, ours vs tract-onnx vs candle.
 //! - `src/bin/ab_worker.rs` (always built): a line-protocol worker that `benches/peers.py` drives
 //!   for A/B timing against ONNX Runtime, OpenVINO and LiteRT.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 

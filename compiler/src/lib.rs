@@ -2,6 +2,7 @@
 //!
 //! `mobilenet-macros` is a thin shim over [`expand`]; everything here is a plain library, so
 //! the whole pipeline is testable without a proc-macro context.
+#![forbid(unsafe_code)]
 
 pub mod codegen;
 pub mod error;
@@ -60,11 +61,11 @@ pub fn expand_file(base: &Path, rel: &str) -> Result<TokenStream, Error> {
 /// Read, validate and compile the spec at `rel` (relative to `base`); fold its weights.
 pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
     let path = base.join(rel);
+    let root = workspace_root(base);
+    check_inside(&path, rel, &root, None)?;
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::new(format!(
-            "cannot read spec `{rel}` ({}): {e}; the path is relative to the crate root ({})",
-            path.display(),
-            base.display()
+            "cannot read spec `{rel}`: {e}; the path is relative to the crate root (the folder of its Cargo.toml)"
         ))
     })?;
     let source = SourceFile { display: rel.to_string(), text };
@@ -77,6 +78,7 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
             let wpath = path.parent().unwrap_or(Path::new(".")).join(w);
             let shown = Path::new(rel).parent().unwrap_or(Path::new("")).join(w);
             let at = || locate(&source, &[Seg::Key("weights")]);
+            check_inside(&wpath, &shown.to_string_lossy(), &root, Some(at()))?;
             let bytes = std::fs::read(&wpath).map_err(|e| {
                 Error::at(
                     at(),
@@ -100,6 +102,44 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
         }
     };
     Ok(Compiled { source, program, baked, tracked })
+}
+
+/// The directory specs must stay inside: the outermost directory above `base` (the crate) whose
+/// Cargo.toml declares a `[workspace]`, or the crate itself.
+fn workspace_root(base: &Path) -> PathBuf {
+    let base = absolute(base);
+    let mut root = base.clone();
+    for dir in base.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if std::fs::read_to_string(&manifest).is_ok_and(|m| m.lines().any(|l| l.trim() == "[workspace]")) {
+            root = dir.to_path_buf();
+        }
+    }
+    root
+}
+
+/// Refuse absolute paths and paths that leave the workspace: a build elsewhere (CI, a
+/// colleague, `cargo package`) would not find them.
+fn check_inside(path: &Path, shown: &str, root: &Path, at: Option<Location>) -> Result<(), Error> {
+    let fail = |why: String| match &at {
+        Some(loc) => Err(Error::at(loc.clone(), why)),
+        None => Err(Error::new(why)),
+    };
+    if Path::new(shown).is_absolute() {
+        return fail(format!(
+            "`{shown}` is an absolute path; write it relative to {} so the crate builds on other machines",
+            if at.is_some() { "the spec's folder" } else { "the crate root (CARGO_MANIFEST_DIR)" }
+        ));
+    }
+    // Only paths that exist can be resolved; a missing file is reported when it is read.
+    if let Ok(real) = std::fs::canonicalize(path) {
+        if !real.starts_with(root) {
+            return fail(format!(
+                "`{shown}` leads outside this crate and its workspace; move the file into the crate so builds elsewhere (CI, `cargo package`) find it"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {

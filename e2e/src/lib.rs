@@ -1,4 +1,5 @@
 //! Helpers shared by the end-to-end tests: fixture loading and comparisons.
+#![forbid(unsafe_code)]
 
 use safetensors::SafeTensors;
 use std::path::{Path, PathBuf};

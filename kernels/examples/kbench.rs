@@ -1,5 +1,6 @@
 //! Kernel throughput on MobileNetV2 1.0-224 shapes, per ISA:
 //! `cargo run --release -p mobilenet-kernels --example kbench`.
+#![forbid(unsafe_code)]
 
 use mobilenet_kernels::dispatch::{depthwise_dyn, pointwise_dyn, stem_dyn};
 use mobilenet_kernels::layout::round_up_nr;

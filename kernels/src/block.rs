@@ -120,7 +120,7 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
     while oy0 < rows.end {
         let n_out = d.band.min(rows.end - oy0);
         let last_in = ((oy0 + n_out - 1) * s + 1).min(d.h - 1);
-        // SAFETY (whole band): every offset below stays inside the tensor or buffer it
+        // SAFETY: (whole band) every offset below stays inside the tensor or buffer it
         // addresses, by the shapes in `d` and the ring invariant (the ring holds the last
         // `ring_rows` expanded rows, enough for one band).
         unsafe {

@@ -2,6 +2,8 @@
 //! the arena. Generated code reaches it through `mobilenet_runtime::__private`; the compiler
 //! uses the same packing and folding to bake weights at build time.
 
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 mod arena;
 mod block;
 pub mod checkpoint;

@@ -1,5 +1,6 @@
 //! Time of each `features.N` stage of models/v2.yaml (from `forward_inspect` callbacks):
 //! `cargo run --release -p quickstart --example stages`.
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 

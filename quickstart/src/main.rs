@@ -2,6 +2,7 @@
 //!
 //! Compiles `models/v2.yaml` (MobileNetV2 1.0-224 with baked weights) at build time, classifies
 //! the reference image, checks it against torchvision's logits and times `forward`.
+#![forbid(unsafe_code)]
 
 use std::time::Instant;
 

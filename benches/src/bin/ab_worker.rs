@@ -14,6 +14,7 @@
 //! A bad command answers one line starting with `error:`.
 //!
 //! Options: `--threads N` (default 1): above 1, `forward_parallel` on a pool of N threads.
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, Write};
 use std::time::Instant;

@@ -1,4 +1,5 @@
 //! `mobilenet-compiler`: inspect a spec, or write random weights for it.
+#![forbid(unsafe_code)]
 
 use mobilenet_compiler::init_weights::init_weights_dtype;
 use mobilenet_compiler::summary::summary;

@@ -11,7 +11,7 @@ fn mask(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
 }
 
-// SAFETY (whole impl): callers run these only where AVX-512F was detected, with pointers valid
+// Callers run these only where AVX-512F was detected, with pointers valid
 // for the lanes touched (the `Simd` contract).
 impl Simd for Avx512 {
     const WIDE: bool = true;
@@ -20,38 +20,47 @@ impl Simd for Avx512 {
 
     #[inline(always)]
     unsafe fn splat(x: f32) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_set1_ps(x) }
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); pointer valid for the lanes touched (the `Simd` contract).
         unsafe { _mm512_loadu_ps(p) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: __m512) {
+        // SAFETY: AVX-512F is present (the `Simd` contract); pointer valid for the lanes touched (the `Simd` contract).
         unsafe { _mm512_storeu_ps(p, v) }
     }
     #[inline(always)]
     unsafe fn load_part(p: *const f32, n: usize) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); pointer valid for the lanes touched (the `Simd` contract).
         unsafe { _mm512_maskz_loadu_ps(mask(n), p) }
     }
     #[inline(always)]
     unsafe fn store_part(p: *mut f32, v: __m512, n: usize) {
+        // SAFETY: AVX-512F is present (the `Simd` contract); pointer valid for the lanes touched (the `Simd` contract).
         unsafe { _mm512_mask_storeu_ps(p, mask(n), v) }
     }
     #[inline(always)]
     unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_fmadd_ps(a, b, c) }
     }
     #[inline(always)]
     unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_add_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_mul_ps(a, b) }
     }
     #[inline(always)]
     unsafe fn relu6(v: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0)) }
     }
 }

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/classes_mismatch.yaml");
+
+fn main() {}

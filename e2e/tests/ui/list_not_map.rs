@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/list_not_map.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("../../../../../../../../../../../../etc/hostname");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/quoted_number.yaml");
+
+fn main() {}

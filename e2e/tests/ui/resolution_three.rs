@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/resolution_three.yaml");
+
+fn main() {}

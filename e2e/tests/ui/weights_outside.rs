@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/weights_outside.yaml");
+
+fn main() {}
