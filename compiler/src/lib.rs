@@ -6,6 +6,7 @@
 
 pub mod codegen;
 pub mod error;
+pub mod fuzzing;
 pub mod init_weights;
 pub mod ir;
 pub mod passes;

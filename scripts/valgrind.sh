@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run the golden test binary (both reference models, every kernel path valgrind can run: it
+# hides AVX-512, so AVX2+FMA and portable) under valgrind memcheck; fail on any error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v valgrind >/dev/null 2>&1; then
+  apt-get update -q && apt-get install -y -q valgrind
+fi
+
+bin=$(cargo test -q -p mobilenet-e2e --test golden --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "golden" and m.get("executable"):
+        print(m["executable"])')
+echo "valgrind memcheck: $bin"
+valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --track-origins=yes -q \
+  "$bin" --test-threads=2
