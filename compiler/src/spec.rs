@@ -72,6 +72,8 @@ pub const MAX_RESOLUTION: u64 = 8192;
 pub const MAX_CHANNELS: u64 = 1 << 16;
 pub const MAX_REPEATS: u64 = 1024;
 pub const MAX_CLASSES: u64 = 1 << 20;
+/// Inverted-residual blocks in all (the sum of the table's `n`).
+pub const MAX_BLOCKS: usize = 512;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -522,6 +524,12 @@ impl<'de> Deserialize<'de> for Table {
                 let mut rows = Vec::new();
                 while let Some(row) = seq.next_element::<RowDe>()? {
                     rows.push(row.0);
+                }
+                let blocks: usize = rows.iter().map(|r| r.n).sum();
+                if blocks > MAX_BLOCKS {
+                    return Err(de::Error::custom(format!(
+                        "the rows add up to {blocks} blocks (the sum of n); at most {MAX_BLOCKS} are supported"
+                    )));
                 }
                 if rows.is_empty() {
                     return Err(de::Error::custom(

@@ -67,3 +67,10 @@ fn huge_networks_are_refused_not_overflowed() {
     let e = compile_str("m.yaml", "name: M\nresolution: 8192\nwidth_mult: 1000\n").unwrap_err();
     assert!(e.to_string().contains("channels"), "{e}");
 }
+
+#[test]
+fn absurdly_deep_tables_are_refused() {
+    let rows: String = (0..10).map(|_| "  - [1, 16, 100, 1]\n").collect();
+    let e = compile_str("m.yaml", &format!("name: M\nresolution: 8\ninverted_residual_setting:\n{rows}")).unwrap_err();
+    assert!(e.to_string().contains("1000 blocks"), "{e}");
+}
