@@ -103,9 +103,18 @@ pub fn plan_buffers(lens: &[usize], live: &[(usize, usize)], steps: usize) -> Ar
             .map(|(o, p)| (o.clone(), p))
             .unwrap_or_default();
         if plan.1 <= lower_bound {
-            plan
+            return plan;
+        }
+        // Chains of steps fit exactly when consecutive tensors sit at opposite ends.
+        let ends = two_ended(lens, live, align, lower_bound.next_multiple_of(align));
+        if ends.1 <= lower_bound.next_multiple_of(align) {
+            return ends;
+        }
+        let plan = improve(order, plan, lens, live, align, lower_bound);
+        if ends.1 < plan.1 {
+            ends
         } else {
-            improve(order, plan, lens, live, align, lower_bound)
+            plan
         }
     };
     let mut chosen = best(ALIGN);
@@ -117,6 +126,49 @@ pub fn plan_buffers(lens: &[usize], live: &[(usize, usize)], steps: usize) -> Ar
     }
     let (placements, size) = chosen;
     ArenaPlan { placements, size, lower_bound }
+}
+
+/// Place buffers in order of birth, alternating the tensors that outlive their first step
+/// between the bottom and the top of a `total`-float arena (one-step buffers, such as a block's
+/// scratch, go to the lowest free place). In a chain of steps, a step's input and output then
+/// sit at opposite ends with its scratch between them, so the plan meets the liveness bound.
+fn two_ended(lens: &[usize], live: &[(usize, usize)], align: usize, total: usize) -> (Vec<Placement>, usize) {
+    // By birth; within a step, the tensors that live on first (they take the ends).
+    let mut order: Vec<TensorId> = (0..lens.len()).collect();
+    order.sort_by_key(|&t| (live[t].0, std::cmp::Reverse(live[t].1), std::cmp::Reverse(lens[t])));
+    let mut placed: Vec<Placement> = Vec::with_capacity(lens.len());
+    let mut top = false;
+    for t in order {
+        let me = Placement { tensor: t, offset: 0, len: lens[t], first: live[t].0, last: live[t].1 };
+        let busy: Vec<(usize, usize)> =
+            placed.iter().filter(|p| p.lives_with(&me)).map(|p| (p.offset, p.offset + p.len)).collect();
+        let free = |o: usize| busy.iter().all(|&(s, e)| o + me.len <= s || e <= o);
+        let lowest = || {
+            std::iter::once(0)
+                .chain(busy.iter().map(|&(_, e)| e.next_multiple_of(align)))
+                .filter(|&o| free(o))
+                .min()
+                .unwrap_or(0)
+        };
+        let outlives_step = me.last > me.first;
+        let offset = if outlives_step && top && me.len <= total {
+            let highest = std::iter::once(total - me.len)
+                .chain(busy.iter().filter(|&&(s, _)| s >= me.len).map(|&(s, _)| s - me.len))
+                .map(|o| o / align * align)
+                .filter(|&o| o + me.len <= total && free(o))
+                .max();
+            highest.unwrap_or_else(lowest)
+        } else {
+            lowest()
+        };
+        if outlives_step {
+            top = !top;
+        }
+        placed.push(Placement { offset, ..me });
+    }
+    placed.sort_by_key(|p| p.tensor);
+    let size = placed.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
+    (placed, size)
 }
 
 /// Local search over placement orders when greedy misses the bound: move one tensor to
