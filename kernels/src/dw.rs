@@ -146,7 +146,16 @@ unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: 
     // The window is at most 10 pixels (8 outputs at stride 1; 4 at stride 2 need 9).
     let group = if STRIDE == 1 { P } else { P / 2 };
     let window = (group - 1) * STRIDE + 3;
-    while ox + group <= hi {
+    let start = ox;
+    loop {
+        if ox + group > hi {
+            // The last few pixels: one more group ending at `hi`, recomputing (identically)
+            // pixels already written, instead of slow single pixels.
+            if ox >= hi || hi - start < group {
+                break;
+            }
+            ox = hi - group;
+        }
         let mut acc = [bias; 8];
         // SAFETY: interior pixels read columns `ox * STRIDE - 1 ..` inside the row (by `hi`);
         // lanes as `dw_row`'s contract says.

@@ -32,7 +32,15 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
                 stem_px::<S>(w_in, cout, c0, lanes, ox, &rows, valid, wt, bv, out);
             }
             let mut ox = lo;
-            while ox + PX <= hi {
+            loop {
+                if ox + PX > hi {
+                    // The last few pixels: one more group ending at `hi`, recomputing
+                    // (identically) pixels already written, instead of slow single pixels.
+                    if ox >= hi || hi - lo < PX {
+                        break;
+                    }
+                    ox = hi - PX;
+                }
                 let mut acc = [bv; PX];
                 for ky in 0..3 {
                     if !valid[ky] {
