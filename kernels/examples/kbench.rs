@@ -4,7 +4,7 @@
 
 use mobilenet_kernels::dispatch::{depthwise_dyn, pointwise_dyn, stem_dyn};
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::{Cpu, Isa};
+use mobilenet_kernels::{fused_block, BlockDims, BlockParams, Cpu, Isa};
 use std::time::Instant;
 
 fn time(mut f: impl FnMut()) -> f64 {
@@ -49,6 +49,111 @@ fn main() {
             let mut out = vec![0.0f32; p * n];
             let t = time(|| pointwise_dyn(cpu, p, k, n, true, &x, &w, &b, None, &mut out));
             println!("1x1 {p}x{k}->{n}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 2.0 * (p * k * n) as f64 / t / 1e9);
+        }
+        let blocks = [
+            (
+                "features.1",
+                BlockDims {
+                    h: 112,
+                    w: 112,
+                    cin: 32,
+                    hidden: 32,
+                    cout: 16,
+                    stride: 1,
+                    expand: false,
+                    residual: false,
+                    band: 5,
+                },
+            ),
+            (
+                "features.2",
+                BlockDims {
+                    h: 112,
+                    w: 112,
+                    cin: 16,
+                    hidden: 96,
+                    cout: 24,
+                    stride: 2,
+                    expand: true,
+                    residual: false,
+                    band: 10,
+                },
+            ),
+            (
+                "features.3",
+                BlockDims {
+                    h: 56,
+                    w: 56,
+                    cin: 24,
+                    hidden: 144,
+                    cout: 24,
+                    stride: 1,
+                    expand: true,
+                    residual: true,
+                    band: 10,
+                },
+            ),
+            (
+                "features.12",
+                BlockDims {
+                    h: 14,
+                    w: 14,
+                    cin: 96,
+                    hidden: 576,
+                    cout: 96,
+                    stride: 1,
+                    expand: true,
+                    residual: true,
+                    band: 14,
+                },
+            ),
+            (
+                "features.16",
+                BlockDims {
+                    h: 7,
+                    w: 7,
+                    cin: 160,
+                    hidden: 960,
+                    cout: 160,
+                    stride: 1,
+                    expand: true,
+                    residual: true,
+                    band: 7,
+                },
+            ),
+        ];
+        let sweep: Vec<(&str, BlockDims)> = std::env::var("SWEEP")
+            .map(|_| {
+                let mut v = Vec::new();
+                for (name, d) in blocks {
+                    for band in [1, 2, 4, 8, 16, 32, 56, 112] {
+                        if band <= d.ho() {
+                            v.push((name, BlockDims { band, ..d }));
+                        }
+                    }
+                }
+                v
+            })
+            .unwrap_or_else(|_| blocks.to_vec());
+        for (name, d) in sweep {
+            let x = vec![0.5f32; d.x_len()];
+            let mut y = vec![0.0f32; d.y_len()];
+            let mut scratch = vec![0.0f32; d.scratch_len()];
+            let ew = vec![0.01f32; d.cin * round_up_nr(d.hidden)];
+            let eb = vec![0.0f32; round_up_nr(d.hidden)];
+            let dw = vec![0.01f32; 9 * d.hidden];
+            let db = vec![0.0f32; d.hidden];
+            let pw = vec![0.01f32; d.hidden * round_up_nr(d.cout)];
+            let pb = vec![0.0f32; round_up_nr(d.cout)];
+            let p = BlockParams {
+                expand: d.expand.then_some((&ew[..], &eb[..])),
+                depthwise: (&dw, &db),
+                project: (&pw, &pb),
+            };
+            let t = time(|| fused_block(cpu, &d, &x, &mut y, p, &mut scratch, 0..d.ho()));
+            let macs =
+                (d.expand as usize * d.h * d.w * d.cin * d.hidden + d.ho() * d.wo() * d.hidden * (9 + d.cout)) as f64;
+            println!("block {name} band {}: {:.3} ms, {:.1} GFLOP/s", d.band, t * 1e3, 2.0 * macs / t / 1e9);
         }
         // Full maps, and 8-row strips like a fused block's ring (in L2).
         for (h, wd, c, s) in [
