@@ -88,9 +88,10 @@ pub fn summary(program: &Program) -> String {
             }
             Step::Block(b) => {
                 let d = b.dims;
-                let stage = net.layers[b.project()].stage.unwrap_or_default();
+                let stage = net.layers[b.project].stage.unwrap_or_default();
                 let what = format!(
-                    "features.{stage} fused {}x{}x{} -> {}x{}x{} (hidden {}{}{})",
+                    "features.{stage} fused {}{}x{}x{} -> {}x{}x{} (hidden {}{}{})",
+                    if d.stem.is_some() { "stem + " } else { "" },
                     d.h,
                     d.w,
                     d.cin,

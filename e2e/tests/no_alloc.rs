@@ -1,4 +1,4 @@
-//! `forward` allocates nothing: a counting global allocator watches it.
+//! `forward` and `forward_parallel` allocate nothing: a counting global allocator watches them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,11 +42,22 @@ fn forward_allocates_nothing() {
     for _ in 0..3 {
         model.forward(&mut arena, &input, &mut logits).unwrap();
     }
+    let after_forward = ALLOCATIONS.load(Ordering::SeqCst);
+    let mut threads = mobilenet_runtime::Threads::new(2);
+    let mut arena2 = MobileNetV2::arena_for(&threads);
+    model.forward_parallel(&mut threads, &mut arena2, &input, &mut logits).unwrap();
+    let before_parallel = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        model.forward_parallel(&mut threads, &mut arena2, &input, &mut logits).unwrap();
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after_forward - before, 0, "forward allocated {} times", after_forward - before);
+    assert_eq!(after - before_parallel, 0, "forward_parallel allocated {} times", after - before_parallel);
+    // The debug hook may allocate (the fused plan never materialises the stem's output).
     let mut stages = 0;
     model.forward_inspect(&mut arena, &input, &mut logits, &mut |_, _, _| stages += 1).unwrap();
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
-    assert_eq!(after - before, 0, "forward allocated {} times", after - before);
     assert_eq!(stages, 19);
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
     // The counter works: an allocation is seen.
     let v = std::hint::black_box(vec![1u8; 64]);
     assert!(ALLOCATIONS.load(Ordering::SeqCst) > after);

@@ -63,6 +63,7 @@ fn main() {
                     expand: false,
                     residual: false,
                     band: 5,
+                    stem: None,
                 },
             ),
             (
@@ -77,6 +78,7 @@ fn main() {
                     expand: true,
                     residual: false,
                     band: 10,
+                    stem: None,
                 },
             ),
             (
@@ -91,6 +93,7 @@ fn main() {
                     expand: true,
                     residual: true,
                     band: 10,
+                    stem: None,
                 },
             ),
             (
@@ -105,6 +108,7 @@ fn main() {
                     expand: true,
                     residual: true,
                     band: 14,
+                    stem: None,
                 },
             ),
             (
@@ -119,6 +123,7 @@ fn main() {
                     expand: true,
                     residual: true,
                     band: 7,
+                    stem: None,
                 },
             ),
         ];
@@ -146,6 +151,7 @@ fn main() {
             let pw = vec![0.01f32; d.hidden * round_up_nr(d.cout)];
             let pb = vec![0.0f32; round_up_nr(d.cout)];
             let p = BlockParams {
+                stem: None,
                 expand: d.expand.then_some((&ew[..], &eb[..])),
                 depthwise: (&dw, &db),
                 project: (&pw, &pb),

@@ -24,6 +24,10 @@ pub struct BlockDims {
     pub residual: bool,
     /// Output rows per band.
     pub band: usize,
+    /// `Some((height, width))`: the block's input is this RGB image, and the network's stem (3x3
+    /// stride-2 convolution to `cin` channels, BN, ReLU6) produces the `h x w x cin` rows the
+    /// depthwise reads, in the ring, in place of an expand convolution.
+    pub stem: Option<(usize, usize)>,
 }
 
 impl BlockDims {
@@ -37,7 +41,7 @@ impl BlockDims {
 
     /// Expanded rows the ring holds: enough for one band's depthwise window.
     pub const fn ring_rows(&self) -> usize {
-        if !self.expand {
+        if !self.expand && self.stem.is_none() {
             return 0;
         }
         let rows = (self.band - 1) * self.stride + 3;
@@ -62,7 +66,10 @@ impl BlockDims {
     }
 
     pub const fn x_len(&self) -> usize {
-        self.h * self.w * self.cin
+        match self.stem {
+            Some((h, w)) => h * w * 3,
+            None => self.h * self.w * self.cin,
+        }
     }
 
     pub const fn y_len(&self) -> usize {
@@ -77,6 +84,8 @@ pub(crate) struct BlockPtrs {
     pub y: *mut f32,
     pub expand_w: *const f32,
     pub expand_b: *const f32,
+    pub stem_w: *const f32,
+    pub stem_b: *const f32,
     pub dw_w: *const f32,
     pub dw_b: *const f32,
     pub project_w: *const f32,
@@ -124,6 +133,14 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
         // addresses, by the shapes in `d` and the ring invariant (the ring holds the last
         // `ring_rows` expanded rows, enough for one band).
         unsafe {
+            if let Some((img_h, img_w)) = d.stem {
+                while next <= last_in {
+                    let (rows, valid) = row_ptrs(p.x, img_h, img_w * 3, 2 * next);
+                    let out = ring.add((next % ring_rows) * w * d.hidden);
+                    crate::stem::stem_row::<S, PX>(img_w, d.cin, w, rows, valid, p.stem_w, p.stem_b, out);
+                    next += 1;
+                }
+            }
             if d.expand {
                 while next <= last_in {
                     let slot = next % ring_rows;
@@ -147,9 +164,10 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
             }
             for r in 0..n_out {
                 let top = (oy0 + r) * s;
+                let ringed = d.expand || d.stem.is_some();
                 let (mut ptrs, valid) =
-                    if d.expand { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(p.x, d.h, w * d.cin, top) };
-                if d.expand {
+                    if ringed { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(p.x, d.h, w * d.cin, top) };
+                if ringed {
                     for (ky, ptr) in ptrs.iter_mut().enumerate() {
                         if valid[ky] {
                             *ptr = ring.add(((top + ky - 1) % ring_rows) * w * d.hidden);

@@ -41,6 +41,19 @@ pub fn stem_dyn(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32]
     unsafe { route!(cpu, stem_rows(h, w_in, co, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
 }
 
+/// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
+/// the first block (so its output never exists in the arena). Allocates; `forward` never calls it.
+pub fn stem_output<const H: usize, const W: usize, const CO: usize>(
+    cpu: Cpu,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
+    let mut out = vec![0.0; conv3x3_out(H, 2) * conv3x3_out(W, 2) * CO];
+    stem_dyn(cpu, H, W, CO, x, w, b, &mut out);
+    out
+}
+
 /// 1x1 convolution of `P` pixels from `K` to `N` channels; `RELU` fuses ReLU6; `res` is added
 /// after the activation (the linear bottleneck's shortcut).
 pub fn pointwise<const P: usize, const K: usize, const N: usize, const RELU: bool>(
@@ -176,6 +189,8 @@ pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32],
 /// Packed parameters of a fused block: (weights, bias) per convolution.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockParams<'a> {
+    /// The network's stem, when the block reads the image (`BlockDims::stem`).
+    pub stem: Option<(&'a [f32], &'a [f32])>,
     pub expand: Option<(&'a [f32], &'a [f32])>,
     pub depthwise: (&'a [f32], &'a [f32]),
     pub project: (&'a [f32], &'a [f32]),
@@ -222,6 +237,19 @@ pub(crate) fn check_block(
             (core::ptr::null(), core::ptr::null())
         }
     };
+    let (sw, sb) = match (p.stem, d.stem) {
+        (Some((w, b)), Some(_)) => {
+            check("stem weights", w.len(), 27 * d.cin);
+            check("stem bias", b.len(), d.cin);
+            (w.as_ptr(), b.as_ptr())
+        }
+        (None, None) => (core::ptr::null(), core::ptr::null()),
+        _ => panic!("internal error: stem weights and stem input disagree"),
+    };
+    assert!(d.stem.is_none() || (!d.expand && !d.residual && d.hidden == d.cin), "internal error: bad stem block");
+    if let Some((h, w)) = d.stem {
+        assert!(d.h == conv3x3_out(h, 2) && d.w == conv3x3_out(w, 2), "internal error: bad stem shape");
+    }
     check("depthwise weights", p.depthwise.0.len(), 9 * d.hidden);
     check("depthwise bias", p.depthwise.1.len(), d.hidden);
     check("project weights", p.project.0.len(), d.hidden * round_up_nr(d.cout));
@@ -232,6 +260,8 @@ pub(crate) fn check_block(
         y: y.as_mut_ptr(),
         expand_w: ew,
         expand_b: eb,
+        stem_w: sw,
+        stem_b: sb,
         dw_w: p.depthwise.0.as_ptr(),
         dw_b: p.depthwise.1.as_ptr(),
         project_w: p.project.0.as_ptr(),

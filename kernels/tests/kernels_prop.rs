@@ -106,20 +106,29 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     /// A fused block, in any band height and split into two row ranges (as threads run it),
-    /// equals expand -> depthwise -> project by the reference kernels.
+    /// equals [stem ->] expand -> depthwise -> project by the reference kernels.
     #[test]
     fn fused_block_matches_reference_layers(
         h in 1usize..14, w in 1usize..14, cin in 1usize..24, t in 1usize..5, cout in 1usize..24,
-        s in 1usize..=2, band_frac in 0.0f64..1.0, split_frac in 0.0f64..1.0, res_wanted: bool, seed: u64,
+        s in 1usize..=2, band_frac in 0.0f64..1.0, split_frac in 0.0f64..1.0, res_wanted: bool, stem: bool,
+        seed: u64,
     ) {
-        let expand = t != 1;
+        // With a stem, the block reads an (2h x 2w)-ish image and the stem makes its input rows.
+        let image = stem.then_some((2 * h - (seed % 2) as usize, 2 * w - (seed / 2 % 2) as usize));
+        let (h, w) = image.map_or((h, w), |(ih, iw)| (conv3x3_out(ih, 2), conv3x3_out(iw, 2)));
+        let expand = t != 1 && !stem;
         let hidden = if expand { cin * t } else { cin };
-        let cout = if res_wanted && s == 1 { cin } else { cout };
-        let residual = res_wanted && s == 1;
+        let residual = res_wanted && s == 1 && !stem;
+        let cout = if residual { cin } else { cout };
         let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w, s));
         let band = 1 + (band_frac * ho as f64) as usize;
-        let d = BlockDims { h, w, cin, hidden, cout, stride: s, expand, residual, band: band.min(ho) };
-        let x = data(h * w * cin, seed);
+        let d = BlockDims { h, w, cin, hidden, cout, stride: s, expand, residual, band: band.min(ho), stem: image };
+        let img = image.map(|(ih, iw)| data(ih * iw * 3, seed + 7));
+        let (sw, sb) = (data(27 * cin, seed + 8), data(cin, seed + 9));
+        let mut x = data(h * w * cin, seed);
+        if let Some((ih, iw)) = image {
+            reference::stem(ih, iw, cin, img.as_ref().unwrap(), &sw, &sb, &mut x);
+        }
         let (ew, eb) = (data(cin * round_up_nr(hidden), seed + 1), data(round_up_nr(hidden), seed + 2));
         let (dw, db) = (data(9 * hidden, seed + 3), data(hidden, seed + 4));
         let (pw, pb) = (data(hidden * round_up_nr(cout), seed + 5), data(round_up_nr(cout), seed + 6));
@@ -134,18 +143,20 @@ proptest! {
         let mut want = vec![0.0; ho * wo * cout];
         reference::pointwise(ho * wo, hidden, cout, false, &dwo, &pw, &pb, residual.then_some(&x[..]), &mut want);
 
+        let input = img.as_deref().unwrap_or(&x);
         let split = ((split_frac * ho as f64) as usize).min(ho);
         for cpu in cpus() {
             let mut y = vec![f32::NAN; ho * wo * cout];
             let mut scratch = vec![f32::NAN; d.scratch_len()];
             let params = BlockParams {
+                stem: stem.then_some((&sw[..], &sb[..])),
                 expand: expand.then_some((&ew[..], &eb[..])),
                 depthwise: (&dw, &db),
                 project: (&pw, &pb),
             };
-            fused_block(cpu, &d, &x, &mut y, params, &mut scratch, 0..split);
-            fused_block(cpu, &d, &x, &mut y, params, &mut scratch, split..ho);
-            assert_close(&y, &want, hidden * 9);
+            fused_block(cpu, &d, input, &mut y, params, &mut scratch, 0..split);
+            fused_block(cpu, &d, input, &mut y, params, &mut scratch, split..ho);
+            assert_close(&y, &want, hidden * 9 * 27);
         }
     }
 }

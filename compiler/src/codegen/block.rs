@@ -1,7 +1,8 @@
-//! A fused inverted-residual block: expand -> depthwise -> project (+ shortcut) in bands of
-//! output rows, with its ring and band buffers in the arena.
+//! A fused inverted-residual block: [stem ->] [expand ->] depthwise -> project (+ shortcut) in
+//! bands of output rows, with its ring and band buffers in the arena.
 
 use super::{inspect_stage, lit, param_slices, region, rt, tensor_region};
+use crate::ir::Value;
 use crate::passes::fuse_blocks::FusedBlock;
 use crate::passes::Program;
 use proc_macro2::TokenStream;
@@ -12,41 +13,74 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
     let d = b.dims;
     let (h, w, cin, hidden, cout, stride, expand, residual, band) =
         (lit(d.h), lit(d.w), lit(d.cin), lit(d.hidden), lit(d.cout), lit(d.stride), d.expand, d.residual, lit(d.band));
-    let x = region(tensor_region(program, b.input));
+    let stem_dims = match d.stem {
+        Some((ih, iw)) => {
+            let (ih, iw) = (lit(ih), lit(iw));
+            quote!(::core::option::Option::Some((#ih, #iw)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let y_region = tensor_region(program, b.output);
     let y = region(y_region);
     let scratch_buf = program.schedule.scratch_of(step).expect("a fused block has scratch");
     let scratch = region(program.arena.placements[scratch_buf].region());
-    let slices = |layer: usize| {
+    let bind = match b.input {
+        Value::Tensor(t) => {
+            let x = region(tensor_region(program, t));
+            quote!(let [src, dst, scratch] = #rt::split(a, [#x, #y, #scratch]); let src = &*src;)
+        }
+        _ => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
+    };
+    let slices = |layer: Option<usize>| match layer.and_then(|l| param_slices(program, l)) {
+        Some((w, b)) => quote!(::core::option::Option::Some((#w, #b))),
+        None => quote!(::core::option::Option::None),
+    };
+    let (stem_params, expand_params) = (slices(b.stem), slices(b.expand));
+    let pair = |layer: usize| {
         let (w, b) = param_slices(program, layer).expect("convolutions have parameters");
         quote!((#w, #b))
     };
-    let expand_params = match b.expand() {
-        Some(l) => {
-            let s = slices(l);
-            quote!(::core::option::Option::Some(#s))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let (dw_params, project_params) = (slices(b.depthwise()), slices(b.project()));
-    let project = &program.network.layers[b.project()];
+    let (dw_params, project_params) = (pair(b.depthwise), pair(b.project));
+    let net = &program.network;
+    let project = &net.layers[b.project];
     let comment = format!(
-        "{}: fused block {} -> {}, bands of {} rows",
-        project.conv.as_deref().unwrap_or_default().trim_end_matches(|c: char| c.is_ascii_digit() || c == '.'),
-        program.network.layers[b.layers[0]].input_shape,
+        "features.{}: fused block {} -> {}{}, bands of {} rows",
+        project.stage.unwrap_or_default(),
+        net.layers[b.first()].input_shape,
         project.output_shape,
+        if b.stem.is_some() { " (stem included)" } else { "" },
         d.band
     );
+    // The fused plan never materialises the stem's output; recompute it for the inspector.
+    let inspect_stem = b.stem.map(|l| {
+        let stem = &net.layers[l];
+        let (i, o) = (stem.input_shape, stem.output_shape);
+        let (ih, iw, oh, ow, oc) = (lit(i.h), lit(i.w), lit(o.h), lit(o.w), lit(o.c));
+        let (w, bias) = param_slices(program, l).expect("the stem has parameters");
+        let name = format!("features.{}", stem.stage.unwrap_or_default());
+        quote! {
+            if let ::core::option::Option::Some(f) = inspect.as_mut() {
+                let stem_out = #rt::stem_output::<#ih, #iw, #oc>(cpu, input, #w, #bias);
+                f(#name, [#oh, #ow, #oc], &stem_out);
+            }
+        }
+    });
     let inspect = inspect_stage(project, Some(y_region));
     quote! {
+        #inspect_stem
         {
             #[doc = #comment]
             const D: #rt::BlockDims = #rt::BlockDims {
                 h: #h, w: #w, cin: #cin, hidden: #hidden, cout: #cout, stride: #stride,
-                expand: #expand, residual: #residual, band: #band,
+                expand: #expand, residual: #residual, band: #band, stem: #stem_dims,
             };
-            let [src, dst, scratch] = #rt::split(a, [#x, #y, #scratch]);
-            let params = #rt::BlockParams { expand: #expand_params, depthwise: #dw_params, project: #project_params };
+            #bind
+            let params = #rt::BlockParams {
+                stem: #stem_params,
+                expand: #expand_params,
+                depthwise: #dw_params,
+                project: #project_params,
+            };
             #rt::par_block(threads.as_deref_mut(), cpu, &D, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
         }
         #inspect

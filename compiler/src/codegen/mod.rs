@@ -194,7 +194,9 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
             }
 
             /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
-            /// `features.N` stage (HWC), for debugging against another implementation.
+            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
+            /// fused plan never materialises (the stem's output) are recomputed into a temporary
+            /// buffer, so unlike `forward` this may allocate.
             pub fn forward_inspect(
                 &self,
                 arena: &mut ::mobilenet_runtime::Arena,

@@ -1,7 +1,9 @@
 //! Block fusion: each inverted-residual block (expand 1x1 -> depthwise 3x3 -> project 1x1)
 //! becomes one step that runs in bands of output rows, so its expanded tensor never exists in
-//! full. The band height comes from the shapes: enough output pixels per band to keep the 1x1
-//! GEMMs efficient, few enough that the band's working set stays in L2.
+//! full. A first block without expansion also absorbs the stem: its rows come straight from the
+//! image, and the stem's output never exists in full either. The band height comes from the
+//! shapes: enough output pixels per band to keep the 1x1 GEMMs efficient, few enough that the
+//! band's buffers stay in L2 and the block's working set within `MEMORY_BUDGET`.
 //!
 //! The result is the schedule codegen follows and the buffers the arena plan places.
 
@@ -12,28 +14,29 @@ use mobilenet_kernels::BlockDims;
 pub const L2_BUDGET: usize = 1 << 20;
 /// Output pixels per band that keep the project GEMM's register tiles busy.
 pub const TARGET_PIXELS: usize = 512;
+/// Bytes a block's input, output and buffers may take together: bands narrow (to one row at
+/// worst) until they fit. Narrow bands cost little where the budget bites (large feature maps,
+/// few weights), and this keeps MobileNetV2 1.0-224 under 1.2 MiB.
+pub const MEMORY_BUDGET: usize = 1_258_291;
 
 /// One fused block.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusedBlock {
-    /// Layer indices: `[expand,] depthwise, project`.
-    pub layers: Vec<usize>,
+    /// Layer indices of the parts.
+    pub stem: Option<usize>,
+    pub expand: Option<usize>,
+    pub depthwise: usize,
+    pub project: usize,
     pub dims: BlockDims,
-    pub input: TensorId,
+    /// The image (with a stem) or a tensor.
+    pub input: Value,
     pub output: TensorId,
 }
 
 impl FusedBlock {
-    pub fn expand(&self) -> Option<usize> {
-        (self.layers.len() == 3).then(|| self.layers[0])
-    }
-
-    pub fn depthwise(&self) -> usize {
-        self.layers[self.layers.len() - 2]
-    }
-
-    pub fn project(&self) -> usize {
-        self.layers[self.layers.len() - 1]
+    /// The first layer the block runs.
+    pub fn first(&self) -> usize {
+        self.stem.or(self.expand).unwrap_or(self.depthwise)
     }
 }
 
@@ -86,13 +89,20 @@ pub fn fuse(net: &Network) -> Schedule {
     while i < net.layers.len() {
         match block_at(net, i) {
             Some(block) => {
-                i = block.project() + 1;
+                i = block.project + 1;
                 steps.push(Step::Block(block));
             }
             None => {
                 steps.push(Step::Layer(i));
                 i += 1;
             }
+        }
+    }
+
+    fuse_stem(net, &mut steps);
+    for step in &mut steps {
+        if let Step::Block(b) = step {
+            b.dims.band = choose_band(b.dims);
         }
     }
 
@@ -112,7 +122,7 @@ pub fn fuse(net: &Network) -> Schedule {
                 let layer = &net.layers[*l];
                 (vec![layer.input, layer.residual.map_or(Value::Image, Value::Tensor)], layer.output, None)
             }
-            Step::Block(b) => (vec![Value::Tensor(b.input)], Value::Tensor(b.output), Some(b.dims.scratch_len())),
+            Step::Block(b) => (vec![b.input], Value::Tensor(b.output), Some(b.dims.scratch_len())),
         };
         for v in reads.into_iter().chain([writes]) {
             if let Value::Tensor(t) = v {
@@ -148,7 +158,7 @@ fn block_at(net: &Network, i: usize) -> Option<FusedBlock> {
     let (Value::Tensor(input), Value::Tensor(output)) = (first.input, p.output) else { return None };
     let Op::Depthwise { stride } = d.op else { return None };
     let x = first.input_shape;
-    let mut dims = BlockDims {
+    let dims = BlockDims {
         h: x.h,
         w: x.w,
         cin: x.c,
@@ -158,21 +168,46 @@ fn block_at(net: &Network, i: usize) -> Option<FusedBlock> {
         expand: expand.is_some(),
         residual: p.residual == Some(input),
         band: 1,
+        stem: None,
     };
     if p.residual.is_some() && !dims.residual {
         return None;
     }
-    dims.band = choose_band(dims);
-    let layers = expand.into_iter().chain([dw, dw + 1]).collect();
-    Some(FusedBlock { layers, dims, input, output })
+    Some(FusedBlock { stem: None, expand, depthwise: dw, project: dw + 1, dims, input: Value::Tensor(input), output })
+}
+
+/// Let a first block without expansion (or shortcut) compute the stem's rows itself.
+fn fuse_stem(net: &Network, steps: &mut Vec<Step>) {
+    let [Step::Layer(stem), Step::Block(block), ..] = &steps[..] else { return };
+    let (stem, layer) = (*stem, &net.layers[*stem]);
+    let fits = layer.op == Op::Stem
+        && block.expand.is_none()
+        && !block.dims.residual
+        && block.input == layer.output
+        && layer.input == Value::Image;
+    if !fits {
+        return;
+    }
+    let mut block = block.clone();
+    block.stem = Some(stem);
+    block.input = Value::Image;
+    block.dims.stem = Some((layer.input_shape.h, layer.input_shape.w));
+    steps.splice(0..2, [Step::Block(block)]);
 }
 
 /// The band height for a block: `TARGET_PIXELS` output pixels, less while the ring and band
-/// buffers exceed `L2_BUDGET`. (Weights are re-read once per band, so narrower bands only
-/// pay off where the buffers would not fit.)
+/// buffers exceed `L2_BUDGET` or the block's working set (input, output, buffers) exceeds
+/// `MEMORY_BUDGET`. (Weights are re-read once per band, so narrower bands only pay off where
+/// the buffers would not fit.)
 pub fn choose_band(d: BlockDims) -> usize {
+    let input = if d.stem.is_some() { 0 } else { d.x_len() };
+    let fixed = 4 * (input + d.y_len());
     let mut band = TARGET_PIXELS.div_ceil(d.wo()).clamp(1, d.ho());
-    while band > 1 && 4 * (BlockDims { band, ..d }).scratch_len() > L2_BUDGET {
+    while band > 1 {
+        let scratch = 4 * (BlockDims { band, ..d }).scratch_len();
+        if scratch <= L2_BUDGET && fixed + scratch <= MEMORY_BUDGET {
+            break;
+        }
         band -= 1;
     }
     band

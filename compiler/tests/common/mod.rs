@@ -73,7 +73,7 @@ pub fn check_program(text: &str, program: &Program) -> f64 {
             Step::Block(blk) => {
                 touch(Buffer::Scratch(k), k);
                 assert_eq!(sched.lens[sched.scratch_of(k).unwrap()], blk.dims.scratch_len());
-                vec![Value::Tensor(blk.input), Value::Tensor(blk.output)]
+                vec![blk.input, Value::Tensor(blk.output)]
             }
         };
         for v in vals {
