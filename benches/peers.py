@@ -19,7 +19,7 @@ Engines, batch 1, float32, each on the same input as ours where the weights are 
 For each thread count T (--threads, default 1,2) one child process runs an A/B session with
 OMP_NUM_THREADS=T: for R rounds, every engine in a per-round shuffled order runs W warm-up and K
 timed iterations. Per engine: the median and p10/p90 over all R*K iterations, and ours/peer ratios.
-Ours runs on one thread in every session for now (see ours_threads()).
+Ours gets the same T threads as the peers (see ours_threads()).
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ KERAS_OUTPUT = SHARED / "peers/keras_output.npy"
 # The FMA bound of MobileNetV2 1.0-224 on one core: 300,774,272 MACs = 601.5 MFLOP at ~98 GFLOP/s.
 V2_MFLOP = 601.5
 CORE_GFLOPS = 98.0
-V2_FMA_BOUND_MS = V2_MFLOP / CORE_GFLOPS  # 6.14 ms
 
 
 
@@ -122,7 +121,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Ours:
-    """The ab_worker process: `run MODEL N`, `check MODEL`, `quit`."""
+    """The ab_worker process: `run MODEL N`, `check MODEL`, `peak`, `quit`."""
 
     def __init__(self, worker: Path, model: str, threads: int):
         self.name = "ours"
@@ -142,6 +141,9 @@ class Ours:
         if reply.startswith("error"):
             fail(f"ab_worker: {reply.strip()} (on {line!r})")
         return reply.strip()
+
+    def peak_gflops(self) -> float:
+        return float(self.ask("peak"))
 
     def top5(self) -> list[int]:
         return [int(x) for x in self.ask(f"check {self.model}").split()]
@@ -300,6 +302,8 @@ def session(args) -> dict:
         ours = Ours(args.worker, model, n_ours)
         ref_top5 = [int(i) for i in np.argsort(-reference)[:5]]
         top5 = ours.top5()
+        if "peak_gflops" not in result:
+            result["peak_gflops"] = ours.peak_gflops()
         result["checks"].append(f"{case['label']}: ours top-5 {top5} vs torchvision {ref_top5}: "
                                 f"{'same' if top5 == ref_top5 else 'DIFFERENT'}")
         if top5 != ref_top5:
@@ -438,20 +442,20 @@ def report(args, results: list[dict], elapsed: float) -> str:
                     f"{percentile(t, 90):.3f} | {ours_median / med:.2f} | {row['cpu_util']:.2f} | {len(t)} |"
                 )
     lines.append("")
+    measured = max((r.get("peak_gflops", 0.0) for r in results), default=0.0)
+    peaks = [(args.core_gflops, "the AVX2+FMA core of shared/peers/README.md" if args.core_gflops == CORE_GFLOPS
+              else "--core-gflops")]
+    if measured > 0:
+        peaks.append((measured, "this core, measured by ab_worker's FMA probe"))
     for t, med in ours_v2:
         gflops = V2_MFLOP / med
-        bound = V2_MFLOP / args.core_gflops
-        lines.append(
-            f"FMA bound (v2_1.0_224, 1 core): {V2_MFLOP} MFLOP at {args.core_gflops:g} GFLOP/s = {bound:.2f} ms; "
-            f"ours (session T={t}) {med:.2f} ms = {med / bound:.2f}x the bound "
-            f"({gflops:.1f} GFLOP/s, {gflops / args.core_gflops:.0%} of that peak)."
-        )
-    if "avx512f" in flags and args.core_gflops == CORE_GFLOPS:
-        lines.append(
-            f"This CPU has AVX-512: {CORE_GFLOPS:g} GFLOP/s is the AVX2+FMA core of shared/peers/README.md; a core "
-            f"with 512-bit FMAs peaks at up to twice that (and clocks differ), so results under "
-            f"{V2_FMA_BOUND_MS:.2f} ms are possible here: pass --core-gflops with this machine's measured peak."
-        )
+        for peak, what in peaks:
+            bound = V2_MFLOP / (peak * t)
+            lines.append(
+                f"FMA bound (v2_1.0_224, {t} core{'s' if t > 1 else ''} at {peak:g} GFLOP/s each, {what}): "
+                f"{bound:.2f} ms; ours (T={t}) {med:.2f} ms = {med / bound:.2f}x the bound "
+                f"({gflops:.1f} GFLOP/s, {gflops / (peak * t):.0%} of that peak)."
+            )
     lines += ["", "Checks:"]
     for res in results:
         lines += [f"- T={res['threads']}: {c}" for c in res["checks"]]

@@ -134,6 +134,12 @@ macro_rules! entries {
             }
 
             $(#[$attr])*
+            pub(crate) unsafe fn fma_chains(iters: usize, seed: f32) -> (f32, usize) {
+                // SAFETY: forwarded contract.
+                (unsafe { crate::peak::fma_chains::<S>(iters, seed) }, S::L)
+            }
+
+            $(#[$attr])*
             pub(crate) unsafe fn block(d: &BlockDims, p: &BlockPtrs, rows: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::block::block_rows::<S, $mr, $nv, $px>(d, p, rows) }

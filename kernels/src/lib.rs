@@ -15,6 +15,7 @@ mod isa;
 pub mod layout;
 mod par;
 mod params;
+mod peak;
 pub mod reference;
 mod simd;
 mod stem;

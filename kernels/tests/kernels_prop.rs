@@ -3,7 +3,7 @@
 use mobilenet_kernels::dispatch;
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::{self, conv3x3_out};
-use mobilenet_kernels::{fused_block, BlockDims, BlockParams, Cpu, Isa};
+use mobilenet_kernels::{fused_block, par_block, BlockDims, BlockParams, Cpu, Isa, Threads};
 use proptest::prelude::*;
 
 /// Every kernel path this CPU runs: each is checked against the reference.
@@ -157,6 +157,30 @@ proptest! {
             fused_block(cpu, &d, input, &mut y, params, &mut scratch, 0..split);
             fused_block(cpu, &d, input, &mut y, params, &mut scratch, split..ho);
             assert_close(&y, &want, hidden * 9 * 27);
+
+            // On a pool (output rows split across threads, each with its own ring): the same
+            // bits as one thread, in the band height given and in one band over the whole map.
+            for d in [d, BlockDims { band: ho, ..d }] {
+                let mut serial = vec![f32::NAN; ho * wo * cout];
+                let mut scratch = vec![f32::NAN; d.scratch_len()];
+                fused_block(cpu, &d, input, &mut serial, params, &mut scratch, 0..ho);
+                for n in [2, 3] {
+                    let mut pool = Threads::new(n);
+                    let mut y = vec![f32::NAN; ho * wo * cout];
+                    let mut extra = vec![f32::NAN; (n - 1) * d.scratch_len()];
+                    par_block(Some(&mut pool), cpu, &d, input, &mut y, params, &mut scratch, &mut extra, d.scratch_len());
+                    prop_assert!(y.iter().zip(&serial).all(|(a, b)| a.to_bits() == b.to_bits()), "{n} threads, {d:?}");
+                }
+            }
         }
+    }
+}
+
+/// The FMA probe behind the benchmarks' time bound measures something on every ISA here.
+#[test]
+fn fma_peak_is_measured() {
+    for cpu in cpus() {
+        let gflops = mobilenet_kernels::dispatch::fma_peak_gflops(cpu);
+        assert!(gflops.is_finite() && gflops > 0.01, "{:?}: {gflops} GFLOP/s", cpu.isa());
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! - `run MODEL N`: N forwards; answers N space-separated per-iteration latencies in milliseconds;
 //! - `check MODEL`: one forward; answers the top-5 class indices, space-separated;
+//! - `peak`: this core's measured FMA throughput in GFLOP/s, with the kernels' vectors;
 //! - `quit`: exits (so does end of input).
 //!
 //! `MODEL` is `v2` (1.0-224, `models/v2.yaml`) or `tiny` (0.35-96, `models/v2_0.35_96_c10.yaml`).
@@ -65,11 +66,12 @@ fn answer(line: &str, runners: &mut [Ours]) -> Option<String> {
             (Err(e), _) => e,
             (_, Err(_)) => format!("error: not a count: {n:?}"),
         },
+        ["peak"] => format!("{:.1}", mobilenet_kernels::dispatch::fma_peak_gflops(mobilenet_kernels::Cpu::detect())),
         ["check", model] => match pick(model, runners) {
             Ok(runner) => top_k(runner.forward(), 5).iter().map(usize::to_string).collect::<Vec<_>>().join(" "),
             Err(e) => e,
         },
-        _ => format!("error: unknown command {line:?} (expected `run MODEL N`, `check MODEL` or `quit`)"),
+        _ => format!("error: unknown command {line:?} (expected `run MODEL N`, `check MODEL`, `peak` or `quit`)"),
     };
     Some(reply)
 }
