@@ -15,5 +15,5 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "golden" and m.get("executable"):
         print(m["executable"])')
 echo "valgrind memcheck: $bin"
-valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --track-origins=yes -q \
+valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-origins=yes -q \
   "$bin" --test-threads=2

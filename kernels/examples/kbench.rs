@@ -7,12 +7,11 @@ use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::{fused_block, par_block, BlockDims, BlockParams, Cpu, Isa, Threads};
 use std::time::Instant;
 
-fn time(mut f: impl FnMut()) -> f64 {
-    for _ in 0..5 {
-        f();
-    }
-    let mut t: Vec<f64> = (0..31)
+/// Median seconds of `runs` calls of `f`, each after `before` (not timed).
+fn median_time(runs: usize, mut before: impl FnMut(), mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..runs)
         .map(|_| {
+            before();
             let s = Instant::now();
             f();
             s.elapsed().as_secs_f64()
@@ -22,20 +21,19 @@ fn time(mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// Median time with warm caches.
+fn time(mut f: impl FnMut()) -> f64 {
+    for _ in 0..5 {
+        f();
+    }
+    median_time(31, || {}, f)
+}
+
 /// Median time with the caches first filled by other data, as when weights stream from memory
 /// in the network (only the 7x7 blocks and the classifier use each weight so few times).
-fn time_cold(mut f: impl FnMut()) -> f64 {
+fn time_cold(f: impl FnMut()) -> f64 {
     let mut junk = vec![1.0f32; 16 << 20];
-    let mut t: Vec<f64> = (0..21)
-        .map(|_| {
-            junk.iter_mut().for_each(|v| *v += 1.0);
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+    median_time(21, || junk.iter_mut().for_each(|v| *v += 1.0), f)
 }
 
 fn main() {
