@@ -2,9 +2,9 @@
 //! `cargo run --release -p mobilenet-kernels --example kbench`.
 #![forbid(unsafe_code)]
 
-use mobilenet_kernels::dispatch::{depthwise_dyn, fma_peak_gflops, linear_dyn, pointwise_dyn, stem_dyn};
+use mobilenet_kernels::dispatch::{depthwise_dyn, linear_dyn, pointwise_dyn, stem_dyn};
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::{fused_block, par_block, BlockDims, BlockParams, Cpu, Isa, Threads};
+use mobilenet_kernels::{fma_peak_gflops, fused_block, par_block, BlockDims, BlockParams, Cpu, Isa, Threads};
 use std::time::Instant;
 
 /// Median seconds of `runs` calls of `f`, each after `before` (not timed).

@@ -269,19 +269,3 @@ pub(crate) fn check_block(
         scratch: scratch.as_mut_ptr(),
     }
 }
-
-/// This core's measured FMA throughput with `cpu`'s kernels' vectors, in GFLOP/s (best of a few
-/// short runs, about 50 ms in all): the peak that benchmarks divide the model's FLOPs by.
-pub fn fma_peak_gflops(cpu: Cpu) -> f64 {
-    let iters = 1 << 20;
-    let mut best = 0.0f64;
-    for round in 0..5 {
-        let start = std::time::Instant::now();
-        // SAFETY: `cpu` proves the ISA; the kernel touches registers and a local array only.
-        let (sum, lanes) = unsafe { route!(cpu, fma_chains(iters, round as f32)) };
-        let secs = start.elapsed().as_secs_f64();
-        core::hint::black_box(sum);
-        best = best.max(crate::peak::fma_chains_flops(lanes, iters) / secs / 1e9);
-    }
-    best
-}

@@ -30,4 +30,5 @@ pub use isa::{Cpu, Isa};
 pub use layout::{ParamKind, ParamLayer};
 pub use par::{par_block, par_linear, par_pointwise, par_stem};
 pub use params::{check_lengths, split_thread_scratch, Aligned, Params};
+pub use peak::fma_peak_gflops;
 pub use threads::Threads;

@@ -180,7 +180,7 @@ proptest! {
 #[test]
 fn fma_peak_is_measured() {
     for cpu in cpus() {
-        let gflops = mobilenet_kernels::dispatch::fma_peak_gflops(cpu);
+        let gflops = mobilenet_kernels::fma_peak_gflops(cpu);
         assert!(gflops.is_finite() && gflops > 0.01, "{:?}: {gflops} GFLOP/s", cpu.isa());
     }
 }

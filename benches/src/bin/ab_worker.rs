@@ -66,7 +66,7 @@ fn answer(line: &str, runners: &mut [Ours]) -> Option<String> {
             (Err(e), _) => e,
             (_, Err(_)) => format!("error: not a count: {n:?}"),
         },
-        ["peak"] => format!("{:.1}", mobilenet_kernels::dispatch::fma_peak_gflops(mobilenet_kernels::Cpu::detect())),
+        ["peak"] => format!("{:.1}", mobilenet_kernels::fma_peak_gflops(mobilenet_kernels::Cpu::detect())),
         ["check", model] => match pick(model, runners) {
             Ok(runner) => top_k(runner.forward(), 5).iter().map(usize::to_string).collect::<Vec<_>>().join(" "),
             Err(e) => e,
