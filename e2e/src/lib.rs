@@ -38,6 +38,17 @@ pub fn load_fixture(case: &str) -> Fixture {
     Fixture { input_nhwc: f32s("input_nhwc").1, logits: f32s("logits").1, stages }
 }
 
+/// `len` deterministic inputs in [-2, 2) from `seed` (an LCG: no dependency, same on every run).
+pub fn input(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect()
+}
+
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "length mismatch");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)

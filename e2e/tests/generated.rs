@@ -2,21 +2,11 @@
 //! against the reference interpreter with random weights, on every kernel path and 2 threads.
 
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
-use mobilenet_e2e::{max_abs, max_abs_diff};
+use mobilenet_e2e::{input, max_abs, max_abs_diff};
 use mobilenet_runtime::{Isa, Threads};
 use std::path::Path;
 
 const TOL: f32 = 1e-4;
-
-fn input(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
-        .collect()
-}
 
 macro_rules! generated {
     ($($test:ident, $model:ident, $spec:literal;)*) => {$(

@@ -10,7 +10,7 @@ mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
 const TOL: f32 = 1e-4;
 
 /// Run both images; check logits and top-5, and every stage of image 0 by name.
-fn check<M>(
+fn check(
     fx: &Fixture,
     image_len: usize,
     classes: usize,
@@ -39,66 +39,47 @@ fn check<M>(
         assert!(diff <= TOL, "image {img}: logits max |diff| {diff} > {TOL}");
         assert_eq!(top_k(&got, 5), top_k(want, 5), "image {img}: top-5 differ");
     }
-    let _ = std::marker::PhantomData::<M>;
 }
 
-#[test]
-fn v2_1_0_224_baked_matches_torchvision() {
-    let fx = load_fixture("v2_1.0_224");
-    let model = MobileNetV2::new();
-    for isa in Isa::supported() {
-        let mut arena = MobileNetV2::arena();
-        assert!(arena.set_isa(isa));
-        check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
-            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-            None => model.forward(&mut arena, x, out).unwrap(),
-        });
-    }
+/// Weights file (under the repository root) read into a model by `from_safetensors`.
+fn weights(path: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join(path)).unwrap()
 }
 
-#[test]
-fn v2_1_0_224_from_safetensors_matches_torchvision() {
-    let fx = load_fixture("v2_1.0_224");
-    let bytes = std::fs::read(repo_root().join("models/v2_1.0_224.safetensors")).unwrap();
-    let model = MobileNetV2::from_safetensors(&bytes).unwrap();
-    for isa in Isa::supported() {
-        let mut arena = MobileNetV2::arena();
-        assert!(arena.set_isa(isa));
-        check::<MobileNetV2>(&fx, 224 * 224 * 3, 1000, |x, out, inspect| match inspect {
-            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-            None => model.forward(&mut arena, x, out).unwrap(),
-        });
-    }
+/// A golden test: `$model` (made by `$make`) against fixture `$case`, on every kernel path.
+macro_rules! golden {
+    ($test:ident, $model:ident, $case:literal, $make:expr) => {
+        #[test]
+        fn $test() {
+            let fx = load_fixture($case);
+            let model: $model = $make;
+            let image_len = $model::INPUT_HEIGHT * $model::INPUT_WIDTH * $model::INPUT_CHANNELS;
+            for isa in Isa::supported() {
+                let mut arena = $model::arena();
+                assert!(arena.set_isa(isa));
+                check(&fx, image_len, $model::NUM_CLASSES, |x, out, inspect| match inspect {
+                    Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
+                    None => model.forward(&mut arena, x, out).unwrap(),
+                });
+            }
+        }
+    };
 }
 
-#[test]
-fn v2_0_35_96_baked_matches_torchvision() {
-    let fx = load_fixture("v2_0.35_96_c10");
-    let model = MobileNetV2Tiny::new();
-    for isa in Isa::supported() {
-        let mut arena = MobileNetV2Tiny::arena();
-        assert!(arena.set_isa(isa));
-        check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
-            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-            None => model.forward(&mut arena, x, out).unwrap(),
-        });
-    }
-}
-
-#[test]
-fn v2_0_35_96_from_safetensors_matches_torchvision() {
-    let fx = load_fixture("v2_0.35_96_c10");
-    let bytes = std::fs::read(repo_root().join("models/v2_0.35_96_c10.safetensors")).unwrap();
-    let model = MobileNetV2Tiny::from_safetensors(&bytes).unwrap();
-    for isa in Isa::supported() {
-        let mut arena = MobileNetV2Tiny::arena();
-        assert!(arena.set_isa(isa));
-        check::<MobileNetV2Tiny>(&fx, 96 * 96 * 3, 10, |x, out, inspect| match inspect {
-            Some(f) => model.forward_inspect(&mut arena, x, out, f).unwrap(),
-            None => model.forward(&mut arena, x, out).unwrap(),
-        });
-    }
-}
+golden!(v2_1_0_224_baked_matches_torchvision, MobileNetV2, "v2_1.0_224", MobileNetV2::new());
+golden!(
+    v2_1_0_224_from_safetensors_matches_torchvision,
+    MobileNetV2,
+    "v2_1.0_224",
+    MobileNetV2::from_safetensors(&weights("models/v2_1.0_224.safetensors")).unwrap()
+);
+golden!(v2_0_35_96_baked_matches_torchvision, MobileNetV2Tiny, "v2_0.35_96_c10", MobileNetV2Tiny::new());
+golden!(
+    v2_0_35_96_from_safetensors_matches_torchvision,
+    MobileNetV2Tiny,
+    "v2_0.35_96_c10",
+    MobileNetV2Tiny::from_safetensors(&weights("models/v2_0.35_96_c10.safetensors")).unwrap()
+);
 
 #[test]
 fn constants_match_torchvision() {

@@ -3,7 +3,7 @@
 //! table with round_nearest 4, few classes; with every kernel path this CPU runs.
 
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
-use mobilenet_e2e::{max_abs, max_abs_diff};
+use mobilenet_e2e::{input, max_abs, max_abs_diff};
 use mobilenet_runtime::Isa;
 use std::path::Path;
 
@@ -14,16 +14,6 @@ mobilenet_runtime::mobilenet!("specs/custom_table.yaml");
 mobilenet_runtime::mobilenet!("specs/one_pixel_wide.yaml");
 
 const TOL: f32 = 1e-4;
-
-fn input(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
-        .collect()
-}
 
 macro_rules! check_variant {
     ($test:ident, $model:ident, $spec:literal) => {

@@ -6,7 +6,7 @@ use crate::block::{BlockDims, BlockPtrs};
 use crate::dw::DwRow;
 use crate::gemm::Gemm;
 use crate::isa::{route, Cpu, Isa};
-use crate::layout::round_up_nr;
+use crate::layout::{round_up_nr, NR};
 use crate::reference::conv3x3_out;
 
 use crate::isa::portable;
@@ -32,13 +32,27 @@ pub fn stem<const H: usize, const W: usize, const CO: usize>(
 /// `stem` with run-time shapes.
 #[allow(clippy::too_many_arguments)]
 pub fn stem_dyn(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    let (ho, wo) = check_stem(h, w_in, co, x, w, b, out);
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, stem_rows(h, w_in, co, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+}
+
+/// Check the stem's operands; its output height and width.
+pub(crate) fn check_stem(
+    h: usize,
+    w_in: usize,
+    co: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &[f32],
+) -> (usize, usize) {
     let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w_in, 2));
     check("stem input", x.len(), h * w_in * 3);
     check("stem weights", w.len(), 27 * co);
     check("stem bias", b.len(), co);
     check("stem output", out.len(), ho * wo * co);
-    // SAFETY: lengths checked above; `cpu` proves the ISA.
-    unsafe { route!(cpu, stem_rows(h, w_in, co, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+    (ho, wo)
 }
 
 /// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
@@ -81,6 +95,27 @@ pub fn pointwise_dyn(
     res: Option<&[f32]>,
     out: &mut [f32],
 ) {
+    check_pointwise(p, k, n, x, w, b, res, out);
+    if p == 0 || n == 0 {
+        return;
+    }
+    let g = pointwise_gemm(k, n, relu, x, w, b, res, out.as_mut_ptr(), 0..p);
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, gemm(&g)) }
+}
+
+/// Check a 1x1 convolution's operands.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_pointwise(
+    p: usize,
+    k: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    res: Option<&[f32]>,
+    out: &[f32],
+) {
     check("1x1 input", x.len(), p * k);
     check("1x1 weights", w.len(), k * round_up_nr(n));
     check("1x1 bias", b.len(), round_up_nr(n));
@@ -88,25 +123,36 @@ pub fn pointwise_dyn(
     if let Some(r) = res {
         check("1x1 residual", r.len(), p * n);
     }
-    if p == 0 || n == 0 {
-        return;
-    }
-    let g = Gemm {
-        m: p,
+}
+
+/// The GEMM of pixels `rows` of a 1x1 convolution whose operands passed `check_pointwise`
+/// (`out`: the start of its output).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pointwise_gemm(
+    k: usize,
+    n: usize,
+    relu: bool,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    res: Option<&[f32]>,
+    out: *mut f32,
+    rows: core::ops::Range<usize>,
+) -> Gemm {
+    Gemm {
+        m: rows.len(),
         k,
         n,
-        a: x.as_ptr(),
+        a: x[rows.start * k..].as_ptr(),
         lda: k,
         w: w.as_ptr(),
         bias: b.as_ptr(),
-        res: res.map_or(core::ptr::null(), |r| r.as_ptr()),
+        res: res.map_or(core::ptr::null(), |r| r[rows.start * n..].as_ptr()),
         ldr: n,
-        out: out.as_mut_ptr(),
+        out: out.wrapping_add(rows.start * n),
         ldo: n,
         relu,
-    };
-    // SAFETY: lengths checked above; `cpu` proves the ISA.
-    unsafe { route!(cpu, gemm(&g)) }
+    }
 }
 
 /// 3x3 depthwise convolution (padding 1, stride `S`) of `H x W x C`, BN and ReLU6 fused.
@@ -164,26 +210,46 @@ pub fn linear<const K: usize, const N: usize>(cpu: Cpu, x: &[f32], w: &[f32], b:
 /// `linear` with run-time shapes.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+    check_linear(k, n, x, w, b, out);
+    let g = linear_gemm(k, n, x, w, b, out.as_mut_ptr(), 0..n.div_ceil(NR));
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe { route!(cpu, gemv(&g)) }
+}
+
+/// Check a linear layer's operands.
+pub(crate) fn check_linear(k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &[f32]) {
     check("linear input", x.len(), k);
     check("linear weights", w.len(), k * round_up_nr(n));
     check("linear bias", b.len(), round_up_nr(n));
     check("linear output", out.len(), n);
-    let g = Gemm {
+}
+
+/// The matrix-vector product of output panels `panels` of a linear layer whose operands passed
+/// `check_linear` (`out`: the start of its output); `n == 0` when the panels hold no outputs.
+pub(crate) fn linear_gemm(
+    k: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: *mut f32,
+    panels: core::ops::Range<usize>,
+) -> Gemm {
+    let (c0, c1) = (panels.start * NR, (panels.end * NR).min(n));
+    Gemm {
         m: 1,
         k,
-        n,
+        n: c1.saturating_sub(c0),
         a: x.as_ptr(),
         lda: k,
-        w: w.as_ptr(),
-        bias: b.as_ptr(),
+        w: w.as_ptr().wrapping_add(panels.start * k * NR),
+        bias: b.as_ptr().wrapping_add(c0),
         res: core::ptr::null(),
         ldr: 0,
-        out: out.as_mut_ptr(),
+        out: out.wrapping_add(c0),
         ldo: n,
         relu: false,
-    };
-    // SAFETY: lengths checked above; `cpu` proves the ISA.
-    unsafe { route!(cpu, gemv(&g)) }
+    }
 }
 
 /// Packed parameters of a fused block: (weights, bias) per convolution.

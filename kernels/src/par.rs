@@ -3,11 +3,12 @@
 //! kernels, with no threading cost.
 
 use crate::block::{BlockDims, BlockPtrs};
-use crate::dispatch::{check, check_block, fused_block, linear_dyn, pointwise_dyn, stem_dyn, BlockParams};
-use crate::gemm::Gemm;
+use crate::dispatch::{
+    check, check_block, check_linear, check_pointwise, check_stem, fused_block, linear_dyn, linear_gemm, pointwise_dyn,
+    pointwise_gemm, stem_dyn, BlockParams,
+};
 use crate::isa::{route, Cpu, Isa};
-use crate::layout::{round_up_nr, NR};
-use crate::reference::conv3x3_out;
+use crate::layout::NR;
 use crate::threads::{share, SharedPtr, Threads};
 
 use crate::isa::portable;
@@ -28,11 +29,7 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
     out: &mut [f32],
 ) {
     let Some(t) = pool(threads) else { return stem_dyn(cpu, H, W, CO, x, w, b, out) };
-    let (ho, wo) = (conv3x3_out(H, 2), conv3x3_out(W, 2));
-    check("stem input", x.len(), H * W * 3);
-    check("stem weights", w.len(), 27 * CO);
-    check("stem bias", b.len(), CO);
-    check("stem output", out.len(), ho * wo * CO);
+    let (ho, wo) = check_stem(H, W, CO, x, w, b, out);
     let o = SharedPtr(out.as_mut_ptr());
     let n = t.count();
     t.run(&|i| {
@@ -53,13 +50,7 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
     out: &mut [f32],
 ) {
     let Some(t) = pool(threads) else { return pointwise_dyn(cpu, P, K, N, RELU, x, w, b, res, out) };
-    check("1x1 input", x.len(), P * K);
-    check("1x1 weights", w.len(), K * round_up_nr(N));
-    check("1x1 bias", b.len(), round_up_nr(N));
-    check("1x1 output", out.len(), P * N);
-    if let Some(r) = res {
-        check("1x1 residual", r.len(), P * N);
-    }
+    check_pointwise(P, K, N, x, w, b, res, out);
     let o = SharedPtr(out.as_mut_ptr());
     let n = t.count();
     t.run(&|i| {
@@ -67,24 +58,9 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
         if rows.is_empty() || N == 0 {
             return;
         }
+        let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), rows);
         // SAFETY: in bounds by the checks above; each thread writes only its own pixels.
-        unsafe {
-            let g = Gemm {
-                m: rows.len(),
-                k: K,
-                n: N,
-                a: x.as_ptr().add(rows.start * K),
-                lda: K,
-                w: w.as_ptr(),
-                bias: b.as_ptr(),
-                res: res.map_or(core::ptr::null(), |r| r.as_ptr().add(rows.start * N)),
-                ldr: N,
-                out: o.get().add(rows.start * N),
-                ldo: N,
-                relu: RELU,
-            };
-            route!(cpu, gemm(&g))
-        }
+        unsafe { route!(cpu, gemm(&g)) }
     });
 }
 
@@ -98,36 +74,16 @@ pub fn par_linear<const K: usize, const N: usize>(
     out: &mut [f32],
 ) {
     let Some(t) = pool(threads) else { return linear_dyn(cpu, K, N, x, w, b, out) };
-    check("linear input", x.len(), K);
-    check("linear weights", w.len(), K * round_up_nr(N));
-    check("linear bias", b.len(), round_up_nr(N));
-    check("linear output", out.len(), N);
+    check_linear(K, N, x, w, b, out);
     let o = SharedPtr(out.as_mut_ptr());
     let (n, panels) = (t.count(), N.div_ceil(NR));
     t.run(&|i| {
-        let mine = share(panels, n, i);
-        let (c0, c1) = (mine.start * NR, (mine.end * NR).min(N));
-        if c0 >= c1 {
+        let g = linear_gemm(K, N, x, w, b, o.get(), share(panels, n, i));
+        if g.n == 0 {
             return;
         }
         // SAFETY: in bounds by the checks above; each thread writes only its own columns.
-        unsafe {
-            let g = Gemm {
-                m: 1,
-                k: K,
-                n: c1 - c0,
-                a: x.as_ptr(),
-                lda: K,
-                w: w.as_ptr().add(mine.start * K * NR),
-                bias: b.as_ptr().add(c0),
-                res: core::ptr::null(),
-                ldr: 0,
-                out: o.get().add(c0),
-                ldo: N,
-                relu: false,
-            };
-            route!(cpu, gemv(&g))
-        }
+        unsafe { route!(cpu, gemv(&g)) }
     });
 }
 
