@@ -1,4 +1,5 @@
-use proc_macro2::{Span, TokenStream};
+//! Compile errors: what is wrong, and where in the spec when a spec position is known.
+
 use std::fmt;
 
 /// A position in a source file (1-based line and column).
@@ -29,12 +30,6 @@ impl Error {
 
     pub fn at(location: Location, message: impl Into<String>) -> Error {
         Error { location: Some(location), message: message.into() }
-    }
-
-    /// `compile_error!` spanned on `span` (the macro's string literal).
-    pub fn to_compile_error(&self, span: Span) -> TokenStream {
-        let msg = self.to_string();
-        quote::quote_spanned!(span=> ::core::compile_error!(#msg);)
     }
 }
 

@@ -41,7 +41,17 @@ pub enum Value {
     Logits,
 }
 
-/// What a layer computes. BatchNorm is part of the convolution ops (folded by `fold_bn`).
+impl Value {
+    /// The arena tensor, if this is one.
+    pub fn tensor(self) -> Option<TensorId> {
+        match self {
+            Value::Tensor(t) => Some(t),
+            Value::Image | Value::Logits => None,
+        }
+    }
+}
+
+/// What a layer computes. BatchNorm is part of the convolution ops (folded into the weights by `mobilenet_kernels::checkpoint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// 3x3 stride-2 convolution of the image, BN, ReLU6.
@@ -85,6 +95,11 @@ impl Layer {
             Op::Linear => Some(ParamKind::Linear { cin: i.c, cout: o.c }),
             Op::AvgPool => None,
         }
+    }
+
+    /// The activations the layer reads (input, shortcut), then the one it writes.
+    pub fn tensors(&self) -> impl Iterator<Item = TensorId> {
+        [self.input.tensor(), self.residual, self.output.tensor()].into_iter().flatten()
     }
 
     /// Parameters as torchvision counts them (BatchNorm weight and bias included).

@@ -1,12 +1,14 @@
 //! A plain reference interpreter of the layer IR: the second oracle for compiled code.
 //!
-//! It shares nothing with the compiled path but the IR and tensor reading: the torchvision
+//! It shares nothing with the compiled path but the IR, tensor reading and the convolution
+//! output-size formula (`tests/spec_props.rs` checks that one independently): the torchvision
 //! tensors are read raw (OIHW), every convolution is a direct loop accumulating in f64, and
 //! BatchNorm is applied unfolded, `(x - mean) / sqrt(var + eps) * gamma + beta`, as PyTorch
 //! evaluates it. Activations are rounded to f32 between layers, as in PyTorch.
 
 use crate::ir::{Layer, Network, Op, Shape, Value};
 use mobilenet_kernels::checkpoint::{read, BN_EPS};
+use mobilenet_kernels::reference::conv_out;
 use mobilenet_kernels::Error;
 use safetensors::SafeTensors;
 
@@ -120,8 +122,7 @@ fn conv2d(
 ) -> (Vec<f64>, Shape) {
     assert!(s.c.is_multiple_of(groups) && cout.is_multiple_of(groups), "channels divisible by groups");
     let (cin_g, cout_g) = (s.c / groups, cout / groups);
-    let ho = (s.h + 2 * pad - k) / stride + 1;
-    let wo = (s.w + 2 * pad - k) / stride + 1;
+    let (ho, wo) = (conv_out(s.h, k, stride, pad), conv_out(s.w, k, stride, pad));
     let mut y = vec![0.0f64; ho * wo * cout];
     for oy in 0..ho {
         for ox in 0..wo {

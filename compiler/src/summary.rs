@@ -75,7 +75,12 @@ pub fn summary(program: &Program) -> String {
 
     let arena = &program.arena;
     let sched = &program.schedule;
-    let _ = writeln!(out, "Execution plan: {} steps, inverted-residual blocks fused in row bands", sched.steps.len());
+    let _ = writeln!(
+        out,
+        "Execution plan: {} steps; each of the {} inverted-residual blocks is one step, run in row bands",
+        sched.steps.len(),
+        sched.blocks().count()
+    );
     let step_rows: Vec<[String; 4]> = sched
         .steps
         .iter()
@@ -107,8 +112,6 @@ pub fn summary(program: &Program) -> String {
         })
         .collect();
     out.push_str(&table(["Step", "What", "Band rows", "Scratch (B)"], &step_rows));
-    let fused = sched.blocks().count();
-    let _ = writeln!(out, "Fused blocks: {fused} of {fused}");
     let _ = writeln!(
         out,
         "Arena: {} bytes (peak), liveness lower bound {} bytes",
@@ -128,7 +131,7 @@ pub fn summary(program: &Program) -> String {
         .placements
         .iter()
         .map(|p| {
-            let (holds, shape) = match sched.buffers[p.tensor] {
+            let (holds, shape) = match sched.buffers[p.buffer] {
                 Buffer::Tensor(t) => {
                     let s = net.tensors[t];
                     (producer_of(net, t), format!("[{}, {}, {}]", s.h, s.w, s.c))
@@ -209,6 +212,8 @@ mod tests {
         assert!(s.contains("[56, 56, 144]"), "{s}");
         assert!(s.contains("pool (avgpool)"), "{s}");
         assert!(s.contains("classifier.1 (linear)"), "{s}");
+        // The stem runs inside the first block: 17 blocks, the last 1x1, pool, classifier.
+        assert!(s.contains("\nExecution plan: 20 steps; each of the 17 inverted-residual blocks"), "{s}");
         let arena = format!(
             "\nArena: {} bytes (peak), liveness lower bound {} bytes\n",
             thousands(program.arena.bytes() as u64),

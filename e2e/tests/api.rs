@@ -3,6 +3,7 @@
 use mobilenet_e2e::repo_root;
 use mobilenet_runtime::Error;
 
+mobilenet_runtime::mobilenet!("../models/v2.yaml");
 mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
 mobilenet_runtime::mobilenet!("specs/odd_nonsquare.yaml");
 
@@ -43,10 +44,12 @@ fn arena_of_another_model_is_an_error() {
     assert!(err.to_string().contains("MobileNetV2Tiny::arena()"));
 }
 
+/// The 1.0-224 arena is pinned: a change to fusion or memory planning that moves it must show
+/// here and be accepted on purpose (1,254,400 bytes meets the fused schedule's liveness bound).
 #[test]
-fn arena_has_the_planned_size() {
-    assert_eq!(MobileNetV2Tiny::arena().bytes(), MobileNetV2Tiny::ARENA_BYTES);
-    assert_eq!(OddNonSquare::arena().bytes(), OddNonSquare::ARENA_BYTES);
+fn v2_arena_size_is_pinned() {
+    assert_eq!(MobileNetV2::ARENA_BYTES, 1_254_400);
+    assert_eq!(MobileNetV2::arena().bytes(), MobileNetV2::ARENA_BYTES);
 }
 
 #[test]

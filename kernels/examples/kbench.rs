@@ -4,7 +4,7 @@
 
 use mobilenet_kernels::dispatch::{depthwise_dyn, linear_dyn, pointwise_dyn, stem_dyn};
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::{fma_peak_gflops, fused_block, par_block, BlockDims, BlockParams, Cpu, Isa, Threads};
+use mobilenet_kernels::{fma_peak_gflops, fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Cpu, Isa, Threads};
 use std::time::Instant;
 
 /// Median seconds of `runs` calls of `f`, each after `before` (not timed).
@@ -224,7 +224,7 @@ fn main() {
                 depthwise: (&dw, &db),
                 project: (&pw, &pb),
             };
-            let t = time(|| fused_block(cpu, &d, &x, &mut y, p, &mut scratch, 0..d.ho()));
+            let t = time(|| fused_block_dyn(cpu, &d, &x, &mut y, p, &mut scratch, 0..d.ho()));
             let macs =
                 (d.expand as usize * d.h * d.w * d.cin * d.hidden + d.ho() * d.wo() * d.hidden * (9 + d.cout)) as f64;
             println!("block {name} band {}: {:.3} ms, {:.1} GFLOP/s", d.band, t * 1e3, 2.0 * macs / t / 1e9);
@@ -232,12 +232,12 @@ fn main() {
                 let mut pool = Threads::new(2);
                 let mut extra = vec![0.0f32; d.scratch_len()];
                 let t2 = time(|| {
-                    par_block(Some(&mut pool), cpu, &d, &x, &mut y, p, &mut scratch, &mut extra, d.scratch_len())
+                    par_block_dyn(Some(&mut pool), cpu, &d, &x, &mut y, p, &mut scratch, &mut extra, d.scratch_len())
                 });
                 println!("block {name} band {}, 2 threads: {:.3} ms, {:.2}x one thread", d.band, t2 * 1e3, t / t2);
             }
             if d.h < 28 {
-                let t = time_cold(|| fused_block(cpu, &d, &x, &mut y, p, &mut scratch, 0..d.ho()));
+                let t = time_cold(|| fused_block_dyn(cpu, &d, &x, &mut y, p, &mut scratch, 0..d.ho()));
                 println!("block {name} band {} cold: {:.3} ms, {:.1} GFLOP/s", d.band, t * 1e3, 2.0 * macs / t / 1e9);
             }
         }

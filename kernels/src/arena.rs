@@ -51,11 +51,23 @@ impl Arena {
     pub fn set_isa(&mut self, isa: Isa) -> bool {
         match Cpu::new(isa) {
             Some(cpu) => {
-                self.cpu = cpu;
+                self.cpu = cpu.with_specialized(self.cpu.specialized());
                 true
             }
             None => false,
         }
+    }
+
+    /// Whether `forward` runs the shape-constant kernels instantiated for each layer (`true`, the
+    /// default) or the run-time-shaped ones compiled once for any shape (`false`): a debug
+    /// switch, and what the benchmarks compare the specialised code with.
+    pub fn specialized(&self) -> bool {
+        self.cpu.specialized()
+    }
+
+    /// Choose shape-constant (`true`) or run-time-shaped (`false`) kernels; see `specialized`.
+    pub fn set_specialized(&mut self, specialized: bool) {
+        self.cpu = self.cpu.with_specialized(specialized);
     }
 
     /// The arena's floats and kernels, if it was made for `model_id`.
@@ -105,8 +117,11 @@ mod tests {
         assert_eq!(f.len(), 250);
         assert_eq!(f.as_ptr().align_offset(64), 0);
         assert_eq!(a.parts_for("B", 2).unwrap_err(), Error::ArenaMismatch { expected_model: "B", found_model: "A" });
+        assert!(a.specialized());
+        a.set_specialized(false);
         assert!(a.set_isa(Isa::Portable));
         assert_eq!(a.isa(), Isa::Portable);
+        assert!(!a.specialized(), "set_isa keeps the kernel form");
     }
 
     #[test]

@@ -77,6 +77,12 @@ impl BlockDims {
     }
 }
 
+/// A fused block's shapes as a type. Generated code defines one zero-sized type per block
+/// step, so the kernels instantiated for it see every shape as a constant.
+pub trait BlockShape {
+    const DIMS: BlockDims;
+}
+
 /// Raw operands of a block (checked by the safe entry point).
 #[derive(Clone, Copy)]
 pub(crate) struct BlockPtrs {

@@ -1,6 +1,7 @@
-//! The safe entry points generated code calls. Shapes arrive as const generics (literals in
-//! the generated code); operand lengths are checked here, once per call, so the kernels below
-//! can run on raw pointers. `Cpu` proves the chosen ISA runs on this machine.
+//! Operand checks shared by every entry point (lengths checked once per call, so the kernels
+//! can run on raw pointers), and the run-time-shaped entry points: one compiled instance per
+//! ISA for any shape, the debug path and the baseline the benchmarks compare the shape-constant
+//! kernels (`par`) with. `Cpu` proves the chosen ISA runs on this machine.
 
 use crate::block::{BlockDims, BlockPtrs};
 use crate::dw::DwRow;
@@ -18,18 +19,8 @@ pub(crate) fn check(what: &str, len: usize, need: usize) {
     assert!(len >= need, "internal error: {what} has {len} floats, kernel needs {need}");
 }
 
-/// Stem: 3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, BN and ReLU6 fused.
-pub fn stem<const H: usize, const W: usize, const CO: usize>(
-    cpu: Cpu,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-    out: &mut [f32],
-) {
-    stem_dyn(cpu, H, W, CO, x, w, b, out)
-}
-
-/// `stem` with run-time shapes.
+/// The stem (3x3 stride-2 convolution of the `h x w_in x 3` image to `co` channels, BN and
+/// ReLU6 fused) with run-time shapes.
 #[allow(clippy::too_many_arguments)]
 pub fn stem_dyn(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
     let (ho, wo) = check_stem(h, w_in, co, x, w, b, out);
@@ -57,31 +48,14 @@ pub(crate) fn check_stem(
 
 /// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
 /// the first block (so its output never exists in the arena). Allocates; `forward` never calls it.
-pub fn stem_output<const H: usize, const W: usize, const CO: usize>(
-    cpu: Cpu,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-) -> Vec<f32> {
-    let mut out = vec![0.0; conv3x3_out(H, 2) * conv3x3_out(W, 2) * CO];
-    stem_dyn(cpu, H, W, CO, x, w, b, &mut out);
+pub fn stem_output(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; conv3x3_out(h, 2) * conv3x3_out(w_in, 2) * co];
+    stem_dyn(cpu, h, w_in, co, x, w, b, &mut out);
     out
 }
 
-/// 1x1 convolution of `P` pixels from `K` to `N` channels; `RELU` fuses ReLU6; `res` is added
-/// after the activation (the linear bottleneck's shortcut).
-pub fn pointwise<const P: usize, const K: usize, const N: usize, const RELU: bool>(
-    cpu: Cpu,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-    res: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    pointwise_dyn(cpu, P, K, N, RELU, x, w, b, res, out)
-}
-
-/// `pointwise` with run-time shapes.
+/// 1x1 convolution of `p` pixels from `k` to `n` channels with run-time shapes; `relu` fuses
+/// ReLU6; `res` is added after the activation (the linear bottleneck's shortcut).
 #[allow(clippy::too_many_arguments)]
 pub fn pointwise_dyn(
     cpu: Cpu,
@@ -155,18 +129,8 @@ pub(crate) fn pointwise_gemm(
     }
 }
 
-/// 3x3 depthwise convolution (padding 1, stride `S`) of `H x W x C`, BN and ReLU6 fused.
-pub fn depthwise<const H: usize, const W: usize, const C: usize, const S: usize>(
-    cpu: Cpu,
-    x: &[f32],
-    w: &[f32],
-    b: &[f32],
-    out: &mut [f32],
-) {
-    depthwise_dyn(cpu, H, W, C, S, x, w, b, out)
-}
-
-/// `depthwise` with run-time shapes.
+/// 3x3 depthwise convolution (padding 1, stride `s`) of `h x w_in x c`, BN and ReLU6 fused,
+/// with run-time shapes (fused blocks run it row by row; this whole-map form is for tests).
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_dyn(
     cpu: Cpu,
@@ -189,12 +153,7 @@ pub fn depthwise_dyn(
     unsafe { route!(cpu, dw_rows(&d, h, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
 }
 
-/// Mean over `HW` pixels of each of `C` channels.
-pub fn avg_pool<const HW: usize, const C: usize>(cpu: Cpu, x: &[f32], out: &mut [f32]) {
-    avg_pool_dyn(cpu, HW, C, x, out)
-}
-
-/// `avg_pool` with run-time shapes.
+/// Mean over `hw` pixels of each of `c` channels, run-time shapes.
 pub fn avg_pool_dyn(cpu: Cpu, hw: usize, c: usize, x: &[f32], out: &mut [f32]) {
     check("pool input", x.len(), hw * c);
     check("pool output", out.len(), c);
@@ -202,12 +161,8 @@ pub fn avg_pool_dyn(cpu: Cpu, hw: usize, c: usize, x: &[f32], out: &mut [f32]) {
     unsafe { route!(cpu, avg_pool(hw, c, x.as_ptr(), out.as_mut_ptr())) }
 }
 
-/// Fully connected layer from `K` to `N`, weights packed like a 1x1 convolution.
-pub fn linear<const K: usize, const N: usize>(cpu: Cpu, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
-    linear_dyn(cpu, K, N, x, w, b, out)
-}
-
-/// `linear` with run-time shapes.
+/// Fully connected layer from `k` to `n` (weights packed like a 1x1 convolution), run-time
+/// shapes.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
     check_linear(k, n, x, w, b, out);
@@ -262,8 +217,9 @@ pub struct BlockParams<'a> {
     pub project: (&'a [f32], &'a [f32]),
 }
 
-/// A fused inverted-residual block over output rows `rows` (all of them: `0..d.ho()`).
-pub fn fused_block(
+/// A fused inverted-residual block over output rows `rows` (all of them: `0..d.ho()`), run-time
+/// shapes.
+pub fn fused_block_dyn(
     cpu: Cpu,
     d: &BlockDims,
     x: &[f32],
@@ -274,7 +230,7 @@ pub fn fused_block(
 ) {
     let ptrs = check_block(d, x, y, p, scratch, rows.clone());
     // SAFETY: operands checked by `check_block`; `cpu` proves the ISA.
-    unsafe { route!(cpu, block(d, &ptrs, rows)) }
+    unsafe { route!(cpu, block_dyn(d, &ptrs, rows)) }
 }
 
 /// Check a block's operands against its shapes; the pointers the kernel may then use.

@@ -143,7 +143,10 @@ unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: 
     bias: S::V,
     out: *mut f32,
 ) -> usize {
-    // The window is at most 10 pixels (8 outputs at stride 1; 4 at stride 2 need 9).
+    // `acc` holds 8 outputs and `xs` a window of at most 10 pixels (8 outputs at stride 1; 4 at
+    // stride 2 need 9); a larger `P` must fail to build, not index out of bounds. At stride 2,
+    // `P < 2` would make empty groups that never advance.
+    const { assert!(P <= 8 && (STRIDE == 1 || P >= 2), "dw_interior: P must be 1..=8 (2..=8 at stride 2)") };
     let group = if STRIDE == 1 { P } else { P / 2 };
     let window = (group - 1) * STRIDE + 3;
     let start = ox;

@@ -25,6 +25,10 @@ pub enum Error {
     OutputLength { expected: usize, found: usize },
     /// The arena lacks the per-thread scratch `forward_parallel` needs for this many threads.
     ArenaTooSmall { threads: usize, needed_bytes: usize, found_bytes: usize },
+    /// `forward_batch` got an input that is not a whole number (at least one) of images.
+    BatchInputLength { image_len: usize, found: usize },
+    /// The arena is smaller than a batch of `images` needs.
+    ArenaTooSmallForBatch { images: usize, needed_bytes: usize, found_bytes: usize },
     /// The arena was made by `arena()` of another model.
     ArenaMismatch { expected_model: &'static str, found_model: &'static str },
 }
@@ -73,6 +77,14 @@ impl fmt::Display for Error {
             Error::ArenaTooSmall { threads, needed_bytes, found_bytes } => write!(
                 f,
                 "arena has {found_bytes} bytes, {threads} threads need {needed_bytes}; create it with `arena_for(&threads)`"
+            ),
+            Error::BatchInputLength { image_len, found } => write!(
+                f,
+                "batch input has {found} floats, not a whole number (at least one) of {image_len}-float images (height x width x 3, HWC)"
+            ),
+            Error::ArenaTooSmallForBatch { images, needed_bytes, found_bytes } => write!(
+                f,
+                "arena has {found_bytes} bytes, a batch of {images} images needs {needed_bytes}; create it with `arena_batch({images})`"
             ),
             Error::ArenaMismatch { expected_model, found_model } => write!(
                 f,

@@ -1,7 +1,13 @@
 //! Which kernels run: AVX-512, AVX2+FMA or portable, chosen by CPU detection at run time.
-//! Each kernel is instantiated once per ISA inside a `#[target_feature]` function.
+//!
+//! Each kernel body is written once (generic over `Simd`) and reached through
+//! `#[target_feature]` entry points per ISA, in two forms: shape-constant entry points, generic
+//! over a step's shapes (const generics or a `BlockShape` type), which generated code
+//! instantiates once per layer in the user's crate, so every trip count, tile choice and
+//! remainder inside the inlined body is a constant; and run-time-shaped `_dyn` entry points,
+//! compiled once here, kept as the debug path and as the baseline the benchmarks compare with.
 
-use crate::block::{BlockDims, BlockPtrs};
+use crate::block::{BlockDims, BlockPtrs, BlockShape};
 use crate::dw::DwRow;
 use crate::gemm::Gemm;
 
@@ -58,22 +64,36 @@ impl Isa {
     }
 }
 
-/// Proof that an ISA runs on this CPU: the only way to reach the kernels.
+/// Proof that an ISA runs on this CPU: the only way to reach the kernels. It also says whether
+/// the shape-constant kernels run (the default) or the run-time-shaped ones (to compare them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cpu(Isa);
+pub struct Cpu {
+    isa: Isa,
+    specialized: bool,
+}
 
 impl Cpu {
     /// `Some` if this CPU runs `isa`.
     pub fn new(isa: Isa) -> Option<Cpu> {
-        isa.is_supported().then_some(Cpu(isa))
+        isa.is_supported().then_some(Cpu { isa, specialized: true })
     }
 
     pub fn detect() -> Cpu {
-        Cpu(Isa::detect())
+        Cpu { isa: Isa::detect(), specialized: true }
     }
 
     pub fn isa(self) -> Isa {
-        self.0
+        self.isa
+    }
+
+    /// Whether steps run their shape-constant kernels (`true`) or the run-time-shaped ones.
+    pub fn specialized(self) -> bool {
+        self.specialized
+    }
+
+    /// The same ISA, with shape-constant kernels or not.
+    pub fn with_specialized(self, specialized: bool) -> Cpu {
+        Cpu { specialized, ..self }
     }
 }
 
@@ -90,10 +110,34 @@ macro_rules! entries {
                 unsafe { crate::gemm::gemm::<S, $mr, $nv>(g) }
             }
 
+            /// `gemm` with `K` inputs and `N` outputs a pixel (unit row strides) as constants.
+            $(#[$attr])*
+            pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
+                let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
+                // SAFETY: forwarded contract (the caller's `g` has these shapes).
+                unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
+            }
+
+            /// `gemm` with `K` inputs and `N` outputs a row as constants, row strides as given.
+            $(#[$attr])*
+            pub(crate) unsafe fn gemm_rows_kn<const K: usize, const N: usize>(g: &Gemm) {
+                let g = Gemm { k: K, n: N, ..*g };
+                // SAFETY: forwarded contract (the caller's `g` has these shapes).
+                unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
+            }
+
             $(#[$attr])*
             pub(crate) unsafe fn gemv(g: &Gemm) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::gemm::gemm::<S, 1, $gv>(g) }
+            }
+
+            /// `gemv` with `K` inputs as a constant.
+            $(#[$attr])*
+            pub(crate) unsafe fn gemv_k<const K: usize>(g: &Gemm) {
+                let g = Gemm { k: K, lda: K, ..*g };
+                // SAFETY: forwarded contract (the caller's `g` has `K` inputs).
+                unsafe { crate::gemm::gemm::<S, 1, $gv>(&g) }
             }
 
             $(#[$attr])*
@@ -105,32 +149,32 @@ macro_rules! entries {
                 }
             }
 
+            /// `stem_rows` of an `H x W` image to `CO` channels, shapes as constants.
+            $(#[$attr])*
+            pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+                let wo = crate::reference::conv3x3_out(W, 2);
+                // SAFETY: forwarded contract.
+                unsafe { crate::stem::stem_rows::<S, $px>(H, W, CO, wo, x, wt, b, out, rows) }
+            }
+
             $(#[$attr])*
             #[allow(clippy::too_many_arguments)]
             pub(crate) unsafe fn stem_rows(h: usize, w_in: usize, cout: usize, wo: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
-                for oy in rows {
-                    let (r, v) = crate::block::row_ptrs(x, h, w_in * 3, 2 * oy);
-                    // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
-                    unsafe { crate::stem::stem_row::<S, $px>(w_in, cout, wo, r, v, wt, b, out.add(oy * wo * cout)) }
-                }
+                // SAFETY: forwarded contract.
+                unsafe { crate::stem::stem_rows::<S, $px>(h, w_in, cout, wo, x, wt, b, out, rows) }
+            }
+
+            /// `avg_pool` of `HW` pixels of `C` channels, shapes as constants.
+            $(#[$attr])*
+            pub(crate) unsafe fn avg_pool_hwc<const HW: usize, const C: usize>(x: *const f32, out: *mut f32) {
+                // SAFETY: forwarded contract.
+                unsafe { crate::pool::avg_pool::<S>(HW, C, x, out) }
             }
 
             $(#[$attr])*
             pub(crate) unsafe fn avg_pool(hw: usize, c: usize, x: *const f32, out: *mut f32) {
-                let scale = 1.0 / hw as f32;
-                let mut c0 = 0;
-                while c0 < c {
-                    let lanes = (c - c0).min(S::L);
-                    // SAFETY: `x` holds `hw * c` floats, `out` `c`.
-                    unsafe {
-                        let mut acc = S::splat(0.0);
-                        for p in 0..hw {
-                            acc = S::add(acc, S::load_n(x.add(p * c + c0), lanes));
-                        }
-                        S::store_n(out.add(c0), S::mul(acc, S::splat(scale)), lanes);
-                    }
-                    c0 += S::L;
-                }
+                // SAFETY: forwarded contract.
+                unsafe { crate::pool::avg_pool::<S>(hw, c, x, out) }
             }
 
             $(#[$attr])*
@@ -140,9 +184,16 @@ macro_rules! entries {
             }
 
             $(#[$attr])*
-            pub(crate) unsafe fn block(d: &BlockDims, p: &BlockPtrs, rows: core::ops::Range<usize>) {
+            pub(crate) unsafe fn block_dyn(d: &BlockDims, p: &BlockPtrs, rows: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::block::block_rows::<S, $mr, $nv, $px>(d, p, rows) }
+            }
+
+            /// `block_dyn` of the block `B`: its shapes are constants in the inlined body.
+            $(#[$attr])*
+            pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, rows: core::ops::Range<usize>) {
+                // SAFETY: forwarded contract.
+                unsafe { crate::block::block_rows::<S, $mr, $nv, $px>(&B::DIMS, p, rows) }
             }
         }
     };
@@ -156,13 +207,13 @@ entries!(avx512, crate::simd::avx512::Avx512, #[target_feature(enable = "avx512f
 
 /// Route a kernel call to the `Cpu`'s ISA.
 macro_rules! route {
-    ($cpu:expr, $f:ident($($arg:expr),*)) => {
+    ($cpu:expr, $f:ident $(::<$($g:tt),*>)? ($($arg:expr),*)) => {
         match $cpu.isa() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => avx512::$f($($arg),*),
+            Isa::Avx512 => avx512::$f$(::<$($g),*>)?($($arg),*),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => avx2::$f($($arg),*),
-            _ => portable::$f($($arg),*),
+            Isa::Avx2 => avx2::$f$(::<$($g),*>)?($($arg),*),
+            _ => portable::$f$(::<$($g),*>)?($($arg),*),
         }
     };
 }

@@ -1,12 +1,15 @@
-//! Multi-threaded entry points: each splits its step's output rows (or, for the classifier,
-//! its output panels) across `Threads`. With no pool, or a pool of one, they are the serial
-//! kernels, with no threading cost.
+//! The entry points generated code calls, one per kind of step, with the step's shapes as
+//! const generics or a `BlockShape` type. Each checks its operands once, then runs the
+//! shape-constant kernel (or, when the `Cpu` asks for it, the run-time-shaped one) on its
+//! output rows, split across `Threads` when a pool of more than one is given. With no pool, or
+//! a pool of one, the calling thread runs all rows with no threading cost. Splits never change
+//! the arithmetic of an output, so every thread count gives the same bits.
 
-use crate::block::{BlockDims, BlockPtrs};
+use crate::block::{BlockDims, BlockPtrs, BlockShape};
 use crate::dispatch::{
-    check, check_block, check_linear, check_pointwise, check_stem, fused_block, linear_dyn, linear_gemm, pointwise_dyn,
-    pointwise_gemm, stem_dyn, BlockParams,
+    check, check_block, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, BlockParams,
 };
+use crate::gemm::Gemm;
 use crate::isa::{route, Cpu, Isa};
 use crate::layout::NR;
 use crate::threads::{share, SharedPtr, Threads};
@@ -15,11 +18,19 @@ use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};
 
-fn pool(threads: Option<&mut Threads>) -> Option<&mut Threads> {
-    threads.filter(|t| t.count() > 1)
+/// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
+fn run(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
+    match threads.filter(|t| t.count() > 1) {
+        Some(t) => {
+            let n = t.count();
+            t.run(&|i| job(i, n));
+        }
+        None => job(0, 1),
+    }
 }
 
-/// `stem`, rows split across `threads`.
+/// The stem (3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, BN and ReLU6
+/// fused), output rows split across `threads`.
 pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
     threads: Option<&mut Threads>,
     cpu: Cpu,
@@ -28,17 +39,24 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
     b: &[f32],
     out: &mut [f32],
 ) {
-    let Some(t) = pool(threads) else { return stem_dyn(cpu, H, W, CO, x, w, b, out) };
     let (ho, wo) = check_stem(H, W, CO, x, w, b, out);
     let o = SharedPtr(out.as_mut_ptr());
-    let n = t.count();
-    t.run(&|i| {
+    run(threads, &|i, n| {
+        let rows = share(ho, n, i);
+        let (x, w, b, o) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), o.get());
         // SAFETY: lengths checked above; each thread writes only its own output rows.
-        unsafe { route!(cpu, stem_rows(H, W, CO, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), o.get(), share(ho, n, i))) }
+        unsafe {
+            if cpu.specialized() {
+                route!(cpu, stem_rows_hwc::<H, W, CO>(x, w, b, o, rows))
+            } else {
+                route!(cpu, stem_rows(H, W, CO, wo, x, w, b, o, rows))
+            }
+        }
     });
 }
 
-/// `pointwise`, pixels split across `threads`.
+/// 1x1 convolution of `P` pixels from `K` to `N` channels; `RELU` fuses ReLU6; `res` is added
+/// after the activation. Pixels split across `threads`.
 #[allow(clippy::too_many_arguments)]
 pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU: bool>(
     threads: Option<&mut Threads>,
@@ -49,22 +67,49 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
     res: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    let Some(t) = pool(threads) else { return pointwise_dyn(cpu, P, K, N, RELU, x, w, b, res, out) };
     check_pointwise(P, K, N, x, w, b, res, out);
     let o = SharedPtr(out.as_mut_ptr());
-    let n = t.count();
-    t.run(&|i| {
+    run(threads, &|i, n| {
         let rows = share(P, n, i);
         if rows.is_empty() || N == 0 {
             return;
         }
         let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), rows);
         // SAFETY: in bounds by the checks above; each thread writes only its own pixels.
-        unsafe { route!(cpu, gemm(&g)) }
+        unsafe { gemm_kn::<K, N, RELU>(cpu, &g) }
     });
 }
 
-/// `linear`, output panels split across `threads`.
+/// # Safety
+/// As the kernels' `gemm`: `g` valid, with `K` inputs and `N` outputs a pixel.
+unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(cpu: Cpu, g: &Gemm) {
+    // SAFETY: forwarded contract; `cpu` proves the ISA.
+    unsafe {
+        if cpu.specialized() {
+            route!(cpu, gemm_kn::<K, N, RELU>(g))
+        } else {
+            route!(cpu, gemm(g))
+        }
+    }
+}
+
+/// Mean over `HW` pixels of each of `C` channels.
+pub fn avg_pool<const HW: usize, const C: usize>(cpu: Cpu, x: &[f32], out: &mut [f32]) {
+    check("pool input", x.len(), HW * C);
+    check("pool output", out.len(), C);
+    let (x, out) = (x.as_ptr(), out.as_mut_ptr());
+    // SAFETY: lengths checked above; `cpu` proves the ISA.
+    unsafe {
+        if cpu.specialized() {
+            route!(cpu, avg_pool_hwc::<HW, C>(x, out))
+        } else {
+            route!(cpu, avg_pool(HW, C, x, out))
+        }
+    }
+}
+
+/// Fully connected layer from `K` to `N` (weights packed like a 1x1 convolution), output
+/// panels split across `threads`.
 pub fn par_linear<const K: usize, const N: usize>(
     threads: Option<&mut Threads>,
     cpu: Cpu,
@@ -73,24 +118,98 @@ pub fn par_linear<const K: usize, const N: usize>(
     b: &[f32],
     out: &mut [f32],
 ) {
-    let Some(t) = pool(threads) else { return linear_dyn(cpu, K, N, x, w, b, out) };
     check_linear(K, N, x, w, b, out);
     let o = SharedPtr(out.as_mut_ptr());
-    let (n, panels) = (t.count(), N.div_ceil(NR));
-    t.run(&|i| {
+    let panels = N.div_ceil(NR);
+    run(threads, &|i, n| {
         let g = linear_gemm(K, N, x, w, b, o.get(), share(panels, n, i));
         if g.n == 0 {
             return;
         }
         // SAFETY: in bounds by the checks above; each thread writes only its own columns.
-        unsafe { route!(cpu, gemv(&g)) }
+        unsafe {
+            if cpu.specialized() {
+                route!(cpu, gemv_k::<K>(&g))
+            } else {
+                route!(cpu, gemv(&g))
+            }
+        }
     });
 }
 
-/// A fused block, output rows split across `threads`. Thread 0 uses `scratch`; thread `i > 0`
-/// uses `extra[(i - 1) * stride..][..d.scratch_len()]`.
+/// The classifier over a batch of `images`: image `i`'s `K` features at
+/// `x[offset + i * stride..]`, its `N` logits at `out[i * N..]`. One matrix product, so the
+/// weights are read once for the whole batch.
 #[allow(clippy::too_many_arguments)]
-pub fn par_block(
+pub fn linear_batch<const K: usize, const N: usize>(
+    cpu: Cpu,
+    x: &[f32],
+    offset: usize,
+    stride: usize,
+    images: usize,
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
+    if images == 0 || N == 0 {
+        return;
+    }
+    check("linear batch input", x.len(), offset + (images - 1) * stride + K);
+    check_linear(K, N, &x[offset..], w, b, &out[..N]);
+    check("linear batch output", out.len(), images * N);
+    let g = Gemm {
+        m: images,
+        k: K,
+        n: N,
+        a: x[offset..].as_ptr(),
+        lda: stride,
+        w: w.as_ptr(),
+        bias: b.as_ptr(),
+        res: core::ptr::null(),
+        ldr: 0,
+        out: out.as_mut_ptr(),
+        ldo: N,
+        relu: false,
+    };
+    // SAFETY: lengths checked above (rows `stride` apart, each `K` long); `cpu` proves the ISA.
+    unsafe {
+        if cpu.specialized() {
+            route!(cpu, gemm_rows_kn::<K, N>(&g))
+        } else {
+            route!(cpu, gemm(&g))
+        }
+    }
+}
+
+/// The fused block `B`, output rows split across `threads`. Thread 0 uses `scratch`; thread
+/// `i > 0` uses `extra[(i - 1) * stride..][..B::DIMS.scratch_len()]`.
+#[allow(clippy::too_many_arguments)]
+pub fn par_block<B: BlockShape>(
+    threads: Option<&mut Threads>,
+    cpu: Cpu,
+    x: &[f32],
+    y: &mut [f32],
+    p: BlockParams<'_>,
+    scratch: &mut [f32],
+    extra: &mut [f32],
+    stride: usize,
+) {
+    let d = &B::DIMS;
+    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, rows| {
+        // SAFETY: operands checked by `block_on`; `cpu` proves the ISA.
+        unsafe {
+            if cpu.specialized() {
+                route!(cpu, block::<B>(ptrs, rows))
+            } else {
+                route!(cpu, block_dyn(d, ptrs, rows))
+            }
+        }
+    });
+}
+
+/// `par_block` with run-time shapes `d` (the run-time-shaped kernels; tests and benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn par_block_dyn(
     threads: Option<&mut Threads>,
     cpu: Cpu,
     d: &BlockDims,
@@ -101,22 +220,41 @@ pub fn par_block(
     extra: &mut [f32],
     stride: usize,
 ) {
-    let Some(t) = pool(threads) else { return fused_block(cpu, d, x, y, p, scratch, 0..d.ho()) };
-    let n = t.count();
-    let ptrs0 = check_block(d, x, y, p, scratch, 0..d.ho());
-    assert!(stride >= d.scratch_len(), "internal error: per-thread scratch too small");
-    check("per-thread scratch", extra.len(), (n - 1) * stride);
-    let (y, s0, ex) = (SharedPtr(ptrs0.y), SharedPtr(ptrs0.scratch), SharedPtr(extra.as_mut_ptr()));
+    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, rows| {
+        // SAFETY: operands checked by `block_on`; `cpu` proves the ISA.
+        unsafe { route!(cpu, block_dyn(d, ptrs, rows)) }
+    });
+}
+
+/// Check a block's operands, then run `kernel` over each thread's output rows with its own
+/// scratch.
+#[allow(clippy::too_many_arguments)]
+fn block_on(
+    threads: Option<&mut Threads>,
+    d: &BlockDims,
+    x: &[f32],
+    y: &mut [f32],
+    p: BlockParams<'_>,
+    scratch: &mut [f32],
+    extra: &mut [f32],
+    stride: usize,
+    kernel: &(dyn Fn(&BlockPtrs, core::ops::Range<usize>) + Sync),
+) {
     let ho = d.ho();
+    let ptrs0 = check_block(d, x, y, p, scratch, 0..ho);
+    let n = threads.as_ref().map_or(1, |t| t.count());
+    if n > 1 {
+        assert!(stride >= d.scratch_len(), "internal error: per-thread scratch too small");
+        check("per-thread scratch", extra.len(), (n - 1) * stride);
+    }
+    let (y, s0, ex) = (SharedPtr(ptrs0.y), SharedPtr(ptrs0.scratch), SharedPtr(extra.as_mut_ptr()));
     // Borrow the whole struct: closures would otherwise capture its (non-Sync) fields.
     let ptrs0 = &ptrs0;
-    t.run(&|i| {
-        // SAFETY: operands checked by `check_block`; each thread writes its own output rows
-        // and its own scratch (thread 0 the block's, thread i > 0 the i-th extra region).
-        unsafe {
-            let scratch = if i == 0 { s0.get() } else { ex.get().add((i - 1) * stride) };
-            let ptrs = BlockPtrs { y: y.get(), scratch, ..*ptrs0 };
-            route!(cpu, block(d, &ptrs, share(ho, n, i)))
-        }
+    run(threads, &|i, n| {
+        // SAFETY: thread 0 uses the block's scratch, thread i > 0 the i-th extra region, which
+        // exists (checked above); each thread writes its own output rows.
+        let scratch = if i == 0 { s0.get() } else { unsafe { ex.get().add((i - 1) * stride) } };
+        let ptrs = BlockPtrs { y: y.get(), scratch, ..*ptrs0 };
+        kernel(&ptrs, share(ho, n, i));
     });
 }

@@ -62,6 +62,29 @@ pub fn check_lengths(input: &[f32], input_len: usize, logits: &[f32], classes: u
     Ok(())
 }
 
+/// The number of images in a batch: `inputs` must hold a whole number (at least one) of
+/// `image_len`-float images, and `logits` `classes` floats for each.
+pub fn batch_size(inputs: &[f32], image_len: usize, logits: &[f32], classes: usize) -> Result<usize, Error> {
+    let images = inputs.len() / image_len;
+    if images == 0 || !inputs.len().is_multiple_of(image_len) {
+        return Err(Error::BatchInputLength { image_len, found: inputs.len() });
+    }
+    if logits.len() != images * classes {
+        return Err(Error::OutputLength { expected: images * classes, found: logits.len() });
+    }
+    Ok(images)
+}
+
+/// The part of the arena a batch of `images` runs in: one planned region (`planned` floats)
+/// per image.
+pub fn batch_arena(a: &mut [f32], planned: usize, images: usize) -> Result<&mut [f32], Error> {
+    let needed = planned * images;
+    if a.len() < needed {
+        return Err(Error::ArenaTooSmallForBatch { images, needed_bytes: needed * 4, found_bytes: a.len() * 4 });
+    }
+    Ok(&mut a[..needed])
+}
+
 /// Split the arena into the planned region and the per-thread scratch behind it, checking there
 /// is scratch for `threads` threads.
 pub fn split_thread_scratch(

@@ -3,9 +3,15 @@
 
 use crate::layout::NR;
 
-/// Output size of a 3x3 convolution with padding 1.
+/// Output size along one axis of PyTorch's `Conv2d` with kernel `k`, `stride` and zero
+/// padding `pad`: the one formula the compiler's shapes and both references use.
+pub const fn conv_out(size: usize, k: usize, stride: usize, pad: usize) -> usize {
+    (size + 2 * pad - k) / stride + 1
+}
+
+/// Output size of a 3x3 convolution with padding 1 (every 3x3 layer of MobileNetV2).
 pub const fn conv3x3_out(size: usize, stride: usize) -> usize {
-    (size - 1) / stride + 1
+    conv_out(size, 3, stride, 1)
 }
 
 fn relu6(v: f32) -> f32 {

@@ -3,6 +3,31 @@
 
 use crate::simd::Simd;
 
+/// Output rows `rows` of an `h x w_in` image to `cout` channels (`wo` columns).
+///
+/// # Safety
+/// `x` holds `h * w_in * 3` floats, `out` the output rows; weights as `stem_row` says; the ISA
+/// of `S` is present.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn stem_rows<S: Simd, const PX: usize>(
+    h: usize,
+    w_in: usize,
+    cout: usize,
+    wo: usize,
+    x: *const f32,
+    wt: *const f32,
+    b: *const f32,
+    out: *mut f32,
+    rows: core::ops::Range<usize>,
+) {
+    for oy in rows {
+        let (r, v) = crate::block::row_ptrs(x, h, w_in * 3, 2 * oy);
+        // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
+        unsafe { stem_row::<S, PX>(w_in, cout, wo, r, v, wt, b, out.add(oy * wo * cout)) }
+    }
+}
+
 /// One output row: `rows[ky]` is image row `2 * oy + ky - 1`, used only if `valid[ky]`.
 ///
 /// # Safety

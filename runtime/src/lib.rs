@@ -24,9 +24,10 @@ pub use mobilenet_macros::mobilenet;
 /// Items generated code uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use mobilenet_kernels::dispatch::*;
+    pub use mobilenet_kernels::dispatch::stem_output;
     pub use mobilenet_kernels::{
-        check_lengths, load_params, par_block, par_linear, par_pointwise, par_stem, split, split_thread_scratch,
-        Aligned, BlockDims, BlockParams, Cpu, ParamKind, ParamLayer, Params,
+        avg_pool, batch_arena, batch_size, check_lengths, linear_batch, load_params, par_block, par_linear,
+        par_pointwise, par_stem, split, split_thread_scratch, Aligned, BlockDims, BlockParams, BlockShape, Cpu,
+        ParamKind, ParamLayer, Params,
     };
 }

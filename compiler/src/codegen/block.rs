@@ -5,10 +5,22 @@ use super::{inspect_stage, lit, param_slices, region, rt, tensor_region};
 use crate::ir::Value;
 use crate::passes::fuse_blocks::FusedBlock;
 use crate::passes::Program;
-use proc_macro2::TokenStream;
-use quote::quote;
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
-pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStream {
+/// The module holding a model's block shape types (one per model, beside its struct).
+pub(crate) fn shapes_module(program: &Program) -> Ident {
+    format_ident!("__mobilenet_shapes_{}", program.network.spec.name)
+}
+
+fn shape_name(program: &Program, step: usize) -> TokenStream {
+    let (module, ty) = (shapes_module(program), format_ident!("Step{step}"));
+    quote!(#module::#ty)
+}
+
+/// The zero-sized type carrying the shapes of the block at `step`: kernels instantiated on it
+/// see every shape as a constant. Defined once, used by `forward` and `forward_batch` alike.
+pub(crate) fn shape_item(step: usize, b: &FusedBlock) -> TokenStream {
     let rt = rt();
     let d = b.dims;
     let (h, w, cin, hidden, cout, stride, expand, residual, band) =
@@ -20,6 +32,22 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         }
         None => quote!(::core::option::Option::None),
     };
+    let ty = format_ident!("Step{step}");
+    quote! {
+        pub enum #ty {}
+        impl #rt::BlockShape for #ty {
+            const DIMS: #rt::BlockDims = #rt::BlockDims {
+                h: #h, w: #w, cin: #cin, hidden: #hidden, cout: #cout, stride: #stride,
+                expand: #expand, residual: #residual, band: #band, stem: #stem_dims,
+            };
+        }
+    }
+}
+
+pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStream {
+    let rt = rt();
+    let d = b.dims;
+    let shape = shape_name(program, step);
     let y_region = tensor_region(program, b.output);
     let y = region(y_region);
     let scratch_buf = program.schedule.scratch_of(step).expect("a fused block has scratch");
@@ -60,7 +88,7 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         let name = format!("features.{}", stem.stage.unwrap_or_default());
         quote! {
             if let ::core::option::Option::Some(f) = inspect.as_mut() {
-                let stem_out = #rt::stem_output::<#ih, #iw, #oc>(cpu, input, #w, #bias);
+                let stem_out = #rt::stem_output(cpu, #ih, #iw, #oc, input, #w, #bias);
                 f(#name, [#oh, #ow, #oc], &stem_out);
             }
         }
@@ -70,10 +98,6 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         #inspect_stem
         {
             #[doc = #comment]
-            const D: #rt::BlockDims = #rt::BlockDims {
-                h: #h, w: #w, cin: #cin, hidden: #hidden, cout: #cout, stride: #stride,
-                expand: #expand, residual: #residual, band: #band, stem: #stem_dims,
-            };
             #bind
             let params = #rt::BlockParams {
                 stem: #stem_params,
@@ -81,7 +105,7 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
                 depthwise: #dw_params,
                 project: #project_params,
             };
-            #rt::par_block(threads.as_deref_mut(), cpu, &D, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
+            #rt::par_block::<#shape>(threads.as_deref_mut(), cpu, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
         }
         #inspect
     }

@@ -1,16 +1,16 @@
 //! Code generation: the model type, its constants, constructors and a `forward` that is a
 //! straight line of shape-constant kernel calls over fixed arena regions. One file per op.
 
+mod batch;
 mod block;
-mod depthwise;
 mod linear;
 mod pointwise;
 mod pool;
 mod stem;
 
 use crate::ir::{Layer, Op, TensorId, Value};
-use crate::passes::fold_bn::ParamEntry;
 use crate::passes::fuse_blocks::Step;
+use crate::passes::layout_params::ParamEntry;
 use crate::passes::Program;
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
@@ -35,12 +35,6 @@ fn lit(n: usize) -> Literal {
 fn region((offset, len): (usize, usize)) -> TokenStream {
     let (o, l) = (lit(offset), lit(len));
     quote!((#o, #l))
-}
-
-/// What an op's emitter gets: the names bound to its operands are `src`, `dst`, `w`, `b`
-/// and, for a residual, `res`.
-pub(crate) struct OpCtx<'a> {
-    pub layer: &'a Layer,
 }
 
 /// Generate the model for `program`; `baked` holds folded, packed weights for `new()`.
@@ -71,6 +65,12 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
         })
         .collect();
 
+    let batch = batch::emit(program, &body);
+    let shapes_mod = block::shapes_module(program);
+    let shape_items = program.schedule.steps.iter().enumerate().filter_map(|(k, step)| match step {
+        Step::Block(b) => Some(block::shape_item(k, b)),
+        Step::Layer(_) => None,
+    });
     let track_spec = tracked.spec.as_ref().map(|p| {
         let p = p.to_string_lossy();
         quote!(
@@ -117,6 +117,13 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     quote! {
         #track_spec
         #track_weights
+
+        /// Shapes of the fused blocks of the model below, as types.
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #shapes_mod {
+            #(#shape_items)*
+        }
 
         #[doc = #doc]
         #[derive(Clone, Debug)]
@@ -192,6 +199,8 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
                 self.run(arena, input_hwc, logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
             }
+
+            #batch
 
             /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
             /// `features.N` stage (HWC), for debugging against another implementation. Stages the
@@ -319,13 +328,13 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
         (None, None, _) => quote!(let (src, dst) = (input, &mut *logits);),
     };
     let params = param_slices(program, index).map(|(w, b)| quote!(let (w, b) = (#w, #b);));
-    let ctx = OpCtx { layer };
+    // Each emitter's call uses the names bound above: `src`, `dst`, `w`, `b` and `res`.
     let call = match layer.op {
-        Op::Stem => stem::emit(&ctx),
-        Op::Pointwise { relu } => pointwise::emit(&ctx, relu),
-        Op::Depthwise { stride } => depthwise::emit(&ctx, stride),
-        Op::AvgPool => pool::emit(&ctx),
-        Op::Linear => linear::emit(&ctx),
+        Op::Stem => stem::emit(layer),
+        Op::Pointwise { relu } => pointwise::emit(layer, relu),
+        Op::Depthwise { .. } => unreachable!("`passes::compile` rejects a depthwise layer outside a fused block"),
+        Op::AvgPool => pool::emit(layer),
+        Op::Linear => linear::emit(layer),
     };
     let inspect = inspect_stage(layer, dst);
     let comment = format!(

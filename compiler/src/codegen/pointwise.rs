@@ -1,15 +1,16 @@
 //! 1x1 convolutions (expand, project, last): a GEMM over pixels with bias, optional ReLU6 and
 //! the inverted-residual shortcut fused into its epilogue.
 
-use super::{lit, rt, OpCtx};
+use super::{lit, rt};
+use crate::ir::Layer;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub(crate) fn emit(ctx: &OpCtx<'_>, relu: bool) -> TokenStream {
+pub(crate) fn emit(layer: &Layer, relu: bool) -> TokenStream {
     let rt = rt();
-    let (i, o) = (ctx.layer.input_shape, ctx.layer.output_shape);
+    let (i, o) = (layer.input_shape, layer.output_shape);
     let (p, k, n) = (lit(i.h * i.w), lit(i.c), lit(o.c));
-    let res = match ctx.layer.residual {
+    let res = match layer.residual {
         Some(_) => quote!(::core::option::Option::Some(res)),
         None => quote!(::core::option::Option::None),
     };

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::ir::{Layer, Network, Op, Shape, TensorId, Value};
 use crate::spec::{locate, Seg, SourceFile, Spec, MAX_CHANNELS};
+use mobilenet_kernels::reference::conv3x3_out;
 
 /// Largest activation tensor accepted, in floats (4 GiB of f32).
 pub const MAX_TENSOR_FLOATS: usize = 1 << 30;
@@ -15,11 +16,6 @@ pub fn make_divisible(v: f64, divisor: usize) -> usize {
         new_v += d;
     }
     new_v as usize
-}
-
-/// Output size of a 3x3 convolution with padding 1.
-pub const fn conv_out(size: usize, stride: usize) -> usize {
-    (size - 1) / stride + 1
 }
 
 /// Build the IR. `src` locates errors that only the derived sizes reveal.
@@ -38,7 +34,7 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
         }
     }
     let input = Shape { h: spec.height, w: spec.width, c: 3 };
-    let mut cur = Shape { h: conv_out(input.h, 2), w: conv_out(input.w, 2), c: stem_c };
+    let mut cur = Shape { h: conv3x3_out(input.h, 2), w: conv3x3_out(input.w, 2), c: stem_c };
     let mut x = b.layer(Op::Stem, Value::Image, input, cur, None, "features.0.0", "features.0.1", Some(0));
 
     let mut stage = 1;
@@ -81,7 +77,7 @@ pub fn build(spec: &Spec, src: &SourceFile) -> Result<Network, Error> {
                 hs = es;
                 j = 1;
             }
-            let ds = Shape { h: conv_out(hs.h, stride), w: conv_out(hs.w, stride), c: hidden };
+            let ds = Shape { h: conv3x3_out(hs.h, stride), w: conv3x3_out(hs.w, stride), c: hidden };
             h = b.layer(
                 Op::Depthwise { stride },
                 Value::Tensor(h),

@@ -8,6 +8,7 @@
 //! The result is the schedule codegen follows and the buffers the arena plan places.
 
 use crate::ir::{Layer, Network, Op, TensorId, Value};
+use crate::passes::plan_arena;
 use mobilenet_kernels::BlockDims;
 
 /// Bytes a band's working set (ring, band buffer, weights) may take: half of a 2 MiB L2.
@@ -106,34 +107,32 @@ pub fn fuse(net: &Network) -> Schedule {
         }
     }
 
-    let mut sched = Schedule { steps, buffers: Vec::new(), lens: Vec::new(), live: Vec::new() };
-    let use_buffer =
-        |sched: &mut Schedule, b: Buffer, len: usize, step: usize| match sched.buffers.iter().position(|x| *x == b) {
-            Some(k) => sched.live[k].1 = sched.live[k].1.max(step),
-            None => {
-                sched.buffers.push(b);
-                sched.lens.push(len);
-                sched.live.push((step, step));
-            }
+    // Buffers are numbered in order of first use; each step's list feeds the liveness.
+    let (mut buffers, mut lens) = (Vec::new(), Vec::new());
+    let mut touched = Vec::with_capacity(steps.len());
+    for (k, step) in steps.iter().enumerate() {
+        let (tensors, scratch): (Vec<TensorId>, _) = match step {
+            Step::Layer(l) => (net.layers[*l].tensors().collect(), None),
+            Step::Block(b) => (b.input.tensor().into_iter().chain([b.output]).collect(), Some(b.dims.scratch_len())),
         };
-    for k in 0..sched.steps.len() {
-        let (reads, writes, scratch) = match &sched.steps[k] {
-            Step::Layer(l) => {
-                let layer = &net.layers[*l];
-                (vec![layer.input, layer.residual.map_or(Value::Image, Value::Tensor)], layer.output, None)
-            }
-            Step::Block(b) => (vec![b.input], Value::Tensor(b.output), Some(b.dims.scratch_len())),
-        };
-        for v in reads.into_iter().chain([writes]) {
-            if let Value::Tensor(t) = v {
-                use_buffer(&mut sched, Buffer::Tensor(t), net.tensors[t].len(), k);
-            }
+        let uses = tensors.into_iter().map(|t| (Buffer::Tensor(t), net.tensors[t].len()));
+        let uses = uses.chain(scratch.map(|len| (Buffer::Scratch(k), len)));
+        let mut ids = Vec::new();
+        for (buffer, len) in uses {
+            let id = match buffers.iter().position(|x| *x == buffer) {
+                Some(id) => id,
+                None => {
+                    buffers.push(buffer);
+                    lens.push(len);
+                    buffers.len() - 1
+                }
+            };
+            ids.push(id);
         }
-        if let Some(len) = scratch {
-            use_buffer(&mut sched, Buffer::Scratch(k), len, k);
-        }
+        touched.push(ids);
     }
-    sched
+    let live = plan_arena::live_ranges(buffers.len(), touched);
+    Schedule { steps, buffers, lens, live }
 }
 
 /// The block whose first layer is `i`, if one starts there.

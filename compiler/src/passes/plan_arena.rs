@@ -1,17 +1,23 @@
-//! Memory planning: the liveness of every activation under the op-by-op schedule, and a fixed
-//! offset for each in one arena such that no two tensors live at the same time overlap.
+//! Memory planning. `plan_buffers` gives every buffer of the fused schedule (activations that
+//! exist in full, and each fused block's scratch) a fixed offset in one arena such that no two
+//! buffers live at the same time overlap: it tries several greedy orders, a two-ended
+//! placement (a step's input and output at opposite ends, its scratch between) and a local
+//! search, aiming at the liveness lower bound. `plan` and `op_by_op_bound` do the same for
+//! the unfused op-by-op schedule, which is kept for comparison only. Both schedules get their
+//! lifetimes from `live_ranges`.
 
-use crate::ir::{Network, TensorId, Value};
+use crate::ir::Network;
 use std::fmt;
 
 /// Offsets are kept on 64-byte boundaries when that costs no more than `SLACK` of the bound.
 const ALIGN: usize = 16;
 const SLACK: f64 = 0.05;
 
-/// One tensor's place and lifetime (layer indices, inclusive).
+/// One buffer's place and lifetime (step indices, inclusive).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Placement {
-    pub tensor: TensorId,
+    /// Index of the buffer placed (into the planned schedule's buffers).
+    pub buffer: usize,
     /// Offset in floats.
     pub offset: usize,
     /// Length in floats.
@@ -33,7 +39,7 @@ impl Placement {
 /// The arena plan: a value to print and check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArenaPlan {
-    /// Indexed by tensor id.
+    /// Indexed by buffer.
     pub placements: Vec<Placement>,
     /// Arena size in floats.
     pub size: usize,
@@ -51,26 +57,29 @@ impl ArenaPlan {
     }
 }
 
-/// `(first, last)` layer index of each tensor: produced by `first`, last read by `last`.
-pub fn liveness(net: &Network) -> Vec<(usize, usize)> {
-    let mut live = vec![(usize::MAX, 0); net.tensors.len()];
-    for (i, layer) in net.layers.iter().enumerate() {
-        if let Value::Tensor(t) = layer.output {
-            live[t] = (i, i);
-        }
-        let reads = [layer.input, layer.residual.map_or(Value::Image, Value::Tensor)];
-        for v in reads {
-            if let Value::Tensor(t) = v {
-                live[t].1 = live[t].1.max(i);
-            }
+/// `(first, last)` step of each of `buffers` buffers, given the buffers each step reads or
+/// writes, in step order. A buffer no step touches gets `(usize::MAX, 0)`.
+pub fn live_ranges<S: IntoIterator<Item = usize>>(
+    buffers: usize,
+    steps: impl IntoIterator<Item = S>,
+) -> Vec<(usize, usize)> {
+    let mut live = vec![(usize::MAX, 0); buffers];
+    for (k, touched) in steps.into_iter().enumerate() {
+        for b in touched {
+            live[b] = (live[b].0.min(k), live[b].1.max(k));
         }
     }
     live
 }
 
-/// The liveness lower bound: the largest sum of tensors live during one layer.
-pub fn lower_bound(lens: &[usize], live: &[(usize, usize)], layers: usize) -> usize {
-    (0..layers)
+/// `(first, last)` layer index of each tensor under the op-by-op schedule.
+pub fn liveness(net: &Network) -> Vec<(usize, usize)> {
+    live_ranges(net.tensors.len(), net.layers.iter().map(|l| l.tensors()))
+}
+
+/// The liveness lower bound: the largest sum of buffers live during one step.
+pub fn lower_bound(lens: &[usize], live: &[(usize, usize)], steps: usize) -> usize {
+    (0..steps)
         .map(|i| lens.iter().zip(live).filter(|(_, &(f, l))| f <= i && i <= l).map(|(n, _)| n).sum())
         .max()
         .unwrap_or(0)
@@ -105,7 +114,7 @@ pub fn plan_buffers(lens: &[usize], live: &[(usize, usize)], steps: usize) -> Ar
         if plan.1 <= lower_bound {
             return plan;
         }
-        // Chains of steps fit exactly when consecutive tensors sit at opposite ends.
+        // Chains of steps fit exactly when consecutive buffers sit at opposite ends.
         let ends = two_ended(lens, live, align, lower_bound.next_multiple_of(align));
         if ends.1 <= lower_bound.next_multiple_of(align) {
             return ends;
@@ -128,18 +137,18 @@ pub fn plan_buffers(lens: &[usize], live: &[(usize, usize)], steps: usize) -> Ar
     ArenaPlan { placements, size, lower_bound }
 }
 
-/// Place buffers in order of birth, alternating the tensors that outlive their first step
+/// Place buffers in order of birth, alternating the buffers that outlive their first step
 /// between the bottom and the top of a `total`-float arena (one-step buffers, such as a block's
 /// scratch, go to the lowest free place). In a chain of steps, a step's input and output then
 /// sit at opposite ends with its scratch between them, so the plan meets the liveness bound.
 fn two_ended(lens: &[usize], live: &[(usize, usize)], align: usize, total: usize) -> (Vec<Placement>, usize) {
-    // By birth; within a step, the tensors that live on first (they take the ends).
-    let mut order: Vec<TensorId> = (0..lens.len()).collect();
-    order.sort_by_key(|&t| (live[t].0, std::cmp::Reverse(live[t].1), std::cmp::Reverse(lens[t])));
+    // By birth; within a step, the buffers that live on first (they take the ends).
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&b| (live[b].0, std::cmp::Reverse(live[b].1), std::cmp::Reverse(lens[b])));
     let mut placed: Vec<Placement> = Vec::with_capacity(lens.len());
     let mut top = false;
-    for t in order {
-        let me = Placement { tensor: t, offset: 0, len: lens[t], first: live[t].0, last: live[t].1 };
+    for b in order {
+        let me = Placement { buffer: b, offset: 0, len: lens[b], first: live[b].0, last: live[b].1 };
         let busy: Vec<(usize, usize)> =
             placed.iter().filter(|p| p.lives_with(&me)).map(|p| (p.offset, p.offset + p.len)).collect();
         let free = |o: usize| busy.iter().all(|&(s, e)| o + me.len <= s || e <= o);
@@ -166,15 +175,15 @@ fn two_ended(lens: &[usize], live: &[(usize, usize)], align: usize, total: usize
         }
         placed.push(Placement { offset, ..me });
     }
-    placed.sort_by_key(|p| p.tensor);
+    placed.sort_by_key(|p| p.buffer);
     let size = placed.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
     (placed, size)
 }
 
-/// Local search over placement orders when greedy misses the bound: move one tensor to
+/// Local search over placement orders when greedy misses the bound: move one buffer to
 /// another place in the order, keep the move if the plan is no larger. Deterministic.
 fn improve(
-    mut order: Vec<TensorId>,
+    mut order: Vec<usize>,
     mut plan: (Vec<Placement>, usize),
     lens: &[usize],
     live: &[(usize, usize)],
@@ -197,8 +206,8 @@ fn improve(
             break;
         }
         let mut candidate = order.clone();
-        let t = candidate.remove(next(n));
-        candidate.insert(next(n), t);
+        let b = candidate.remove(next(n));
+        candidate.insert(next(n), b);
         let p = place(&candidate, lens, live, align);
         if p.1 <= plan.1 {
             order = candidate;
@@ -208,36 +217,36 @@ fn improve(
     plan
 }
 
-/// Orders to place tensors in: largest first (TFLite's "greedy by size"), by birth, and
-/// "greedy by breadth" (the tensors of the most crowded layers first).
-fn placement_orders(lens: &[usize], live: &[(usize, usize)], layers: usize) -> Vec<Vec<TensorId>> {
-    let all: Vec<TensorId> = (0..lens.len()).collect();
+/// Orders to place buffers in: largest first (TFLite's "greedy by size"), by birth, and
+/// "greedy by breadth" (the buffers of the most crowded steps first).
+fn placement_orders(lens: &[usize], live: &[(usize, usize)], steps: usize) -> Vec<Vec<usize>> {
+    let all: Vec<usize> = (0..lens.len()).collect();
     let mut by_size = all.clone();
-    by_size.sort_by_key(|&t| (std::cmp::Reverse(lens[t]), t));
+    by_size.sort_by_key(|&b| (std::cmp::Reverse(lens[b]), b));
     let mut by_birth = all.clone();
-    by_birth.sort_by_key(|&t| (live[t].0, std::cmp::Reverse(lens[t])));
+    by_birth.sort_by_key(|&b| (live[b].0, std::cmp::Reverse(lens[b])));
     let crowd =
-        |i: usize| -> usize { (0..lens.len()).filter(|&t| live[t].0 <= i && i <= live[t].1).map(|t| lens[t]).sum() };
-    let mut steps: Vec<usize> = (0..layers).collect();
-    steps.sort_by_key(|&i| std::cmp::Reverse(crowd(i)));
+        |i: usize| -> usize { (0..lens.len()).filter(|&b| live[b].0 <= i && i <= live[b].1).map(|b| lens[b]).sum() };
+    let mut crowded: Vec<usize> = (0..steps).collect();
+    crowded.sort_by_key(|&i| std::cmp::Reverse(crowd(i)));
     let mut by_breadth = Vec::with_capacity(lens.len());
-    for i in steps {
-        let mut here: Vec<TensorId> =
-            all.iter().copied().filter(|&t| live[t].0 <= i && i <= live[t].1 && !by_breadth.contains(&t)).collect();
-        here.sort_by_key(|&t| std::cmp::Reverse(lens[t]));
+    for i in crowded {
+        let mut here: Vec<usize> =
+            all.iter().copied().filter(|&b| live[b].0 <= i && i <= live[b].1 && !by_breadth.contains(&b)).collect();
+        here.sort_by_key(|&b| std::cmp::Reverse(lens[b]));
         by_breadth.extend(here);
     }
-    let rest: Vec<TensorId> = all.iter().copied().filter(|t| !by_breadth.contains(t)).collect();
+    let rest: Vec<usize> = all.iter().copied().filter(|b| !by_breadth.contains(b)).collect();
     by_breadth.extend(rest);
     vec![by_size, by_birth, by_breadth]
 }
 
-/// Place tensors in `order`, each into the tightest gap left by the tensors already placed
+/// Place buffers in `order`, each into the tightest gap left by the buffers already placed
 /// that live at the same time.
-fn place(order: &[TensorId], lens: &[usize], live: &[(usize, usize)], align: usize) -> (Vec<Placement>, usize) {
+fn place(order: &[usize], lens: &[usize], live: &[(usize, usize)], align: usize) -> (Vec<Placement>, usize) {
     let mut placed: Vec<Placement> = Vec::with_capacity(lens.len());
-    for &t in order {
-        let me = Placement { tensor: t, offset: 0, len: lens[t], first: live[t].0, last: live[t].1 };
+    for &b in order {
+        let me = Placement { buffer: b, offset: 0, len: lens[b], first: live[b].0, last: live[b].1 };
         let mut busy: Vec<(usize, usize)> =
             placed.iter().filter(|p| p.lives_with(&me)).map(|p| (p.offset, p.offset + p.len)).collect();
         busy.sort_unstable();
@@ -255,17 +264,17 @@ fn place(order: &[TensorId], lens: &[usize], live: &[(usize, usize)], align: usi
         let offset = best.map_or(cursor, |(_, o)| o);
         placed.push(Placement { offset, ..me });
     }
-    placed.sort_by_key(|p| p.tensor);
+    placed.sort_by_key(|p| p.buffer);
     let size = placed.iter().map(|p| p.offset + p.len).max().unwrap_or(0);
     (placed, size)
 }
 
-/// Independent check of a plan: every tensor inside the arena, no two tensors that live at the
+/// Independent check of a plan: every buffer inside the arena, no two buffers that live at the
 /// same time overlap.
 pub fn verify(plan: &ArenaPlan) -> Result<(), String> {
     for p in &plan.placements {
         if p.offset + p.len > plan.size {
-            return Err(format!("tensor {} ends at {}, past the arena's {}", p.tensor, p.offset + p.len, plan.size));
+            return Err(format!("buffer {} ends at {}, past the arena's {}", p.buffer, p.offset + p.len, plan.size));
         }
     }
     for (i, a) in plan.placements.iter().enumerate() {
@@ -273,9 +282,9 @@ pub fn verify(plan: &ArenaPlan) -> Result<(), String> {
             let overlap = a.offset < b.offset + b.len && b.offset < a.offset + a.len;
             if a.lives_with(b) && overlap && a.len > 0 && b.len > 0 {
                 return Err(format!(
-                    "tensors {} and {} live at the same time and overlap ({:?} vs {:?})",
-                    a.tensor,
-                    b.tensor,
+                    "buffers {} and {} live at the same time and overlap ({:?} vs {:?})",
+                    a.buffer,
+                    b.buffer,
                     a.region(),
                     b.region()
                 ));
@@ -294,9 +303,9 @@ impl fmt::Display for ArenaPlan {
             self.lower_bound_bytes(),
             (self.size as f64 / self.lower_bound.max(1) as f64 - 1.0) * 100.0
         )?;
-        writeln!(f, "{:>6}  {:>12}  {:>12}  {:>9}", "tensor", "offset (B)", "bytes", "live")?;
+        writeln!(f, "{:>6}  {:>12}  {:>12}  {:>9}", "buffer", "offset (B)", "bytes", "live")?;
         for p in &self.placements {
-            writeln!(f, "{:>6}  {:>12}  {:>12}  {:>4}..{:<4}", p.tensor, p.offset * 4, p.len * 4, p.first, p.last)?;
+            writeln!(f, "{:>6}  {:>12}  {:>12}  {:>4}..{:<4}", p.buffer, p.offset * 4, p.len * 4, p.first, p.last)?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
-//! BatchNorm folding: every convolution absorbs the BatchNorm after it, becoming a convolution
-//! with a bias. This pass lays out the folded, packed parameters (one buffer, fixed offsets);
-//! with weights at hand (`weights:` in the spec) it also folds and packs the numbers, through
-//! the very loader that `from_safetensors` runs at run time.
+//! The parameter layout: one buffer holding every layer's folded, packed weights and bias at
+//! fixed offsets (each convolution absorbs the BatchNorm after it, becoming a convolution with a
+//! bias). The folding itself is `mobilenet_kernels::checkpoint`, the very loader that
+//! `from_safetensors` runs at run time; with weights named in the spec the compiler runs it at
+//! build time and bakes its output into this layout.
 
 use crate::ir::Network;
 use mobilenet_kernels::{ParamKind, ParamLayer};

@@ -1,0 +1,79 @@
+//! `forward_batch`: the steps before `Program::batch_step_major_from` run image by image, the
+//! rest step by step over the batch (see `passes::plan_batch`), the classifier as one matrix
+//! product over every image's features. Each image has its own copy of the memory plan.
+
+use super::{lit, param_slices, rt, tensor_region};
+use crate::ir::{Op, Value};
+use crate::passes::fuse_blocks::Step;
+use crate::passes::Program;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+/// The methods `arena_batch` and `forward_batch`; `steps` is each step's code as `run` has it.
+pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
+    let rt = rt();
+    let net = &program.network;
+    let name_str = net.spec.name.as_str();
+    let split = program.batch_step_major_from.min(steps.len());
+    let prefix = &steps[..split];
+    // Names each step's code expects, bound to image `i` of the batch.
+    let per_image = quote! {
+        let a = &mut all[i * Self::ARENA_FLOATS..(i + 1) * Self::ARENA_FLOATS];
+        let input = &inputs_hwc[i * image..(i + 1) * image];
+        let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
+        let _ = (&input, &logits);
+    };
+    let suffix = program.schedule.steps[split..].iter().zip(&steps[split..]).map(|(step, code)| match step {
+        Step::Layer(l) if net.layers[*l].op == Op::Linear => {
+            let layer = &net.layers[*l];
+            let Value::Tensor(t) = layer.input else { unreachable!("the classifier reads pooled features") };
+            let offset = lit(tensor_region(program, t).0);
+            let (k, n) = (lit(layer.input_shape.c), lit(layer.output_shape.c));
+            let (w, b) = param_slices(program, *l).expect("the classifier has parameters");
+            quote! {
+                #rt::linear_batch::<#k, #n>(cpu, all, #offset, Self::ARENA_FLOATS, images, #w, #b, logits);
+            }
+        }
+        _ => quote! {
+            for i in 0..images {
+                #per_image
+                #code
+            }
+        },
+    });
+    quote! {
+        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each).
+        pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
+        }
+
+        /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
+        /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
+        /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
+        /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
+        /// their weights are fetched from memory once per batch. One thread; allocates nothing.
+        pub fn forward_batch(
+            &self,
+            arena: &mut ::mobilenet_runtime::Arena,
+            inputs_hwc: &[f32],
+            logits: &mut [f32],
+        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+            let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
+            let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
+            let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+            let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
+            let p: &[f32] = self.params.as_slice();
+            let mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads> = ::core::option::Option::None;
+            let mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])> =
+                ::core::option::Option::None;
+            let extra: &mut [f32] = &mut [];
+            for i in 0..images {
+                #per_image
+                #(#prefix)*
+            }
+            #(#suffix)*
+            let _ = (&mut inspect, &mut threads, &extra);
+            ::core::result::Result::Ok(())
+        }
+    }
+}
