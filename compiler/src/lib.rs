@@ -13,6 +13,7 @@ pub mod passes;
 pub mod reference;
 pub mod spec;
 pub mod summary;
+pub mod work_split;
 
 pub use error::{Error, Location};
 pub use passes::Program;

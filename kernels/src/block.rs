@@ -4,7 +4,8 @@
 //! a band's depthwise rows go to a band buffer that the project GEMM consumes.
 
 use crate::dw::DwRow;
-use crate::gemm::{gemm, Gemm};
+use crate::gemm::{gemm, gemm_units, units, Gemm};
+use crate::layout::NR;
 use crate::simd::Simd;
 
 /// Shapes of one fused block, fixed at compile time.
@@ -129,7 +130,7 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
     // SAFETY: the band buffer follows the ring inside the scratch region.
     let band = unsafe { p.scratch.add(d.ring_len()) };
     let ring_rows = d.ring_rows();
-    let dw = DwRow { w_in: w, c: d.hidden, stride: s, wo };
+    let dw = DwRow { w_in: w, c: d.hidden, ch: (0, d.hidden), stride: s, wo };
     let mut next = (rows.start * s).saturating_sub(1);
     let mut oy0 = rows.start;
     while oy0 < rows.end {
@@ -198,5 +199,127 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
             });
         }
         oy0 += n_out;
+    }
+}
+
+/// Which part of a block one thread computes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BlockPart {
+    /// Output rows, each thread with its own ring (and the expand rows of its halo).
+    Rows(core::ops::Range<usize>),
+    /// Channel split, first phase: expanded channel panels (of `NR`) of the whole map into the
+    /// shared ring, and their depthwise outputs into the shared band buffer.
+    Hidden(core::ops::Range<usize>),
+    /// Channel split, second phase: project units (`gemm::units`) of the whole map.
+    Project(core::ops::Range<usize>),
+}
+
+impl BlockDims {
+    /// Whether `threads` threads split this block by channels (two phases over the whole map:
+    /// no halo rows recomputed, no thread idle for want of rows) rather than by output rows:
+    /// when one band covers the map, the block reads a tensor (a fused stem computes all its
+    /// channels at once), and fewer than 2 output rows would fall to a thread. With more rows
+    /// the row split wins: it synchronises once, not twice, and its threads share no buffer
+    /// (measured at 2 threads: the channel split was 6% slower on v2 1.0-224).
+    pub const fn splits_channels(&self, threads: usize) -> bool {
+        self.band >= self.ho() && self.stem.is_none() && 2 * threads > self.ho()
+    }
+
+    /// Units of the channel split's phases: expanded panels, and project units.
+    pub const fn channel_units(&self) -> (usize, usize) {
+        (self.hidden.div_ceil(NR), units(self.ho() * self.wo(), self.cout))
+    }
+}
+
+/// The part `part` of a block.
+///
+/// # Safety
+/// As `block_rows`; a channel split's phases need one band over the map and no stem, the scratch shared by
+/// every thread, and every thread's `Hidden` part finished before any `Project` part starts.
+#[inline(always)]
+pub(crate) unsafe fn block_part<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
+    d: &BlockDims,
+    p: &BlockPtrs,
+    part: BlockPart,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match part {
+            BlockPart::Rows(rows) => block_rows::<S, MR, NV, PX>(d, p, rows),
+            BlockPart::Hidden(panels) => block_hidden::<S, MR, NV, PX>(d, p, panels),
+            BlockPart::Project(tiles) => block_project::<S, MR, NV>(d, p, tiles),
+        }
+    }
+}
+
+/// Expanded channels `panels` (of `NR`) of the whole map, then their depthwise outputs.
+#[inline(always)]
+unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
+    d: &BlockDims,
+    p: &BlockPtrs,
+    panels: core::ops::Range<usize>,
+) {
+    let (c0, c1) = (panels.start * NR, (panels.end * NR).min(d.hidden));
+    if c0 >= c1 {
+        return;
+    }
+    let (w, s, wo) = (d.w, d.stride, d.wo());
+    let ring = p.scratch;
+    // SAFETY: (whole function) one band covers the map (the caller's contract), so the ring holds
+    // every expanded row at its own slot and the band buffer every depthwise row; channel
+    // offsets stay below `hidden`, panel offsets inside the packed weights.
+    unsafe {
+        let band = p.scratch.add(d.ring_len());
+        if d.expand {
+            gemm::<S, MR, NV>(&Gemm {
+                m: d.h * w,
+                k: d.cin,
+                n: c1 - c0,
+                a: p.x,
+                lda: d.cin,
+                w: p.expand_w.add(panels.start * d.cin * NR),
+                bias: p.expand_b.add(c0),
+                res: core::ptr::null(),
+                ldr: 0,
+                out: ring.add(c0),
+                ldo: d.hidden,
+                relu: true,
+            });
+        }
+        let dw = DwRow { w_in: w, c: d.hidden, ch: (c0, c1), stride: s, wo };
+        let src = if d.expand { ring.cast_const() } else { p.x };
+        for oy in 0..d.ho() {
+            let (ptrs, valid) = row_ptrs(src, d.h, w * d.hidden, oy * s);
+            crate::dw::dw_row::<S, PX>(&dw, ptrs, valid, p.dw_w, p.dw_b, band.add(oy * wo * d.hidden));
+        }
+    }
+}
+
+/// Project units `units` (see `gemm::units`) of the whole map, from the band buffer the
+/// `Hidden` phase filled.
+#[inline(always)]
+unsafe fn block_project<S: Simd, const MR: usize, const NV: usize>(
+    d: &BlockDims,
+    p: &BlockPtrs,
+    units: core::ops::Range<usize>,
+) {
+    // SAFETY: the whole-map GEMM lies inside the band buffer, the output and (for the
+    // shortcut) the input; `gemm_units` keeps to the units asked for.
+    unsafe {
+        let g = Gemm {
+            m: d.ho() * d.wo(),
+            k: d.hidden,
+            n: d.cout,
+            a: p.scratch.add(d.ring_len()),
+            lda: d.hidden,
+            w: p.project_w,
+            bias: p.project_b,
+            res: if d.residual { p.x } else { core::ptr::null() },
+            ldr: d.cin,
+            out: p.y,
+            ldo: d.cout,
+            relu: false,
+        };
+        gemm_units::<S, MR, NV>(&g, units);
     }
 }

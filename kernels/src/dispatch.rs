@@ -3,7 +3,7 @@
 //! ISA for any shape, the debug path and the baseline the benchmarks compare the shape-constant
 //! kernels (`par`) with. `Cpu` proves the chosen ISA runs on this machine.
 
-use crate::block::{BlockDims, BlockPtrs};
+use crate::block::{BlockDims, BlockPart, BlockPtrs};
 use crate::dw::DwRow;
 use crate::gemm::Gemm;
 use crate::isa::{route, Cpu, Isa};
@@ -148,7 +148,7 @@ pub fn depthwise_dyn(
     check("depthwise weights", w.len(), 9 * c);
     check("depthwise bias", b.len(), c);
     check("depthwise output", out.len(), ho * wo * c);
-    let d = DwRow { w_in, c, stride: s, wo };
+    let d = DwRow { w_in, c, ch: (0, c), stride: s, wo };
     // SAFETY: lengths checked above; `cpu` proves the ISA.
     unsafe { route!(cpu, dw_rows(&d, h, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
 }
@@ -230,7 +230,7 @@ pub fn fused_block_dyn(
 ) {
     let ptrs = check_block(d, x, y, p, scratch, rows.clone());
     // SAFETY: operands checked by `check_block`; `cpu` proves the ISA.
-    unsafe { route!(cpu, block_dyn(d, &ptrs, rows)) }
+    unsafe { route!(cpu, block_dyn(d, &ptrs, BlockPart::Rows(rows))) }
 }
 
 /// Check a block's operands against its shapes; the pointers the kernel may then use.

@@ -11,6 +11,8 @@ pub(crate) struct DwRow {
     /// Input row width and channels.
     pub w_in: usize,
     pub c: usize,
+    /// The channels computed: `ch.0..ch.1` (all of them but where threads split channels).
+    pub ch: (usize, usize),
     pub stride: usize,
     /// Output row width.
     pub wo: usize,
@@ -42,9 +44,9 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
     // Output columns whose 3 input columns all lie inside the row: ox * s + 1 <= w_in - 1.
     let lo = 1usize.min(d.wo);
     let hi = if d.w_in >= 2 { ((d.w_in - 2) / s + 1).min(d.wo).max(lo) } else { lo };
-    let mut c0 = 0;
-    while c0 < c {
-        let lanes = (c - c0).min(S::L);
+    let mut c0 = d.ch.0;
+    while c0 < d.ch.1 {
+        let lanes = (d.ch.1 - c0).min(S::L);
         // SAFETY: channel offsets stay below `c`; pointers as the contract says.
         unsafe {
             // Loops, not closures: closures do not inherit `#[target_feature]`.

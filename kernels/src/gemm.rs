@@ -138,3 +138,46 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, m0: usize, r
         }
     }
 }
+
+/// Pixels and output channels of one unit when threads split a GEMM (or a block's project) by
+/// tiles: one register tile on AVX-512, whatever the tile shape, every output is the same chain
+/// of FMAs, so any split gives the same bits.
+pub const UNIT_ROWS: usize = 12;
+pub const UNIT_COLS: usize = 2 * NR;
+
+/// Units of a GEMM of `m` rows and `n` columns (column-major: every row chunk of one column
+/// chunk, then the next, so a thread's units share weight panels).
+pub const fn units(m: usize, n: usize) -> usize {
+    m.div_ceil(UNIT_ROWS) * n.div_ceil(UNIT_COLS)
+}
+
+/// The GEMM of units `range` of `g` (whose `w` and `bias` start at column 0), one call per run
+/// of units in the same column chunk.
+///
+/// # Safety
+/// As `gemm` for the whole of `g`.
+#[inline(always)]
+pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, range: core::ops::Range<usize>) {
+    let chunks = g.m.div_ceil(UNIT_ROWS);
+    let mut t = range.start;
+    while t < range.end {
+        let (col, chunk) = (t / chunks, t % chunks);
+        let count = (range.end - t).min(chunks - chunk);
+        let (r0, r1) = (chunk * UNIT_ROWS, ((chunk + count) * UNIT_ROWS).min(g.m));
+        let (c0, c1) = (col * UNIT_COLS, ((col + 1) * UNIT_COLS).min(g.n));
+        // SAFETY: rows and columns stay inside `g`; `c0` is a panel boundary.
+        unsafe {
+            gemm::<S, MR, NV>(&Gemm {
+                m: r1 - r0,
+                n: c1 - c0,
+                a: g.a.add(r0 * g.lda),
+                w: g.w.add((c0 / NR) * g.k * NR),
+                bias: g.bias.add(c0),
+                res: if g.res.is_null() { g.res } else { g.res.add(r0 * g.ldr + c0) },
+                out: g.out.add(r0 * g.ldo + c0),
+                ..*g
+            });
+        }
+        t += count;
+    }
+}

@@ -7,7 +7,7 @@
 //! remainder inside the inlined body is a constant; and run-time-shaped `_dyn` entry points,
 //! compiled once here, kept as the debug path and as the baseline the benchmarks compare with.
 
-use crate::block::{BlockDims, BlockPtrs, BlockShape};
+use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::dw::DwRow;
 use crate::gemm::Gemm;
 
@@ -127,6 +127,20 @@ macro_rules! entries {
             }
 
             $(#[$attr])*
+            pub(crate) unsafe fn gemm_units(g: &Gemm, units: core::ops::Range<usize>) {
+                // SAFETY: forwarded contract.
+                unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(g, units) }
+            }
+
+            /// `gemm_units` with `gemm_kn`'s constants.
+            $(#[$attr])*
+            pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
+                let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
+                // SAFETY: forwarded contract (the caller's `g` has these shapes).
+                unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(&g, units) }
+            }
+
+            $(#[$attr])*
             pub(crate) unsafe fn gemv(g: &Gemm) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::gemm::gemm::<S, 1, $gv>(g) }
@@ -184,16 +198,16 @@ macro_rules! entries {
             }
 
             $(#[$attr])*
-            pub(crate) unsafe fn block_dyn(d: &BlockDims, p: &BlockPtrs, rows: core::ops::Range<usize>) {
+            pub(crate) unsafe fn block_dyn(d: &BlockDims, p: &BlockPtrs, part: BlockPart) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::block::block_rows::<S, $mr, $nv, $px>(d, p, rows) }
+                unsafe { crate::block::block_part::<S, $mr, $nv, $px>(d, p, part) }
             }
 
             /// `block_dyn` of the block `B`: its shapes are constants in the inlined body.
             $(#[$attr])*
-            pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, rows: core::ops::Range<usize>) {
+            pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, part: BlockPart) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::block::block_rows::<S, $mr, $nv, $px>(&B::DIMS, p, rows) }
+                unsafe { crate::block::block_part::<S, $mr, $nv, $px>(&B::DIMS, p, part) }
             }
         }
     };

@@ -27,9 +27,12 @@ pub use block::{BlockDims, BlockShape};
 pub use checkpoint::load_params;
 pub use dispatch::{fused_block_dyn, BlockParams};
 pub use error::Error;
+pub use gemm::{units, UNIT_COLS, UNIT_ROWS};
 pub use isa::{Cpu, Isa};
 pub use layout::{ParamKind, ParamLayer};
-pub use par::{avg_pool, linear_batch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem};
+pub use par::{
+    avg_pool, linear_batch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem, pointwise_splits_units,
+};
 pub use params::{batch_arena, batch_size, check_lengths, split_thread_scratch, Aligned, Params};
 pub use peak::fma_peak_gflops;
-pub use threads::Threads;
+pub use threads::{share, Threads};

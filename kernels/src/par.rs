@@ -5,11 +5,11 @@
 //! a pool of one, the calling thread runs all rows with no threading cost. Splits never change
 //! the arithmetic of an output, so every thread count gives the same bits.
 
-use crate::block::{BlockDims, BlockPtrs, BlockShape};
+use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::dispatch::{
     check, check_block, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, BlockParams,
 };
-use crate::gemm::Gemm;
+use crate::gemm::{units, Gemm, UNIT_ROWS};
 use crate::isa::{route, Cpu, Isa};
 use crate::layout::NR;
 use crate::threads::{share, SharedPtr, Threads};
@@ -56,7 +56,9 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
 }
 
 /// 1x1 convolution of `P` pixels from `K` to `N` channels; `RELU` fuses ReLU6; `res` is added
-/// after the activation. Pixels split across `threads`.
+/// after the activation. Pixels split across `threads`, or, with fewer than two register tiles
+/// of pixels a thread, units of pixels and output channels (`gemm::units`), so that threads
+/// share out the weights instead of each reading all of them.
 #[allow(clippy::too_many_arguments)]
 pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU: bool>(
     threads: Option<&mut Threads>,
@@ -70,14 +72,36 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
     check_pointwise(P, K, N, x, w, b, res, out);
     let o = SharedPtr(out.as_mut_ptr());
     run(threads, &|i, n| {
+        if N == 0 || P == 0 {
+            return;
+        }
+        if pointwise_splits_units(P, n) {
+            let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), 0..P);
+            let part = share(units(P, N), n, i);
+            // SAFETY: in bounds by the checks above; each thread writes only its own units.
+            unsafe {
+                if cpu.specialized() {
+                    route!(cpu, gemm_kn_units::<K, N, RELU>(&g, part))
+                } else {
+                    route!(cpu, gemm_units(&g, part))
+                }
+            }
+            return;
+        }
         let rows = share(P, n, i);
-        if rows.is_empty() || N == 0 {
+        if rows.is_empty() {
             return;
         }
         let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), rows);
         // SAFETY: in bounds by the checks above; each thread writes only its own pixels.
         unsafe { gemm_kn::<K, N, RELU>(cpu, &g) }
     });
+}
+
+/// Whether `threads` threads split a 1x1 convolution of `pixels` pixels by units rather than
+/// by pixels: when a thread would get fewer than two register tiles of pixels.
+pub fn pointwise_splits_units(pixels: usize, threads: usize) -> bool {
+    threads > 1 && pixels < 2 * UNIT_ROWS * threads
 }
 
 /// # Safety
@@ -195,13 +219,13 @@ pub fn par_block<B: BlockShape>(
     stride: usize,
 ) {
     let d = &B::DIMS;
-    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, rows| {
-        // SAFETY: operands checked by `block_on`; `cpu` proves the ISA.
+    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, part| {
+        // SAFETY: operands checked, parts ordered by `block_on`; `cpu` proves the ISA.
         unsafe {
             if cpu.specialized() {
-                route!(cpu, block::<B>(ptrs, rows))
+                route!(cpu, block::<B>(ptrs, part))
             } else {
-                route!(cpu, block_dyn(d, ptrs, rows))
+                route!(cpu, block_dyn(d, ptrs, part))
             }
         }
     });
@@ -220,14 +244,16 @@ pub fn par_block_dyn(
     extra: &mut [f32],
     stride: usize,
 ) {
-    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, rows| {
-        // SAFETY: operands checked by `block_on`; `cpu` proves the ISA.
-        unsafe { route!(cpu, block_dyn(d, ptrs, rows)) }
+    block_on(threads, d, x, y, p, scratch, extra, stride, &|ptrs, part| {
+        // SAFETY: operands checked, parts ordered by `block_on`; `cpu` proves the ISA.
+        unsafe { route!(cpu, block_dyn(d, ptrs, part)) }
     });
 }
 
-/// Check a block's operands, then run `kernel` over each thread's output rows with its own
-/// scratch.
+/// Check a block's operands, then run `kernel` on each thread's part: with one thread, every
+/// output row; on a pool, for a block that `splits_channels` on it, its expanded channels and then
+/// (after every thread has finished those) its project tiles, in the block's shared scratch;
+/// otherwise each thread's output rows, each with its own scratch.
 #[allow(clippy::too_many_arguments)]
 fn block_on(
     threads: Option<&mut Threads>,
@@ -238,23 +264,30 @@ fn block_on(
     scratch: &mut [f32],
     extra: &mut [f32],
     stride: usize,
-    kernel: &(dyn Fn(&BlockPtrs, core::ops::Range<usize>) + Sync),
+    kernel: &(dyn Fn(&BlockPtrs, BlockPart) + Sync),
 ) {
     let ho = d.ho();
     let ptrs0 = check_block(d, x, y, p, scratch, 0..ho);
-    let n = threads.as_ref().map_or(1, |t| t.count());
-    if n > 1 {
-        assert!(stride >= d.scratch_len(), "internal error: per-thread scratch too small");
-        check("per-thread scratch", extra.len(), (n - 1) * stride);
-    }
-    let (y, s0, ex) = (SharedPtr(ptrs0.y), SharedPtr(ptrs0.scratch), SharedPtr(extra.as_mut_ptr()));
+    let Some(t) = threads.filter(|t| t.count() > 1) else { return kernel(&ptrs0, BlockPart::Rows(0..ho)) };
+    let n = t.count();
     // Borrow the whole struct: closures would otherwise capture its (non-Sync) fields.
     let ptrs0 = &ptrs0;
-    run(threads, &|i, n| {
+    if d.splits_channels(n) {
+        let (panels, tiles) = d.channel_units();
+        // Two parallel regions: `run` returns only when every thread is done, so every
+        // expanded channel is in the shared buffers before any project tile reads them.
+        t.run(&|i| kernel(ptrs0, BlockPart::Hidden(share(panels, n, i))));
+        t.run(&|i| kernel(ptrs0, BlockPart::Project(share(tiles, n, i))));
+        return;
+    }
+    assert!(stride >= d.scratch_len(), "internal error: per-thread scratch too small");
+    check("per-thread scratch", extra.len(), (n - 1) * stride);
+    let (y, s0, ex) = (SharedPtr(ptrs0.y), SharedPtr(ptrs0.scratch), SharedPtr(extra.as_mut_ptr()));
+    t.run(&|i| {
         // SAFETY: thread 0 uses the block's scratch, thread i > 0 the i-th extra region, which
         // exists (checked above); each thread writes its own output rows.
         let scratch = if i == 0 { s0.get() } else { unsafe { ex.get().add((i - 1) * stride) } };
         let ptrs = BlockPtrs { y: y.get(), scratch, ..*ptrs0 };
-        kernel(&ptrs, share(ho, n, i));
+        kernel(&ptrs, BlockPart::Rows(share(ho, n, i)));
     });
 }

@@ -141,7 +141,7 @@ impl std::fmt::Debug for Threads {
 }
 
 /// Rows `part` of `parts` gets out of `n`.
-pub(crate) fn share(n: usize, parts: usize, part: usize) -> std::ops::Range<usize> {
+pub fn share(n: usize, parts: usize, part: usize) -> std::ops::Range<usize> {
     (n * part / parts)..(n * (part + 1) / parts)
 }
 

@@ -164,7 +164,7 @@ proptest! {
                 let mut serial = vec![f32::NAN; ho * wo * cout];
                 let mut scratch = vec![f32::NAN; d.scratch_len()];
                 fused_block_dyn(cpu, &d, input, &mut serial, params, &mut scratch, 0..ho);
-                for n in [2, 3] {
+                for n in [2, 3, 7] {
                     let mut pool = Threads::new(n);
                     let mut y = vec![f32::NAN; ho * wo * cout];
                     let mut extra = vec![f32::NAN; (n - 1) * d.scratch_len()];

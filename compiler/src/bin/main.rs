@@ -12,9 +12,10 @@ const USAGE: &str = "\
 mobilenet-compiler: the MobileNetV2 ahead-of-time compiler's command line
 
 USAGE:
-    mobilenet-compiler summary SPEC
+    mobilenet-compiler summary SPEC [--threads N]
         Compile SPEC (a YAML spec; its `weights`, if named, are read and checked) and print
         every layer's output shape, parameters and MACs, the totals and the memory plan.
+        With --threads N, also how forward_parallel splits each step across N threads.
 
     mobilenet-compiler init-weights SPEC --seed N -o FILE [--dtype f32|f16|bf16]
         Write random weights for SPEC under torchvision's names to FILE (safetensors).
@@ -63,19 +64,28 @@ fn cmd_summary(args: &[String]) -> Result<(), Error> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return print(USAGE);
     }
-    let spec = match args {
-        [spec] if !spec.starts_with('-') => spec,
-        [] => return Err(Error::new("`summary` needs a spec: mobilenet-compiler summary SPEC")),
+    let (spec, threads) = match args {
+        [spec] if !spec.starts_with('-') => (spec, None),
+        [spec, flag, n] if !spec.starts_with('-') && flag == "--threads" => match n.parse::<usize>() {
+            Ok(n) if (1..=1024).contains(&n) => (spec, Some(n)),
+            _ => return Err(Error::new(format!("--threads takes a number from 1 to 1024, found `{n}`"))),
+        },
+        [] => return Err(Error::new("`summary` needs a spec: mobilenet-compiler summary SPEC [--threads N]")),
         _ => {
             return Err(Error::new(format!(
-                "`summary` takes exactly one argument, the spec path, found {}: mobilenet-compiler summary SPEC",
+                "`summary` takes the spec path and optionally --threads N, found {} arguments: mobilenet-compiler summary SPEC [--threads N]",
                 args.len()
             )))
         }
     };
     let base = std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
     let compiled = compile_file(&base, spec)?;
-    print(&summary(&compiled.program))
+    let mut text = summary(&compiled.program);
+    if let Some(n) = threads {
+        text.push('\n');
+        text.push_str(&mobilenet_compiler::work_split::report(&compiled.program, n));
+    }
+    print(&text)
 }
 
 fn cmd_init_weights(args: &[String]) -> Result<(), Error> {
@@ -164,7 +174,9 @@ mod tests {
     fn bad_arguments_are_errors_not_panics() {
         assert!(err(&["frobnicate"]).contains("unknown command `frobnicate`"));
         assert!(err(&["summary"]).contains("needs a spec"));
-        assert!(err(&["summary", "a", "b"]).contains("exactly one argument"));
+        assert!(err(&["summary", "a", "b"]).contains("optionally --threads N"));
+        assert!(err(&["summary", "a", "--threads", "0"]).contains("from 1 to 1024"));
+        assert!(err(&["summary", "a", "--threads", "x"]).contains("from 1 to 1024"));
         assert!(err(&["init-weights", "s.yaml", "-o", "x"]).contains("needs `--seed N`"));
         assert!(err(&["init-weights", "s.yaml", "--seed", "1"]).contains("needs `-o FILE`"));
         assert!(err(&["init-weights", "--seed", "1", "-o", "x"]).contains("needs a spec"));
