@@ -126,6 +126,11 @@ pub fn summary(program: &Program) -> String {
     );
     let per_thread = sched.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0);
     let _ = writeln!(out, "forward_parallel: {} bytes of scratch per extra thread", thousands(per_thread as u64 * 4));
+    let _ = writeln!(
+        out,
+        "forward_batch: steps 0..{} image by image, steps {}.. step by step over the batch",
+        program.batch_step_major_from, program.batch_step_major_from
+    );
 
     let buffer_rows: Vec<[String; 5]> = arena
         .placements

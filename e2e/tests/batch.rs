@@ -14,7 +14,7 @@ macro_rules! batch_matches_forward {
         let classes = $model::NUM_CLASSES;
         for isa in Isa::supported() {
             for specialized in [true, false] {
-                for n in [1, 3, 8] {
+                for n in [1, 3, 9] {
                     let x = input(n * image, 40 + n as u64);
                     let mut want = vec![0.0f32; n * classes];
                     let mut arena = $model::arena();

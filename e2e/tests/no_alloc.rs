@@ -1,4 +1,5 @@
-//! `forward` and `forward_parallel` allocate nothing: a counting global allocator watches them.
+//! `forward`, `forward_parallel` (row and channel splits) and `forward_batch` allocate nothing:
+//! a counting global allocator watches them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,6 +54,21 @@ fn forward_allocates_nothing() {
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after_forward - before, 0, "forward allocated {} times", after_forward - before);
     assert_eq!(after - before_parallel, 0, "forward_parallel allocated {} times", after - before_parallel);
+    // 8 threads: the 7x7 blocks split by channels.
+    let mut threads = mobilenet_runtime::Threads::new(8);
+    let mut arena8 = MobileNetV2::arena_for(&threads);
+    model.forward_parallel(&mut threads, &mut arena8, &input, &mut logits).unwrap();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    model.forward_parallel(&mut threads, &mut arena8, &input, &mut logits).unwrap();
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "forward_parallel on 8 threads allocated {} times", after - before);
+    let mut batch_arena = MobileNetV2::arena_batch(3);
+    let (inputs, mut batch_logits) = (vec![0.5f32; 3 * 224 * 224 * 3], vec![0.0f32; 3000]);
+    model.forward_batch(&mut batch_arena, &inputs, &mut batch_logits).unwrap();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    model.forward_batch(&mut batch_arena, &inputs, &mut batch_logits).unwrap();
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "forward_batch allocated {} times", after - before);
     // The debug hook may allocate (the fused plan never materialises the stem's output).
     let mut stages = 0;
     model.forward_inspect(&mut arena, &input, &mut logits, &mut |_, _, _| stages += 1).unwrap();

@@ -4,7 +4,7 @@
 //! a band's depthwise rows go to a band buffer that the project GEMM consumes.
 
 use crate::dw::DwRow;
-use crate::gemm::{gemm, gemm_units, units, Gemm};
+use crate::gemm::{gemm, gemm_units, units, Gemm, UNIT_COLS, UNIT_ROWS};
 use crate::layout::NR;
 use crate::simd::Simd;
 
@@ -321,5 +321,34 @@ unsafe fn block_project<S: Simd, const MR: usize, const NV: usize>(
             relu: false,
         };
         gemm_units::<S, MR, NV>(&g, units);
+    }
+}
+
+/// A batch of whole-map blocks (`ps`: each image's operands), weight panels outermost: each
+/// chunk of expanded channels for every image, then each chunk of output channels for every
+/// image, so a chunk's weights come from memory once per batch and from cache after.
+///
+/// # Safety
+/// As `block_part`'s channel split, for every image's operands.
+#[inline(always)]
+pub(crate) unsafe fn block_batch<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
+    d: &BlockDims,
+    ps: &[BlockPtrs],
+) {
+    const CHUNK: usize = UNIT_COLS / NR;
+    let panels = d.hidden.div_ceil(NR);
+    // SAFETY: forwarded contract; each image's hidden phase completes before its project.
+    unsafe {
+        for c in (0..panels).step_by(CHUNK) {
+            for p in ps {
+                block_hidden::<S, MR, NV, PX>(d, p, c..(c + CHUNK).min(panels));
+            }
+        }
+        let chunks = (d.ho() * d.wo()).div_ceil(UNIT_ROWS);
+        for col in 0..d.cout.div_ceil(UNIT_COLS) {
+            for p in ps {
+                block_project::<S, MR, NV>(d, p, col * chunks..(col + 1) * chunks);
+            }
+        }
     }
 }

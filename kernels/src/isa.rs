@@ -98,7 +98,7 @@ impl Cpu {
 }
 
 macro_rules! entries {
-    ($module:ident, $simd:ty, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal) => {
+    ($module:ident, $simd:ty, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal, shape_constant = $sc:ident) => {
         pub(crate) mod $module {
             use super::*;
             use crate::simd::Simd;
@@ -110,48 +110,16 @@ macro_rules! entries {
                 unsafe { crate::gemm::gemm::<S, $mr, $nv>(g) }
             }
 
-            /// `gemm` with `K` inputs and `N` outputs a pixel (unit row strides) as constants.
-            $(#[$attr])*
-            pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
-                let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
-                // SAFETY: forwarded contract (the caller's `g` has these shapes).
-                unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
-            }
-
-            /// `gemm` with `K` inputs and `N` outputs a row as constants, row strides as given.
-            $(#[$attr])*
-            pub(crate) unsafe fn gemm_rows_kn<const K: usize, const N: usize>(g: &Gemm) {
-                let g = Gemm { k: K, n: N, ..*g };
-                // SAFETY: forwarded contract (the caller's `g` has these shapes).
-                unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
-            }
-
             $(#[$attr])*
             pub(crate) unsafe fn gemm_units(g: &Gemm, units: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(g, units) }
             }
 
-            /// `gemm_units` with `gemm_kn`'s constants.
-            $(#[$attr])*
-            pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
-                let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
-                // SAFETY: forwarded contract (the caller's `g` has these shapes).
-                unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(&g, units) }
-            }
-
             $(#[$attr])*
             pub(crate) unsafe fn gemv(g: &Gemm) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::gemm::gemm::<S, 1, $gv>(g) }
-            }
-
-            /// `gemv` with `K` inputs as a constant.
-            $(#[$attr])*
-            pub(crate) unsafe fn gemv_k<const K: usize>(g: &Gemm) {
-                let g = Gemm { k: K, lda: K, ..*g };
-                // SAFETY: forwarded contract (the caller's `g` has `K` inputs).
-                unsafe { crate::gemm::gemm::<S, 1, $gv>(&g) }
             }
 
             $(#[$attr])*
@@ -163,26 +131,11 @@ macro_rules! entries {
                 }
             }
 
-            /// `stem_rows` of an `H x W` image to `CO` channels, shapes as constants.
-            $(#[$attr])*
-            pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
-                let wo = crate::reference::conv3x3_out(W, 2);
-                // SAFETY: forwarded contract.
-                unsafe { crate::stem::stem_rows::<S, $px>(H, W, CO, wo, x, wt, b, out, rows) }
-            }
-
             $(#[$attr])*
             #[allow(clippy::too_many_arguments)]
             pub(crate) unsafe fn stem_rows(h: usize, w_in: usize, cout: usize, wo: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
                 unsafe { crate::stem::stem_rows::<S, $px>(h, w_in, cout, wo, x, wt, b, out, rows) }
-            }
-
-            /// `avg_pool` of `HW` pixels of `C` channels, shapes as constants.
-            $(#[$attr])*
-            pub(crate) unsafe fn avg_pool_hwc<const HW: usize, const C: usize>(x: *const f32, out: *mut f32) {
-                // SAFETY: forwarded contract.
-                unsafe { crate::pool::avg_pool::<S>(HW, C, x, out) }
             }
 
             $(#[$attr])*
@@ -203,21 +156,132 @@ macro_rules! entries {
                 unsafe { crate::block::block_part::<S, $mr, $nv, $px>(d, p, part) }
             }
 
-            /// `block_dyn` of the block `B`: its shapes are constants in the inlined body.
             $(#[$attr])*
-            pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, part: BlockPart) {
+            pub(crate) unsafe fn block_batch_dyn(d: &BlockDims, ps: &[BlockPtrs]) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::block::block_part::<S, $mr, $nv, $px>(&B::DIMS, p, part) }
+                unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(d, ps) }
             }
+
+            shape_constant_entries!($sc, $(#[$attr])*, gemm = ($mr, $nv), gemv_nv = $gv, px = $px);
         }
     };
 }
 
-entries!(portable, crate::simd::portable::Portable, , gemm = (4, 2), gemv_nv = 4, px = 4);
+/// The entry points generic over a step's shapes. `yes`: `#[target_feature]` functions whose
+/// inlined bodies see the shapes as constants, instantiated in the user's crate. `no`: the same
+/// names forwarding to the run-time-shaped entry points compiled here (for the portable path,
+/// a fallback, so that a user's crate does not compile a third copy of every layer).
+macro_rules! shape_constant_entries {
+    (yes, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal) => {
+        /// `gemm` with `K` inputs and `N` outputs a pixel (unit row strides) as constants.
+        $(#[$attr])*
+        pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
+            let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
+            // SAFETY: forwarded contract (the caller's `g` has these shapes).
+            unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
+        }
+
+        /// `gemm_units` with `gemm_kn`'s constants.
+        $(#[$attr])*
+        pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
+            let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
+            // SAFETY: forwarded contract (the caller's `g` has these shapes).
+            unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(&g, units) }
+        }
+
+        /// `gemm` with `K` inputs and `N` outputs a row as constants, row strides as given.
+        $(#[$attr])*
+        pub(crate) unsafe fn gemm_rows_kn<const K: usize, const N: usize>(g: &Gemm) {
+            let g = Gemm { k: K, n: N, ..*g };
+            // SAFETY: forwarded contract (the caller's `g` has these shapes).
+            unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
+        }
+
+        /// `gemv` with `K` inputs as a constant.
+        $(#[$attr])*
+        pub(crate) unsafe fn gemv_k<const K: usize>(g: &Gemm) {
+            let g = Gemm { k: K, lda: K, ..*g };
+            // SAFETY: forwarded contract (the caller's `g` has `K` inputs).
+            unsafe { crate::gemm::gemm::<S, 1, $gv>(&g) }
+        }
+
+        /// `stem_rows` of an `H x W` image to `CO` channels, shapes as constants.
+        $(#[$attr])*
+        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+            let wo = crate::reference::conv3x3_out(W, 2);
+            // SAFETY: forwarded contract.
+            unsafe { crate::stem::stem_rows::<S, $px>(H, W, CO, wo, x, wt, b, out, rows) }
+        }
+
+        /// `avg_pool` of `HW` pixels of `C` channels, shapes as constants.
+        $(#[$attr])*
+        pub(crate) unsafe fn avg_pool_hwc<const HW: usize, const C: usize>(x: *const f32, out: *mut f32) {
+            // SAFETY: forwarded contract.
+            unsafe { crate::pool::avg_pool::<S>(HW, C, x, out) }
+        }
+
+        /// `block_dyn` of the block `B`: its shapes are constants in the inlined body.
+        $(#[$attr])*
+        pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, part: BlockPart) {
+            // SAFETY: forwarded contract.
+            unsafe { crate::block::block_part::<S, $mr, $nv, $px>(&B::DIMS, p, part) }
+        }
+
+        /// `block_batch_dyn` of the block `B`, shapes as constants.
+        $(#[$attr])*
+        pub(crate) unsafe fn block_batch<B: BlockShape>(ps: &[BlockPtrs]) {
+            // SAFETY: forwarded contract.
+            unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(&B::DIMS, ps) }
+        }
+    };
+    (no, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal) => {
+        pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
+            // SAFETY: forwarded contract.
+            unsafe { gemm(&Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g }) }
+        }
+
+        pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
+            // SAFETY: forwarded contract.
+            unsafe { gemm_units(&Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g }, units) }
+        }
+
+        pub(crate) unsafe fn gemm_rows_kn<const K: usize, const N: usize>(g: &Gemm) {
+            // SAFETY: forwarded contract.
+            unsafe { gemm(&Gemm { k: K, n: N, ..*g }) }
+        }
+
+        pub(crate) unsafe fn gemv_k<const K: usize>(g: &Gemm) {
+            // SAFETY: forwarded contract.
+            unsafe { gemv(&Gemm { k: K, lda: K, ..*g }) }
+        }
+
+        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+            // SAFETY: forwarded contract.
+            unsafe { stem_rows(H, W, CO, crate::reference::conv3x3_out(W, 2), x, wt, b, out, rows) }
+        }
+
+        pub(crate) unsafe fn avg_pool_hwc<const HW: usize, const C: usize>(x: *const f32, out: *mut f32) {
+            // SAFETY: forwarded contract.
+            unsafe { avg_pool(HW, C, x, out) }
+        }
+
+        pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, part: BlockPart) {
+            // SAFETY: forwarded contract.
+            unsafe { block_dyn(&B::DIMS, p, part) }
+        }
+
+        pub(crate) unsafe fn block_batch<B: BlockShape>(ps: &[BlockPtrs]) {
+            // SAFETY: forwarded contract.
+            unsafe { block_batch_dyn(&B::DIMS, ps) }
+        }
+    };
+}
+
+entries!(portable, crate::simd::portable::Portable, , gemm = (4, 2), gemv_nv = 4, px = 4, shape_constant = no);
 #[cfg(target_arch = "x86_64")]
-entries!(avx2, crate::simd::avx2::Avx2, #[target_feature(enable = "avx2,fma")], gemm = (6, 2), gemv_nv = 4, px = 4);
+entries!(avx2, crate::simd::avx2::Avx2, #[target_feature(enable = "avx2,fma")], gemm = (6, 2), gemv_nv = 4, px = 4, shape_constant = yes);
 #[cfg(target_arch = "x86_64")]
-entries!(avx512, crate::simd::avx512::Avx512, #[target_feature(enable = "avx512f,avx2,fma")], gemm = (12, 2), gemv_nv = 4, px = 8);
+entries!(avx512, crate::simd::avx512::Avx512, #[target_feature(enable = "avx512f,avx2,fma")], gemm = (12, 2), gemv_nv = 4, px = 8, shape_constant = yes);
 
 /// Route a kernel call to the `Cpu`'s ISA.
 macro_rules! route {

@@ -31,7 +31,8 @@ pub use gemm::{units, UNIT_COLS, UNIT_ROWS};
 pub use isa::{Cpu, Isa};
 pub use layout::{ParamKind, ParamLayer};
 pub use par::{
-    avg_pool, linear_batch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem, pointwise_splits_units,
+    avg_pool, block_batch, linear_batch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem,
+    pointwise_splits_units,
 };
 pub use params::{batch_arena, batch_size, check_lengths, split_thread_scratch, Aligned, Params};
 pub use peak::fma_peak_gflops;

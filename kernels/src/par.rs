@@ -5,6 +5,7 @@
 //! a pool of one, the calling thread runs all rows with no threading cost. Splits never change
 //! the arithmetic of an output, so every thread count gives the same bits.
 
+use crate::arena::{split, Region};
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::dispatch::{
     check, check_block, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, BlockParams,
@@ -77,15 +78,8 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
         }
         if pointwise_splits_units(P, n) {
             let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), 0..P);
-            let part = share(units(P, N), n, i);
             // SAFETY: in bounds by the checks above; each thread writes only its own units.
-            unsafe {
-                if cpu.specialized() {
-                    route!(cpu, gemm_kn_units::<K, N, RELU>(&g, part))
-                } else {
-                    route!(cpu, gemm_units(&g, part))
-                }
-            }
+            unsafe { gemm_kn_units_on::<K, N, RELU>(cpu, &g, share(units(P, N), n, i)) };
             return;
         }
         let rows = share(P, n, i);
@@ -290,4 +284,70 @@ fn block_on(
         let ptrs = BlockPtrs { y: y.get(), scratch, ..*ptrs0 };
         kernel(&ptrs, BlockPart::Rows(share(ho, n, i)));
     });
+}
+
+/// Images a batched block runs at once (its operands live on the stack).
+const BATCH_GROUP: usize = 8;
+
+/// The block `B` over a batch: image `i`'s arena is `all[i * stride..][..stride]`, holding the
+/// block's input, output and scratch at the regions `x`, `y` and `scratch` (the model's memory
+/// plan). Blocks that may split by channels (one band over the map, no stem) run groups of
+/// images with weight panels outermost (`block::block_batch`); the others image by image.
+#[allow(clippy::too_many_arguments)]
+pub fn block_batch<B: BlockShape>(
+    cpu: Cpu,
+    all: &mut [f32],
+    stride: usize,
+    images: usize,
+    x: Region,
+    y: Region,
+    scratch: Region,
+    p: BlockParams<'_>,
+) {
+    let d = &B::DIMS;
+    check("batch arena", all.len(), images * stride);
+    let whole_map = d.band >= d.ho() && d.stem.is_none();
+    let mut first = 0;
+    while first < images {
+        let count = if whole_map { (images - first).min(BATCH_GROUP) } else { 1 };
+        let mut ptrs: [Option<BlockPtrs>; BATCH_GROUP] = [None; BATCH_GROUP];
+        // Each image's arena is a disjoint `&mut`; within it, the plan's regions are disjoint.
+        let mut rest = &mut all[first * stride..(first + count) * stride];
+        for slot in ptrs.iter_mut().take(count) {
+            let (a, tail) = core::mem::take(&mut rest).split_at_mut(stride);
+            rest = tail;
+            let [src, dst, scr] = split(a, [x, y, scratch]);
+            *slot = Some(check_block(d, src, dst, p, scr, 0..d.ho()));
+        }
+        let group: [BlockPtrs; BATCH_GROUP] = core::array::from_fn(|i| ptrs[i].unwrap_or(ptrs[0].expect("one image")));
+        let group = &group[..count];
+        // SAFETY: every image's operands checked above, the images' arenas disjoint; `cpu`
+        // proves the ISA.
+        unsafe {
+            match (whole_map, cpu.specialized()) {
+                (true, true) => route!(cpu, block_batch::<B>(group)),
+                (true, false) => route!(cpu, block_batch_dyn(d, group)),
+                (false, true) => route!(cpu, block::<B>(&group[0], BlockPart::Rows(0..d.ho()))),
+                (false, false) => route!(cpu, block_dyn(d, &group[0], BlockPart::Rows(0..d.ho()))),
+            }
+        }
+        first += count;
+    }
+}
+
+/// # Safety
+/// As the kernels' `gemm_units`: `g` valid, with `K` inputs and `N` outputs a pixel.
+unsafe fn gemm_kn_units_on<const K: usize, const N: usize, const RELU: bool>(
+    cpu: Cpu,
+    g: &Gemm,
+    part: core::ops::Range<usize>,
+) {
+    // SAFETY: forwarded contract; `cpu` proves the ISA.
+    unsafe {
+        if cpu.specialized() {
+            route!(cpu, gemm_kn_units::<K, N, RELU>(g, part))
+        } else {
+            route!(cpu, gemm_units(g, part))
+        }
+    }
 }

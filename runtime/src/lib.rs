@@ -26,8 +26,8 @@ pub use mobilenet_macros::mobilenet;
 pub mod __private {
     pub use mobilenet_kernels::dispatch::stem_output;
     pub use mobilenet_kernels::{
-        avg_pool, batch_arena, batch_size, check_lengths, linear_batch, load_params, par_block, par_linear,
-        par_pointwise, par_stem, split, split_thread_scratch, Aligned, BlockDims, BlockParams, BlockShape, Cpu,
-        ParamKind, ParamLayer, Params,
+        avg_pool, batch_arena, batch_size, block_batch, check_lengths, linear_batch, load_params, par_block,
+        par_linear, par_pointwise, par_stem, split, split_thread_scratch, Aligned, BlockDims, BlockParams, BlockShape,
+        Cpu, ParamKind, ParamLayer, Params,
     };
 }

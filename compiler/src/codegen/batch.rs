@@ -1,8 +1,9 @@
 //! `forward_batch`: the steps before `Program::batch_step_major_from` run image by image, the
-//! rest step by step over the batch (see `passes::plan_batch`), the classifier as one matrix
+//! rest step by step over the batch (see `passes::plan_batch`): fused blocks through
+//! `block_batch` (weight panels outermost over groups of images), the classifier as one matrix
 //! product over every image's features. Each image has its own copy of the memory plan.
 
-use super::{lit, param_slices, rt, tensor_region};
+use super::{block, lit, param_slices, region, rt, tensor_region};
 use crate::ir::{Op, Value};
 use crate::passes::fuse_blocks::Step;
 use crate::passes::Program;
@@ -23,7 +24,7 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
         let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
         let _ = (&input, &logits);
     };
-    let suffix = program.schedule.steps[split..].iter().zip(&steps[split..]).map(|(step, code)| match step {
+    let suffix = program.schedule.steps.iter().zip(steps).enumerate().skip(split).map(|(k, (step, code))| match step {
         Step::Layer(l) if net.layers[*l].op == Op::Linear => {
             let layer = &net.layers[*l];
             let Value::Tensor(t) = layer.input else { unreachable!("the classifier reads pooled features") };
@@ -32,6 +33,16 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
             let (w, b) = param_slices(program, *l).expect("the classifier has parameters");
             quote! {
                 #rt::linear_batch::<#k, #n>(cpu, all, #offset, Self::ARENA_FLOATS, images, #w, #b, logits);
+            }
+        }
+        Step::Block(b) if matches!(b.input, Value::Tensor(_)) => {
+            let Value::Tensor(t) = b.input else { unreachable!("matched above") };
+            let scratch = program.schedule.scratch_of(k).expect("a fused block has scratch");
+            let (x, y) = (region(tensor_region(program, t)), region(tensor_region(program, b.output)));
+            let scratch = region(program.arena.placements[scratch].region());
+            let (shape, params) = (block::shape_name(program, k), block::params(program, b));
+            quote! {
+                #rt::block_batch::<#shape>(cpu, all, Self::ARENA_FLOATS, images, #x, #y, #scratch, #params);
             }
         }
         _ => quote! {

@@ -3,7 +3,7 @@
 
 use super::{inspect_stage, lit, param_slices, region, rt, tensor_region};
 use crate::ir::Value;
-use crate::passes::fuse_blocks::FusedBlock;
+use crate::passes::fuse_blocks::{FusedBlock, Step};
 use crate::passes::Program;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -13,8 +13,18 @@ pub(crate) fn shapes_module(program: &Program) -> Ident {
     format_ident!("__mobilenet_shapes_{}", program.network.spec.name)
 }
 
-fn shape_name(program: &Program, step: usize) -> TokenStream {
-    let (module, ty) = (shapes_module(program), format_ident!("Step{step}"));
+/// The first step whose block has the same shapes as the block at `step`: blocks of equal
+/// shapes share one shape type, so their kernels are compiled once.
+pub(crate) fn shape_owner(program: &Program, step: usize) -> usize {
+    let dims = |k: usize| match &program.schedule.steps[k] {
+        Step::Block(b) => Some(b.dims),
+        Step::Layer(_) => None,
+    };
+    (0..=step).find(|&k| dims(k) == dims(step)).unwrap_or(step)
+}
+
+pub(crate) fn shape_name(program: &Program, step: usize) -> TokenStream {
+    let (module, ty) = (shapes_module(program), format_ident!("Step{}", shape_owner(program, step)));
     quote!(#module::#ty)
 }
 
@@ -44,6 +54,29 @@ pub(crate) fn shape_item(step: usize, b: &FusedBlock) -> TokenStream {
     }
 }
 
+/// The block's `BlockParams` (slices of the parameter buffer `p`).
+pub(crate) fn params(program: &Program, b: &FusedBlock) -> TokenStream {
+    let rt = rt();
+    let slices = |layer: Option<usize>| match layer.and_then(|l| param_slices(program, l)) {
+        Some((w, b)) => quote!(::core::option::Option::Some((#w, #b))),
+        None => quote!(::core::option::Option::None),
+    };
+    let (stem_params, expand_params) = (slices(b.stem), slices(b.expand));
+    let pair = |layer: usize| {
+        let (w, b) = param_slices(program, layer).expect("convolutions have parameters");
+        quote!((#w, #b))
+    };
+    let (dw_params, project_params) = (pair(b.depthwise), pair(b.project));
+    quote! {
+        #rt::BlockParams {
+            stem: #stem_params,
+            expand: #expand_params,
+            depthwise: #dw_params,
+            project: #project_params,
+        }
+    }
+}
+
 pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStream {
     let rt = rt();
     let d = b.dims;
@@ -59,16 +92,7 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         }
         _ => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
     };
-    let slices = |layer: Option<usize>| match layer.and_then(|l| param_slices(program, l)) {
-        Some((w, b)) => quote!(::core::option::Option::Some((#w, #b))),
-        None => quote!(::core::option::Option::None),
-    };
-    let (stem_params, expand_params) = (slices(b.stem), slices(b.expand));
-    let pair = |layer: usize| {
-        let (w, b) = param_slices(program, layer).expect("convolutions have parameters");
-        quote!((#w, #b))
-    };
-    let (dw_params, project_params) = (pair(b.depthwise), pair(b.project));
+    let params = params(program, b);
     let net = &program.network;
     let project = &net.layers[b.project];
     let comment = format!(
@@ -99,12 +123,7 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         {
             #[doc = #comment]
             #bind
-            let params = #rt::BlockParams {
-                stem: #stem_params,
-                expand: #expand_params,
-                depthwise: #dw_params,
-                project: #project_params,
-            };
+            let params = #params;
             #rt::par_block::<#shape>(threads.as_deref_mut(), cpu, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
         }
         #inspect

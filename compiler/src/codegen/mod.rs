@@ -68,7 +68,8 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     let batch = batch::emit(program, &body);
     let shapes_mod = block::shapes_module(program);
     let shape_items = program.schedule.steps.iter().enumerate().filter_map(|(k, step)| match step {
-        Step::Block(b) => Some(block::shape_item(k, b)),
+        Step::Block(b) if block::shape_owner(program, k) == k => Some(block::shape_item(k, b)),
+        Step::Block(_) => None,
         Step::Layer(_) => None,
     });
     let track_spec = tracked.spec.as_ref().map(|p| {

@@ -1,7 +1,7 @@
 //! The order `forward_batch` runs a batch in. Early steps have large feature maps and few
 //! weights: each image runs them in turn, so its activations stay in cache from one step to the
 //! next. From the first step after which every step holds more weight bytes than activation
-//! bytes (MobileNetV2's 14x14 and 7x7 blocks, the last 1x1 and the classifier), the batch runs
+//! bytes (in MobileNetV2 1.0-224: from features.15 on, the last 1x1 and the classifier), the batch runs
 //! step by step: each step for every image before the next step, so its packed weights are read
 //! from memory once per batch and then from cache, and the classifier is one matrix product over
 //! all images' pooled features.
