@@ -1,7 +1,10 @@
 //! Fused inverted-residual blocks: expand 1x1 -> depthwise 3x3 -> project 1x1 (+ shortcut),
 //! computed in bands of output rows so the expanded tensor never exists in full (MobileNetV2
 //! paper, "Memory efficient inference"). Expanded rows go to a ring buffer, each computed once;
-//! a band's depthwise rows go to a band buffer that the project GEMM consumes.
+//! a band's depthwise rows go to a band buffer that the project GEMM consumes. Threads split a
+//! block by output rows, or, when one band covers the map and rows are few, by channels in two
+//! phases (`BlockPart`); a batch runs whole-map blocks with weight panels outermost
+//! (`block_batch`).
 
 use crate::dw::DwRow;
 use crate::gemm::{gemm, gemm_units, units, Gemm, UNIT_COLS, UNIT_ROWS};
