@@ -4,8 +4,10 @@
 //! `#[target_feature]` entry points per ISA, in two forms: shape-constant entry points, generic
 //! over a step's shapes (const generics or a `BlockShape` type), which generated code
 //! instantiates once per layer in the user's crate, so every trip count, tile choice and
-//! remainder inside the inlined body is a constant; and run-time-shaped `_dyn` entry points,
-//! compiled once here, kept as the debug path and as the baseline the benchmarks compare with.
+//! remainder inside the inlined body is a constant; and run-time-shaped entry points, compiled
+//! once here, kept as the debug path and as the baseline the benchmarks compare with. AVX-512
+//! and AVX2 have both; the portable fallback's shape-generic names forward to its run-time-shaped
+//! entry points, so a user's crate compiles two copies of each layer, not three.
 
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::dw::DwRow;
