@@ -38,6 +38,14 @@ pub fn load_fixture(case: &str) -> Fixture {
     Fixture { input_nhwc: f32s("input_nhwc").1, logits: f32s("logits").1, stages }
 }
 
+/// Random torchvision-named weights (safetensors bytes) for the spec at `spec` (relative to
+/// this crate), from `seed`.
+pub fn random_weights(spec: &str, seed: u64) -> Vec<u8> {
+    let compiled =
+        mobilenet_compiler::compile_file(Path::new(env!("CARGO_MANIFEST_DIR")), spec).expect("the spec compiles");
+    mobilenet_compiler::init_weights::init_weights(&compiled.program.network, seed)
+}
+
 /// `len` deterministic inputs in [-2, 2) from `seed` (an LCG: no dependency, same on every run).
 pub fn input(len: usize, seed: u64) -> Vec<f32> {
     let mut s = seed | 1;

@@ -45,16 +45,7 @@ fn batch_is_bit_identical_to_forward() {
 
 #[test]
 fn batch_of_a_wide_nonsquare_model_is_bit_identical_to_forward() {
-    let bytes = mobilenet_compiler::init_weights::init_weights(
-        &mobilenet_compiler::compile_file(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "specs/width14_nonsquare.yaml",
-        )
-        .unwrap()
-        .program
-        .network,
-        3,
-    );
+    let bytes = mobilenet_e2e::random_weights("specs/width14_nonsquare.yaml", 3);
     batch_matches_forward!(Width14NonSquare, Width14NonSquare::from_safetensors(&bytes).unwrap());
 }
 

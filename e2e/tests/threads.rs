@@ -35,16 +35,7 @@ fn forward_parallel_is_bit_identical_to_forward() {
 #[test]
 fn wide_model_splits_rows_correctly() {
     // Width 1.4 at 40x56: blocks with few rows per thread, odd splits.
-    let bytes = mobilenet_compiler::init_weights::init_weights(
-        &mobilenet_compiler::compile_file(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
-            "specs/width14_nonsquare.yaml",
-        )
-        .unwrap()
-        .program
-        .network,
-        5,
-    );
+    let bytes = mobilenet_e2e::random_weights("specs/width14_nonsquare.yaml", 5);
     let model = Width14NonSquare::from_safetensors(&bytes).unwrap();
     let x = image(40 * 56 * 3, 2);
     let mut want = [0.0f32; 10];
