@@ -1,0 +1,152 @@
+//! The shape-constant kernels (instantiated on shape types and const generics, as generated code
+//! does) against the run-time-shaped ones, which `kernels_prop.rs` checks against the reference:
+//! the same bits, on every ISA, on 1, 2, 3 and 7 threads, over a set of awkward shapes (odd
+//! sizes, both strides, with and without expansion, shortcut and fused stem, bands shorter
+//! than the map, channel counts that are not multiples of the vector width).
+
+use mobilenet_kernels::layout::round_up_nr;
+use mobilenet_kernels::reference::conv3x3_out;
+use mobilenet_kernels::{
+    avg_pool, dispatch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem, BlockDims, BlockParams,
+    BlockShape, Cpu, Isa, Threads,
+};
+
+fn data(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn cpus() -> Vec<Cpu> {
+    Isa::supported().into_iter().filter_map(Cpu::new).collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|f| f.to_bits()).collect()
+}
+
+macro_rules! shapes {
+    ($($name:ident: $dims:expr;)*) => {
+        $(
+            enum $name {}
+            impl BlockShape for $name {
+                const DIMS: BlockDims = $dims;
+            }
+        )*
+        #[test]
+        fn blocks_equal_the_run_time_shaped_kernels() {
+            $(check_block::<$name>(stringify!($name));)*
+        }
+    };
+}
+
+const fn dims(h: usize, w: usize, cin: usize, hidden: usize, cout: usize, stride: usize, band: usize) -> BlockDims {
+    BlockDims {
+        h,
+        w,
+        cin,
+        hidden,
+        cout,
+        stride,
+        expand: hidden != cin,
+        residual: stride == 1 && cin == cout,
+        band,
+        stem: None,
+    }
+}
+
+shapes! {
+    Residual7x7: dims(7, 7, 40, 240, 40, 1, 7);
+    Stride2Odd: dims(13, 11, 24, 144, 32, 2, 7);
+    BandsOfThree: dims(17, 9, 16, 96, 24, 1, 3);
+    NoExpand: dims(9, 10, 32, 32, 16, 1, 9);
+    NarrowRagged: dims(5, 6, 3, 21, 5, 2, 2);
+    OneColumn: dims(12, 1, 8, 48, 8, 1, 12);
+    FusedStem: BlockDims { stem: Some((23, 18)), ..dims(12, 9, 16, 16, 8, 1, 4) };
+}
+
+fn check_block<B: BlockShape>(name: &str) {
+    let d = B::DIMS;
+    let seed = d.h as u64 * 31 + d.w as u64;
+    let x = data(d.x_len(), seed);
+    let (sw, sb) = (data(27 * d.cin, seed + 1), data(d.cin, seed + 2));
+    let (ew, eb) = (data(d.cin * round_up_nr(d.hidden), seed + 3), data(round_up_nr(d.hidden), seed + 4));
+    let (dw, db) = (data(9 * d.hidden, seed + 5), data(d.hidden, seed + 6));
+    let (pw, pb) = (data(d.hidden * round_up_nr(d.cout), seed + 7), data(round_up_nr(d.cout), seed + 8));
+    let p = BlockParams {
+        stem: d.stem.map(|_| (&sw[..], &sb[..])),
+        expand: d.expand.then_some((&ew[..], &eb[..])),
+        depthwise: (&dw, &db),
+        project: (&pw, &pb),
+    };
+    for cpu in cpus() {
+        let mut want = vec![f32::NAN; d.y_len()];
+        let mut scratch = vec![f32::NAN; d.scratch_len()];
+        par_block_dyn(None, cpu, &d, &x, &mut want, p, &mut scratch, &mut [], 0);
+        for n in [1, 2, 3, 7] {
+            let mut pool = Threads::new(n);
+            let mut extra = vec![f32::NAN; (n - 1) * d.scratch_len()];
+            let mut got = vec![f32::NAN; d.y_len()];
+            par_block::<B>(Some(&mut pool), cpu, &x, &mut got, p, &mut scratch, &mut extra, d.scratch_len());
+            assert_eq!(bits(&got), bits(&want), "{name}, {:?}, {n} threads", cpu.isa());
+        }
+    }
+}
+
+macro_rules! pointwise_cases {
+    ($(($p:literal, $k:literal, $n:literal, $relu:literal)),*) => {
+        #[test]
+        fn pointwise_equals_the_run_time_shaped_kernel() {
+            $({
+                let (x, w, b) = (data($p * $k, 1), data($k * round_up_nr($n), 2), data(round_up_nr($n), 3));
+                for cpu in cpus() {
+                    let mut want = vec![0.0; $p * $n];
+                    dispatch::pointwise_dyn(cpu, $p, $k, $n, $relu, &x, &w, &b, None, &mut want);
+                    for n in [1, 2, 7] {
+                        let mut pool = Threads::new(n);
+                        let mut got = vec![f32::NAN; $p * $n];
+                        par_pointwise::<$p, $k, $n, $relu>(Some(&mut pool), cpu, &x, &w, &b, None, &mut got);
+                        assert_eq!(bits(&got), bits(&want), "1x1 {}x{}->{}, {:?}, {n} threads", $p, $k, $n, cpu.isa());
+                    }
+                }
+            })*
+        }
+    };
+}
+
+pointwise_cases!((49, 320, 1280, true), (9, 112, 1280, true), (37, 24, 40, false), (1, 5, 3, true));
+
+#[test]
+fn stem_pool_and_linear_equal_the_run_time_shaped_kernels() {
+    const H: usize = 29;
+    const W: usize = 22;
+    let (x, w, b) = (data(H * W * 3, 4), data(27 * 24, 5), data(24, 6));
+    let (ho, wo) = (conv3x3_out(H, 2), conv3x3_out(W, 2));
+    let (lw, lb) = (data(24 * round_up_nr(10), 7), data(round_up_nr(10), 8));
+    for cpu in cpus() {
+        let mut want = vec![0.0; ho * wo * 24];
+        dispatch::stem_dyn(cpu, H, W, 24, &x, &w, &b, &mut want);
+        let mut pooled_want = vec![0.0; 24];
+        dispatch::avg_pool_dyn(cpu, ho * wo, 24, &want, &mut pooled_want);
+        let mut logits_want = vec![0.0; 10];
+        dispatch::linear_dyn(cpu, 24, 10, &pooled_want, &lw, &lb, &mut logits_want);
+        for n in [1, 2, 3] {
+            let mut pool = Threads::new(n);
+            let mut got = vec![f32::NAN; ho * wo * 24];
+            par_stem::<H, W, 24>(Some(&mut pool), cpu, &x, &w, &b, &mut got);
+            assert_eq!(bits(&got), bits(&want), "stem, {:?}, {n} threads", cpu.isa());
+            let mut pooled = vec![f32::NAN; 24];
+            avg_pool::<{ 15 * 11 }, 24>(cpu, &got, &mut pooled);
+            assert_eq!(bits(&pooled), bits(&pooled_want), "pool, {:?}", cpu.isa());
+            let mut logits = vec![f32::NAN; 10];
+            par_linear::<24, 10>(Some(&mut pool), cpu, &pooled, &lw, &lb, &mut logits);
+            assert_eq!(bits(&logits), bits(&logits_want), "linear, {:?}, {n} threads", cpu.isa());
+        }
+    }
+}
