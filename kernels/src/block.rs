@@ -225,7 +225,13 @@ impl BlockDims {
     /// the row split wins: it synchronises once, not twice, and its threads share no buffer
     /// (measured at 2 threads: the channel split was 6% slower on v2 1.0-224).
     pub const fn splits_channels(&self, threads: usize) -> bool {
-        self.band >= self.ho() && self.stem.is_none() && 2 * threads > self.ho()
+        self.whole_map() && 2 * threads > self.ho()
+    }
+
+    /// Whether the block can run its channel phases (`BlockPart::Hidden`, `Project`): one band
+    /// covers the map and the block reads a tensor.
+    pub const fn whole_map(&self) -> bool {
+        self.band >= self.ho() && self.stem.is_none()
     }
 
     /// Units of the channel split's phases: expanded panels, and project units.
@@ -237,8 +243,8 @@ impl BlockDims {
 /// The part `part` of a block.
 ///
 /// # Safety
-/// As `block_rows`; a channel split's phases need one band over the map and no stem, the scratch shared by
-/// every thread, and every thread's `Hidden` part finished before any `Project` part starts.
+/// As `block_rows`; a channel split's phases need `d.whole_map()`, the scratch shared by every
+/// thread, and every thread's `Hidden` part finished before any `Project` part starts.
 #[inline(always)]
 pub(crate) unsafe fn block_part<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
     d: &BlockDims,
@@ -268,7 +274,7 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
     }
     let (w, s, wo) = (d.w, d.stride, d.wo());
     let ring = p.scratch;
-    // SAFETY: (whole function) one band covers the map (the caller's contract), so the ring holds
+    // SAFETY: (whole function) `d.whole_map()` (the caller's contract), so the ring holds
     // every expanded row at its own slot and the band buffer every depthwise row; channel
     // offsets stay below `hidden`, panel offsets inside the packed weights.
     unsafe {

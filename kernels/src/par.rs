@@ -291,8 +291,8 @@ const BATCH_GROUP: usize = 8;
 
 /// The block `B` over a batch: image `i`'s arena is `all[i * stride..][..stride]`, holding the
 /// block's input, output and scratch at the regions `x`, `y` and `scratch` (the model's memory
-/// plan). Blocks that may split by channels (one band over the map, no stem) run groups of
-/// images with weight panels outermost (`block::block_batch`); the others image by image.
+/// plan). Whole-map blocks run groups of images with weight panels outermost
+/// (`block::block_batch`); the others image by image, as `par_block` on one thread.
 #[allow(clippy::too_many_arguments)]
 pub fn block_batch<B: BlockShape>(
     cpu: Cpu,
@@ -306,32 +306,33 @@ pub fn block_batch<B: BlockShape>(
 ) {
     let d = &B::DIMS;
     check("batch arena", all.len(), images * stride);
-    let whole_map = d.band >= d.ho() && d.stem.is_none();
-    let mut first = 0;
-    while first < images {
-        let count = if whole_map { (images - first).min(BATCH_GROUP) } else { 1 };
-        let mut ptrs: [Option<BlockPtrs>; BATCH_GROUP] = [None; BATCH_GROUP];
+    let all = &mut all[..images * stride];
+    if !d.whole_map() {
+        for a in all.chunks_exact_mut(stride) {
+            let [src, dst, scr] = split(a, [x, y, scratch]);
+            par_block::<B>(None, cpu, src, dst, p, scr, &mut [], 0);
+        }
+        return;
+    }
+    for group in all.chunks_mut(BATCH_GROUP * stride) {
         // Each image's arena is a disjoint `&mut`; within it, the plan's regions are disjoint.
-        let mut rest = &mut all[first * stride..(first + count) * stride];
-        for slot in ptrs.iter_mut().take(count) {
-            let (a, tail) = core::mem::take(&mut rest).split_at_mut(stride);
-            rest = tail;
+        let mut ptrs: [Option<BlockPtrs>; BATCH_GROUP] = [None; BATCH_GROUP];
+        for (slot, a) in ptrs.iter_mut().zip(group.chunks_exact_mut(stride)) {
             let [src, dst, scr] = split(a, [x, y, scratch]);
             *slot = Some(check_block(d, src, dst, p, scr, 0..d.ho()));
         }
-        let group: [BlockPtrs; BATCH_GROUP] = core::array::from_fn(|i| ptrs[i].unwrap_or(ptrs[0].expect("one image")));
-        let group = &group[..count];
+        let count = group.len() / stride;
+        let ptrs: [BlockPtrs; BATCH_GROUP] = core::array::from_fn(|i| ptrs[i.min(count - 1)].expect("checked above"));
+        let ptrs = &ptrs[..count];
         // SAFETY: every image's operands checked above, the images' arenas disjoint; `cpu`
         // proves the ISA.
         unsafe {
-            match (whole_map, cpu.specialized()) {
-                (true, true) => route!(cpu, block_batch::<B>(group)),
-                (true, false) => route!(cpu, block_batch_dyn(d, group)),
-                (false, true) => route!(cpu, block::<B>(&group[0], BlockPart::Rows(0..d.ho()))),
-                (false, false) => route!(cpu, block_dyn(d, &group[0], BlockPart::Rows(0..d.ho()))),
+            if cpu.specialized() {
+                route!(cpu, block_batch::<B>(ptrs))
+            } else {
+                route!(cpu, block_batch_dyn(d, ptrs))
             }
         }
-        first += count;
     }
 }
 

@@ -3,27 +3,11 @@
 use mobilenet_kernels::dispatch;
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::{self, conv3x3_out};
-use mobilenet_kernels::{fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Cpu, Isa, Threads};
+use mobilenet_kernels::{fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Isa, Threads};
 use proptest::prelude::*;
 
-/// Every kernel path this CPU runs: each is checked against the reference.
-fn cpus() -> Vec<Cpu> {
-    let cpus: Vec<Cpu> = Isa::supported().into_iter().filter_map(Cpu::new).collect();
-    assert!(cpus.iter().any(|c| c.isa() == Isa::Portable));
-    cpus
-}
-
-fn data(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
-        .collect()
-}
+mod common;
+use common::{cpus, data};
 
 fn assert_close(got: &[f32], want: &[f32], k: usize) {
     let tol = 1e-5 * (k as f32).sqrt() * 8.0;

@@ -8,24 +8,11 @@ use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::conv3x3_out;
 use mobilenet_kernels::{
     avg_pool, dispatch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem, BlockDims, BlockParams,
-    BlockShape, Cpu, Isa, Threads,
+    BlockShape, Threads,
 };
 
-fn data(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-        })
-        .collect()
-}
-
-fn cpus() -> Vec<Cpu> {
-    Isa::supported().into_iter().filter_map(Cpu::new).collect()
-}
+mod common;
+use common::{cpus, data};
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|f| f.to_bits()).collect()

@@ -35,11 +35,9 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
                 #rt::linear_batch::<#k, #n>(cpu, all, #offset, Self::ARENA_FLOATS, images, #w, #b, logits);
             }
         }
-        Step::Block(b) if matches!(b.input, Value::Tensor(_)) => {
-            let Value::Tensor(t) = b.input else { unreachable!("matched above") };
-            let scratch = program.schedule.scratch_of(k).expect("a fused block has scratch");
-            let (x, y) = (region(tensor_region(program, t)), region(tensor_region(program, b.output)));
-            let scratch = region(program.arena.placements[scratch].region());
+        Step::Block(b) if b.input != Value::Image => {
+            let (Some(x), y, scratch) = block::regions(program, k, b) else { unreachable!("the block reads a tensor") };
+            let (x, y, scratch) = (region(x), region(y), region(scratch));
             let (shape, params) = (block::shape_name(program, k), block::params(program, b));
             quote! {
                 #rt::block_batch::<#shape>(cpu, all, Self::ARENA_FLOATS, images, #x, #y, #scratch, #params);

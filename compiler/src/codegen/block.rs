@@ -54,6 +54,19 @@ pub(crate) fn shape_item(step: usize, b: &FusedBlock) -> TokenStream {
     }
 }
 
+/// The arena regions of the block at `step`: its input (`None`: the image), output and scratch.
+pub(crate) fn regions(program: &Program, step: usize, b: &FusedBlock) -> RegionsOf {
+    let x = match b.input {
+        Value::Tensor(t) => Some(tensor_region(program, t)),
+        _ => None,
+    };
+    let scratch = program.schedule.scratch_of(step).expect("a fused block has scratch");
+    (x, tensor_region(program, b.output), program.arena.placements[scratch].region())
+}
+
+/// `(input, output, scratch)` regions, `(offset, len)` in floats.
+pub(crate) type RegionsOf = (Option<(usize, usize)>, (usize, usize), (usize, usize));
+
 /// The block's `BlockParams` (slices of the parameter buffer `p`).
 pub(crate) fn params(program: &Program, b: &FusedBlock) -> TokenStream {
     let rt = rt();
@@ -81,16 +94,14 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
     let rt = rt();
     let d = b.dims;
     let shape = shape_name(program, step);
-    let y_region = tensor_region(program, b.output);
-    let y = region(y_region);
-    let scratch_buf = program.schedule.scratch_of(step).expect("a fused block has scratch");
-    let scratch = region(program.arena.placements[scratch_buf].region());
-    let bind = match b.input {
-        Value::Tensor(t) => {
-            let x = region(tensor_region(program, t));
+    let (x, y_region, scratch) = regions(program, step, b);
+    let (y, scratch) = (region(y_region), region(scratch));
+    let bind = match x {
+        Some(x) => {
+            let x = region(x);
             quote!(let [src, dst, scratch] = #rt::split(a, [#x, #y, #scratch]); let src = &*src;)
         }
-        _ => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
+        None => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
     };
     let params = params(program, b);
     let net = &program.network;

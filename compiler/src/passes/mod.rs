@@ -9,8 +9,9 @@ pub mod plan_arena;
 pub mod plan_batch;
 
 use crate::error::Error;
-use crate::ir::Network;
+use crate::ir::{Network, Op};
 use crate::spec::{SourceFile, Spec};
+use fuse_blocks::Step;
 
 /// Everything codegen needs.
 #[derive(Clone, Debug)]
@@ -30,8 +31,10 @@ pub fn compile(spec: &Spec, src: &SourceFile) -> Result<Program, Error> {
     let network = build_ir::build(spec, src)?;
     let params = layout_params::plan(&network);
     let schedule = fuse_blocks::fuse(&network);
-    if schedule.steps.iter().any(|s| matches!(s, fuse_blocks::Step::Layer(l) if matches!(network.layers[*l].op, crate::ir::Op::Depthwise { .. }))) {
-        return Err(Error::new("internal error: a depthwise layer outside a fused block".to_string()));
+    // Codegen has no unfused depthwise kernel: every depthwise layer runs inside a block.
+    let unfused = |s: &Step| matches!(s, Step::Layer(l) if matches!(network.layers[*l].op, Op::Depthwise { .. }));
+    if schedule.steps.iter().any(unfused) {
+        return Err(Error::new("internal error: a depthwise layer outside a fused block"));
     }
     let arena = plan_arena::plan_buffers(&schedule.lens, &schedule.live, schedule.steps.len());
     plan_arena::verify(&arena).map_err(|e| Error::new(format!("internal error: invalid memory plan: {e}")))?;
