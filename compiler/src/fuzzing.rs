@@ -29,7 +29,7 @@ pub const SAFETENSORS_SPEC: &str =
 pub fn safetensors(data: &[u8]) {
     let program = crate::compile_str("fuzz.yaml", SAFETENSORS_SPEC).expect("the fuzz spec compiles");
     let layers = program.params.loader_layers();
-    if let Ok(params) = mobilenet_kernels::load_params(data, &layers, program.params.total) {
+    if let Ok(params) = mobilenet_kernels::load_params(data, &layers, program.params.total, program.params.bn_eps) {
         assert_eq!(params.len(), program.params.total);
     }
 }

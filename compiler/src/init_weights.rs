@@ -217,8 +217,7 @@ mod tests {
             let program = crate::compile_str(file, text).unwrap();
             for dtype in [Dtype::F32, Dtype::F16, Dtype::BF16] {
                 let bytes = init_weights_dtype(&program.network, 7, dtype);
-                let params =
-                    mobilenet_kernels::load_params(&bytes, &program.params.loader_layers(), program.params.total);
+                let params = program.params.fold(&bytes);
                 let params = params.unwrap_or_else(|e| panic!("{file} {dtype:?}: {e}"));
                 assert_eq!(params.len(), program.params.total);
                 assert!(params.iter().all(|v| v.is_finite()));

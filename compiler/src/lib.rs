@@ -9,6 +9,9 @@ pub mod error;
 pub mod fuzzing;
 pub mod init_weights;
 pub mod ir;
+#[cfg(feature = "keras")]
+pub mod keras;
+pub mod labels;
 pub mod passes;
 pub mod reference;
 pub mod spec;
@@ -29,6 +32,8 @@ pub struct Compiled {
     pub source: SourceFile,
     pub program: Program,
     pub baked: Option<Vec<f32>>,
+    /// Class names from the spec's `labels` file.
+    pub labels: Option<Vec<String>>,
     pub tracked: codegen::Tracked,
 }
 
@@ -57,7 +62,7 @@ pub fn expand(input: TokenStream) -> Result<TokenStream, syn::Error> {
 /// Compile the spec at `rel` (relative to `base`, the crate root) into tokens.
 pub fn expand_file(base: &Path, rel: &str) -> Result<TokenStream, Error> {
     let c = compile_file(base, rel)?;
-    Ok(codegen::generate(&c.program, c.baked.as_deref(), &c.tracked))
+    Ok(codegen::generate(&c.program, c.baked.as_deref(), c.labels.as_deref(), &c.tracked))
 }
 
 /// Read, validate and compile the spec at `rel` (relative to `base`); fold its weights.
@@ -73,37 +78,61 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
     let source = SourceFile { display: rel.to_string(), text };
     let spec = spec::parse(&source)?;
     let program = passes::compile(&spec, &source)?;
-    let mut tracked = codegen::Tracked { spec: Some(absolute(&path)), weights: None };
+    let mut tracked = codegen::Tracked { spec: Some(absolute(&path)), weights: None, labels: None };
+    let labels = match &spec.labels {
+        None => None,
+        Some(l) => {
+            let hint = "`labels` is relative to the spec's folder";
+            let (file, shown, bytes) = read_named(&source, &path, rel, &root, "labels", l, hint)?;
+            tracked.labels = Some(file);
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Error::at(locate(&source, &[Seg::Key("labels")]), format!("labels `{shown}` is not UTF-8 text"))
+            })?;
+            let names = labels::parse(&text, spec.num_classes)
+                .map_err(|why| Error::at(locate(&source, &[Seg::Key("labels")]), format!("labels `{shown}`: {why}")))?;
+            Some(names)
+        }
+    };
     let baked = match &spec.weights {
         None => None,
         Some(w) => {
-            let wpath = path.parent().unwrap_or(Path::new(".")).join(w);
-            let shown = Path::new(rel).parent().unwrap_or(Path::new("")).join(w);
             let at = || locate(&source, &[Seg::Key("weights")]);
-            check_inside(&wpath, &shown.to_string_lossy(), &root, Some(at()))?;
-            let bytes = std::fs::read(&wpath).map_err(|e| {
-                Error::at(
-                    at(),
-                    format!(
-                        "cannot read weights `{}`: {e}; `weights` is relative to the spec's folder (or remove the key and load weights at run time with from_safetensors)",
-                        shown.display()
-                    ),
-                )
-            })?;
-            tracked.weights = Some(absolute(&wpath));
+            let hint = "`weights` is relative to the spec's folder (or remove the key and load weights at run time with from_safetensors)";
+            let (file, shown, bytes) = read_named(&source, &path, rel, &root, "weights", w, hint)?;
+            tracked.weights = Some(file);
             let folded = program.params.fold(&bytes).map_err(|e| {
                 Error::at(
                     at(),
                     format!(
-                        "weights `{}` do not fit this spec: {e}. Were they made for another width_mult, table or num_classes? Fix the spec or regenerate the weights",
-                        shown.display()
+                        "weights `{shown}` do not fit this spec: {e}. Were they made for another width_mult, table or num_classes? Fix the spec or regenerate the weights"
                     ),
                 )
             })?;
             Some(folded)
         }
     };
-    Ok(Compiled { source, program, baked, tracked })
+    Ok(Compiled { source, program, baked, labels, tracked })
+}
+
+/// Read `name`, which the spec at `path` (shown as `rel`) names under `key`, relative to its
+/// folder: the file's absolute path, the path as the user reads it, and its bytes.
+#[allow(clippy::too_many_arguments)]
+fn read_named(
+    source: &SourceFile,
+    path: &Path,
+    rel: &str,
+    root: &Path,
+    key: &str,
+    name: &str,
+    hint: &str,
+) -> Result<(PathBuf, String, Vec<u8>), Error> {
+    let file = path.parent().unwrap_or(Path::new(".")).join(name);
+    let shown = Path::new(rel).parent().unwrap_or(Path::new("")).join(name).to_string_lossy().into_owned();
+    let at = || locate(source, &[Seg::Key(key)]);
+    check_inside(&file, &shown, root, Some(at()))?;
+    let bytes =
+        std::fs::read(&file).map_err(|e| Error::at(at(), format!("cannot read {key} `{shown}`: {e}; {hint}")))?;
+    Ok((absolute(&file), shown, bytes))
 }
 
 /// The directory specs must stay inside: the outermost directory above `base` (the crate) whose

@@ -4,10 +4,13 @@
 //! output-size formula (`tests/spec_props.rs` checks that one independently): the torchvision
 //! tensors are read raw (OIHW), every convolution is a direct loop accumulating in f64, and
 //! BatchNorm is applied unfolded, `(x - mean) / sqrt(var + eps) * gamma + beta`, as PyTorch
-//! evaluates it. Activations are rounded to f32 between layers, as in PyTorch.
+//! evaluates it. Activations are rounded to f32 between layers, as in PyTorch. TF's "SAME"
+//! padding (`padding: tf`) follows TensorFlow's own definition: the total padding
+//! `max((out - 1) * stride + k - in, 0)`, its smaller half before the input.
 
 use crate::ir::{Layer, Network, Op, Shape, Value};
-use mobilenet_kernels::checkpoint::{read, BN_EPS};
+use crate::spec::Padding;
+use mobilenet_kernels::checkpoint::read;
 use mobilenet_kernels::reference::conv_out;
 use mobilenet_kernels::Error;
 use safetensors::SafeTensors;
@@ -44,7 +47,7 @@ pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, E
             Value::Logits => panic!("layer {i} reads the logits"),
         };
         assert_eq!(x.len(), layer.input_shape.len(), "layer {i}: input length");
-        let mut y = eval(&st, layer, x)?;
+        let mut y = eval(&st, layer, x, net.spec.padding, net.spec.bn_eps)?;
         if let Some(r) = layer.residual {
             let res = tensors[r].as_deref().unwrap_or_else(|| panic!("layer {i} adds tensor {r} before it is written"));
             assert_eq!(res.len(), y.len(), "layer {i}: residual length");
@@ -67,14 +70,14 @@ pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, E
 }
 
 /// One layer: convolution (or pooling, or the classifier), BatchNorm, ReLU6; in f64.
-fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32]) -> Result<Vec<f64>, Error> {
+fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32], padding: Padding, eps: f64) -> Result<Vec<f64>, Error> {
     let (i, o) = (layer.input_shape, layer.output_shape);
     let conv = || layer.conv.as_deref().expect("a parameterised layer names its weights");
     let weight = |shape: &[usize]| read(st, &format!("{}.weight", conv()), shape);
     let mut y = match layer.op {
-        Op::Stem => conv2d(x, i, &weight(&[o.c, 3, 3, 3])?, o.c, 3, 2, 1, 1),
-        Op::Pointwise { .. } => conv2d(x, i, &weight(&[o.c, i.c, 1, 1])?, o.c, 1, 1, 0, 1),
-        Op::Depthwise { stride } => conv2d(x, i, &weight(&[o.c, 1, 3, 3])?, o.c, 3, stride, 1, i.c),
+        Op::Stem => conv2d(x, i, &weight(&[o.c, 3, 3, 3])?, o.c, 3, 2, padding, 1),
+        Op::Pointwise { .. } => conv2d(x, i, &weight(&[o.c, i.c, 1, 1])?, o.c, 1, 1, padding, 1),
+        Op::Depthwise { stride } => conv2d(x, i, &weight(&[o.c, 1, 3, 3])?, o.c, 3, stride, padding, i.c),
         Op::AvgPool => (avg_pool(x, i), Shape { h: 1, w: 1, c: i.c }),
         Op::Linear => {
             let w = weight(&[o.c, i.c])?;
@@ -95,7 +98,7 @@ fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32]) -> Result<Vec<f64>, Erro
             (field("weight")?, field("bias")?, field("running_mean")?, field("running_var")?);
         for px in y.0.chunks_exact_mut(o.c) {
             for (c, v) in px.iter_mut().enumerate() {
-                *v = (*v - mean[c] as f64) / (var[c] as f64 + BN_EPS).sqrt() * gamma[c] as f64 + beta[c] as f64;
+                *v = (*v - mean[c] as f64) / (var[c] as f64 + eps).sqrt() * gamma[c] as f64 + beta[c] as f64;
             }
         }
     }
@@ -107,8 +110,9 @@ fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32]) -> Result<Vec<f64>, Erro
     Ok(y.0)
 }
 
-/// PyTorch's `Conv2d` (no bias) with square kernel `k`, on an HWC input of shape `s`, weights
-/// OIHW `[cout, cin / groups, k, k]`. Returns the HWC output and its shape.
+/// PyTorch's `Conv2d` (no bias, padding `k / 2`) with square kernel `k`, or TF's with "SAME"
+/// padding, on an HWC input of shape `s`, weights OIHW `[cout, cin / groups, k, k]`. Returns
+/// the HWC output and its shape.
 #[allow(clippy::too_many_arguments)]
 fn conv2d(
     x: &[f32],
@@ -117,12 +121,17 @@ fn conv2d(
     cout: usize,
     k: usize,
     stride: usize,
-    pad: usize,
+    padding: Padding,
     groups: usize,
 ) -> (Vec<f64>, Shape) {
     assert!(s.c.is_multiple_of(groups) && cout.is_multiple_of(groups), "channels divisible by groups");
     let (cin_g, cout_g) = (s.c / groups, cout / groups);
-    let (ho, wo) = (conv_out(s.h, k, stride, pad), conv_out(s.w, k, stride, pad));
+    let (ho, wo) = (conv_out(s.h, k, stride, k / 2), conv_out(s.w, k, stride, k / 2));
+    let before = |size: usize, out: usize| match padding {
+        Padding::Torch => k / 2,
+        Padding::Tf => ((out - 1) * stride + k).saturating_sub(size) / 2,
+    };
+    let (pad_y, pad_x) = (before(s.h, ho) as isize, before(s.w, wo) as isize);
     let mut y = vec![0.0f64; ho * wo * cout];
     for oy in 0..ho {
         for ox in 0..wo {
@@ -130,12 +139,12 @@ fn conv2d(
                 let g = co / cout_g;
                 let mut acc = 0.0f64;
                 for ky in 0..k {
-                    let iy = (oy * stride + ky) as isize - pad as isize;
+                    let iy = (oy * stride + ky) as isize - pad_y;
                     if iy < 0 || iy >= s.h as isize {
                         continue;
                     }
                     for kx in 0..k {
-                        let ix = (ox * stride + kx) as isize - pad as isize;
+                        let ix = (ox * stride + kx) as isize - pad_x;
                         if ix < 0 || ix >= s.w as isize {
                             continue;
                         }

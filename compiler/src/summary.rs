@@ -70,6 +70,19 @@ pub fn summary(program: &Program) -> String {
     let _ = writeln!(out, "Total params: {}", thousands(net.torch_params() as u64));
     let _ = writeln!(out, "Total MACs: {}", thousands(net.macs()));
     let _ = writeln!(out, "Input: {}", net.input);
+    let spec = &net.spec;
+    let padding = match spec.padding {
+        crate::spec::Padding::Torch => "torch (1 on every side)",
+        crate::spec::Padding::Tf => "tf (TensorFlow \"SAME\": stride 2 on even sizes pads bottom/right only)",
+    };
+    let _ = writeln!(out, "Padding: {padding}; BatchNorm eps: {:e}", spec.bn_eps);
+    if spec.input.format == crate::spec::InputFormat::Rgb8 {
+        let (m, s) = (spec.input.mean, spec.input.std);
+        let _ = writeln!(
+            out,
+            "forward_rgb8: 8-bit RGB normalised as (x / 255 - mean) / std, mean {m:?}, std {s:?}, staged in the arena for step 0"
+        );
+    }
     out.push_str(&"-".repeat(total_width));
     out.push('\n');
 
@@ -142,6 +155,10 @@ pub fn summary(program: &Program) -> String {
                     (producer_of(net, t), format!("[{}, {}, {}]", s.h, s.w, s.c))
                 }
                 Buffer::Scratch(k) => (format!("scratch of step {k}"), "-".into()),
+                Buffer::Image => {
+                    let s = net.input;
+                    ("image from forward_rgb8".into(), format!("[{}, {}, {}]", s.h, s.w, s.c))
+                }
             };
             [
                 holds,
@@ -211,7 +228,7 @@ mod tests {
         let s = summary(&program);
         assert!(s.contains("\nTotal params: 3,504,872\n"), "{s}");
         assert!(s.contains("\nTotal MACs: 300,774,272\n"), "{s}");
-        assert!(s.contains("\nInput: 224x224x3\n"), "{s}");
+        assert!(s.contains("\nInput: 224x224x3\nPadding: torch (1 on every side); BatchNorm eps: 1e-5\n"), "{s}");
         assert!(s.contains("features.0.0 (conv3x3/2)"), "{s}");
         assert!(s.contains("features.2.conv.0.0 (conv1x1+relu6)"), "{s}");
         assert!(s.contains("[56, 56, 144]"), "{s}");

@@ -1,6 +1,7 @@
 //! Compiled variants against the reference interpreter (BN unfolded, direct loops), with
 //! random torchvision-named weights: odd and non-square inputs, widths 0.35/0.5/1.4, a custom
-//! table with round_nearest 4, few classes; with every kernel path this CPU runs.
+//! table with round_nearest 4, few classes, TF padding with Keras's BatchNorm epsilon (fused
+//! and unfused stem); with every kernel path this CPU runs.
 
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
 use mobilenet_e2e::{input, max_abs, max_abs_diff};
@@ -12,6 +13,8 @@ mobilenet_runtime::mobilenet!("specs/width035_odd.yaml");
 mobilenet_runtime::mobilenet!("specs/width14_nonsquare.yaml");
 mobilenet_runtime::mobilenet!("specs/custom_table.yaml");
 mobilenet_runtime::mobilenet!("specs/one_pixel_wide.yaml");
+mobilenet_runtime::mobilenet!("specs/tf_even_nonsquare.yaml");
+mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
 
 const TOL: f32 = 1e-4;
 
@@ -60,3 +63,5 @@ check_variant!(width_035_odd_resolution, Width035Odd, "specs/width035_odd.yaml")
 check_variant!(width_14_nonsquare, Width14NonSquare, "specs/width14_nonsquare.yaml");
 check_variant!(custom_table_round_nearest_4, CustomTable, "specs/custom_table.yaml");
 check_variant!(one_pixel_wide, OnePixelWide, "specs/one_pixel_wide.yaml");
+check_variant!(tf_padding_even_nonsquare, TfEvenNonSquare, "specs/tf_even_nonsquare.yaml");
+check_variant!(tf_padding_unfused_stem_rgb8, TfRgb8, "specs/tf_rgb8.yaml");

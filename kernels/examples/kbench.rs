@@ -4,7 +4,9 @@
 
 use mobilenet_kernels::dispatch::{depthwise_dyn, linear_dyn, pointwise_dyn, stem_dyn};
 use mobilenet_kernels::layout::round_up_nr;
-use mobilenet_kernels::{fma_peak_gflops, fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Cpu, Isa, Threads};
+use mobilenet_kernels::{
+    fma_peak_gflops, fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Cpu, Isa, Padding, Threads,
+};
 use std::time::Instant;
 
 /// Median seconds of `runs` calls of `f`, each after `before` (not timed).
@@ -44,7 +46,7 @@ fn main() {
         let w = vec![0.01f32; 27 * 32];
         let b = vec![0.0f32; 32];
         let mut out = vec![0.0f32; 112 * 112 * 32];
-        let t = time(|| stem_dyn(cpu, 224, 224, 32, &x, &w, &b, &mut out));
+        let t = time(|| stem_dyn(cpu, 224, 224, 32, Padding::Torch, &x, &w, &b, &mut out));
         println!("stem 224x224x3->32: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 2.0 * 10_838_016.0 / t / 1e9);
         for (p, k, n) in [
             (3136, 24, 144),
@@ -102,6 +104,7 @@ fn main() {
                     residual: false,
                     band: 14,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -117,6 +120,7 @@ fn main() {
                     residual: true,
                     band: 14,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -132,6 +136,7 @@ fn main() {
                     residual: false,
                     band: 5,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -147,6 +152,7 @@ fn main() {
                     residual: false,
                     band: 10,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -162,6 +168,7 @@ fn main() {
                     residual: true,
                     band: 10,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -177,6 +184,7 @@ fn main() {
                     residual: true,
                     band: 14,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
             (
@@ -192,6 +200,7 @@ fn main() {
                     residual: true,
                     band: 7,
                     stem: None,
+                    padding: Padding::Torch,
                 },
             ),
         ];
@@ -258,7 +267,7 @@ fn main() {
             let b = vec![0.0f32; c];
             let (ho, wo) = ((h - 1) / s + 1, (wd - 1) / s + 1);
             let mut out = vec![0.0f32; ho * wo * c];
-            let t = time(|| depthwise_dyn(cpu, h, wd, c, s, &x, &w, &b, &mut out));
+            let t = time(|| depthwise_dyn(cpu, h, wd, c, s, Padding::Torch, &x, &w, &b, &mut out));
             println!("dw {h}x{wd}x{c}/{s}: {:.3} ms, {:.1} GFLOP/s", t * 1e3, 18.0 * (ho * wo * c) as f64 / t / 1e9);
         }
     }

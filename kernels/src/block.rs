@@ -9,6 +9,7 @@
 use crate::dw::DwRow;
 use crate::gemm::{gemm, gemm_units, units, Gemm, UNIT_COLS, UNIT_ROWS};
 use crate::layout::NR;
+use crate::reference::Padding;
 use crate::simd::Simd;
 
 /// Shapes of one fused block, fixed at compile time.
@@ -32,9 +33,24 @@ pub struct BlockDims {
     /// stride-2 convolution to `cin` channels, BN, ReLU6) produces the `h x w x cin` rows the
     /// depthwise reads, in the ring, in place of an expand convolution.
     pub stem: Option<(usize, usize)>,
+    /// Where the depthwise (and the stem's) zero padding goes.
+    pub padding: Padding,
 }
 
 impl BlockDims {
+    /// Zero rows and columns before the depthwise's input.
+    pub const fn pad(&self) -> (usize, usize) {
+        (self.padding.before(self.h, self.stride), self.padding.before(self.w, self.stride))
+    }
+
+    /// Zero rows and columns before the stem's image (when the block has a stem).
+    pub const fn stem_pad(&self) -> (usize, usize) {
+        match self.stem {
+            Some((h, w)) => (self.padding.before(h, 2), self.padding.before(w, 2)),
+            None => (1, 1),
+        }
+    }
+
     pub const fn ho(&self) -> usize {
         (self.h - 1) / self.stride + 1
     }
@@ -108,7 +124,8 @@ pub(crate) struct BlockPtrs {
 unsafe impl Sync for BlockPtrs {}
 
 /// Pointers to the 3 rows `top - 1 ..= top + 1` of an `h`-row tensor with `row_len` floats a
-/// row, and which of them lie inside it.
+/// row, and which of them lie inside it. A 3x3 window at input row `y0` (which may be -1) is
+/// `top = y0 + 1`.
 #[inline(always)]
 pub(crate) fn row_ptrs(base: *const f32, h: usize, row_len: usize, top: usize) -> ([*const f32; 3], [bool; 3]) {
     let iy = |ky: usize| (top + ky).wrapping_sub(1);
@@ -129,25 +146,27 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
     rows: core::ops::Range<usize>,
 ) {
     let (w, s, wo) = (d.w, d.stride, d.wo());
+    let ((pt, pl), (stem_pt, stem_pl)) = (d.pad(), d.stem_pad());
     let ring = p.scratch;
     // SAFETY: the band buffer follows the ring inside the scratch region.
     let band = unsafe { p.scratch.add(d.ring_len()) };
     let ring_rows = d.ring_rows();
-    let dw = DwRow { w_in: w, c: d.hidden, ch: (0, d.hidden), stride: s, wo };
-    let mut next = (rows.start * s).saturating_sub(1);
+    let dw = DwRow { w_in: w, c: d.hidden, ch: (0, d.hidden), stride: s, wo, pad: pl };
+    // Output row `oy` reads input rows `oy * s - pt ..= oy * s + 2 - pt`.
+    let mut next = (rows.start * s).saturating_sub(pt);
     let mut oy0 = rows.start;
     while oy0 < rows.end {
         let n_out = d.band.min(rows.end - oy0);
-        let last_in = ((oy0 + n_out - 1) * s + 1).min(d.h - 1);
+        let last_in = ((oy0 + n_out - 1) * s + 2 - pt).min(d.h - 1);
         // SAFETY: (whole band) every offset below stays inside the tensor or buffer it
         // addresses, by the shapes in `d` and the ring invariant (the ring holds the last
         // `ring_rows` expanded rows, enough for one band).
         unsafe {
             if let Some((img_h, img_w)) = d.stem {
                 while next <= last_in {
-                    let (rows, valid) = row_ptrs(p.x, img_h, img_w * 3, 2 * next);
+                    let (rows, valid) = row_ptrs(p.x, img_h, img_w * 3, 2 * next + 1 - stem_pt);
                     let out = ring.add((next % ring_rows) * w * d.hidden);
-                    crate::stem::stem_row::<S, PX>(img_w, d.cin, w, rows, valid, p.stem_w, p.stem_b, out);
+                    crate::stem::stem_row::<S, PX>(img_w, d.cin, w, stem_pl, rows, valid, p.stem_w, p.stem_b, out);
                     next += 1;
                 }
             }
@@ -173,7 +192,7 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                 }
             }
             for r in 0..n_out {
-                let top = (oy0 + r) * s;
+                let top = (oy0 + r) * s + 1 - pt;
                 let ringed = d.expand || d.stem.is_some();
                 let (mut ptrs, valid) =
                     if ringed { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(p.x, d.h, w * d.cin, top) };
@@ -273,6 +292,7 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
         return;
     }
     let (w, s, wo) = (d.w, d.stride, d.wo());
+    let (pt, pl) = d.pad();
     let ring = p.scratch;
     // SAFETY: (whole function) `d.whole_map()` (the caller's contract), so the ring holds
     // every expanded row at its own slot and the band buffer every depthwise row; channel
@@ -295,10 +315,10 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
                 relu: true,
             });
         }
-        let dw = DwRow { w_in: w, c: d.hidden, ch: (c0, c1), stride: s, wo };
+        let dw = DwRow { w_in: w, c: d.hidden, ch: (c0, c1), stride: s, wo, pad: pl };
         let src = if d.expand { ring.cast_const() } else { p.x };
         for oy in 0..d.ho() {
-            let (ptrs, valid) = row_ptrs(src, d.h, w * d.hidden, oy * s);
+            let (ptrs, valid) = row_ptrs(src, d.h, w * d.hidden, oy * s + 1 - pt);
             crate::dw::dw_row::<S, PX>(&dw, ptrs, valid, p.dw_w, p.dw_b, band.add(oy * wo * d.hidden));
         }
     }

@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 
 const NON_FINITE: &str = "NaN or infinity (after folding BatchNorm)";
 
-/// BatchNorm epsilon of torchvision's MobileNetV2.
-pub const BN_EPS: f64 = 1e-5;
+/// BatchNorm epsilon of torchvision's MobileNetV2 (Keras's is 1e-3).
+pub const TORCH_BN_EPS: f64 = 1e-5;
 
-/// Load, fold and pack every layer of `layers` from safetensors `bytes` into a parameter
-/// buffer of `total` floats.
+/// Load, fold (BatchNorm epsilon `bn_eps`) and pack every layer of `layers` from safetensors
+/// `bytes` into a parameter buffer of `total` floats.
 ///
 /// Every tensor of the file must be used, except BatchNorm's `num_batches_tracked`.
-pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Result<Vec<f32>, Error> {
+pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize, bn_eps: f64) -> Result<Vec<f32>, Error> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors { reason: e.to_string() })?;
     let mut used = BTreeSet::new();
     let mut params = vec![0.0f32; total];
@@ -34,11 +34,11 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Res
                 }
                 let [gamma, beta, mean, var] = bn_t;
                 let var_name = format!("{bn}.running_var");
-                if let Some(index) = var.iter().position(|&v| v.is_nan() || v as f64 + BN_EPS <= 0.0) {
+                if let Some(index) = var.iter().position(|&v| v.is_nan() || v as f64 + bn_eps <= 0.0) {
                     let reason = "a BatchNorm running_var must be >= 0";
                     return Err(Error::InvalidValue { name: var_name, index, reason });
                 }
-                fold_bn(&mut w, &gamma, &beta, &mean, &var)
+                fold_bn(&mut w, &gamma, &beta, &mean, &var, bn_eps)
             }
             None => {
                 let name = format!("{}.bias", layer.conv);
@@ -78,12 +78,12 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize) -> Res
 
 /// Fold `y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta` into the conv weights (in place,
 /// rows of `w` are output channels) and return the bias.
-pub fn fold_bn(w: &mut [f32], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32]) -> Vec<f32> {
+pub fn fold_bn(w: &mut [f32], gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) -> Vec<f32> {
     let cout = gamma.len();
     let per_out = w.len() / cout.max(1);
     let mut bias = Vec::with_capacity(cout);
     for co in 0..cout {
-        let scale = gamma[co] as f64 / (var[co] as f64 + BN_EPS).sqrt();
+        let scale = gamma[co] as f64 / (var[co] as f64 + eps).sqrt();
         for v in &mut w[co * per_out..(co + 1) * per_out] {
             *v = (*v as f64 * scale) as f32;
         }
@@ -156,13 +156,16 @@ mod tests {
 
     #[test]
     fn folding_matches_batchnorm() {
-        let mut w = vec![1.0, 2.0, -1.0, 0.5];
-        let b = fold_bn(&mut w, &[2.0, 0.5], &[0.1, -0.2], &[0.3, 1.0], &[4.0, 0.25]);
-        let s0 = 2.0 / (4.0f64 + 1e-5).sqrt();
-        let s1 = 0.5 / (0.25f64 + 1e-5).sqrt();
-        assert!((w[1] as f64 - 2.0 * s0).abs() < 1e-6);
-        assert!((w[2] as f64 + s1).abs() < 1e-6);
-        assert!((b[0] as f64 - (0.1 - 0.3 * s0)).abs() < 1e-6);
-        assert!((b[1] as f64 - (-0.2 - 1.0 * s1)).abs() < 1e-6);
+        // torchvision's epsilon and Keras's: a folded model must use the one it was trained with.
+        for eps in [TORCH_BN_EPS, 1e-3] {
+            let mut w = vec![1.0, 2.0, -1.0, 0.5];
+            let b = fold_bn(&mut w, &[2.0, 0.5], &[0.1, -0.2], &[0.3, 1.0], &[4.0, 0.25], eps);
+            let s0 = 2.0 / (4.0f64 + eps).sqrt();
+            let s1 = 0.5 / (0.25f64 + eps).sqrt();
+            assert!((w[1] as f64 - 2.0 * s0).abs() < 1e-6);
+            assert!((w[2] as f64 + s1).abs() < 1e-6);
+            assert!((b[0] as f64 - (0.1 - 0.3 * s0)).abs() < 1e-6);
+            assert!((b[1] as f64 - (-0.2 - 1.0 * s1)).abs() < 1e-6);
+        }
     }
 }

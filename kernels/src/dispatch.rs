@@ -8,7 +8,7 @@ use crate::dw::DwRow;
 use crate::gemm::Gemm;
 use crate::isa::{route, Cpu, Isa};
 use crate::layout::{round_up_nr, NR};
-use crate::reference::conv3x3_out;
+use crate::reference::{conv3x3_out, Padding};
 
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
@@ -22,10 +22,22 @@ pub(crate) fn check(what: &str, len: usize, need: usize) {
 /// The stem (3x3 stride-2 convolution of the `h x w_in x 3` image to `co` channels, BN and
 /// ReLU6 fused) with run-time shapes.
 #[allow(clippy::too_many_arguments)]
-pub fn stem_dyn(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32], out: &mut [f32]) {
+pub fn stem_dyn(
+    cpu: Cpu,
+    h: usize,
+    w_in: usize,
+    co: usize,
+    padding: Padding,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
     let (ho, wo) = check_stem(h, w_in, co, x, w, b, out);
+    let pad = (padding.before(h, 2), padding.before(w_in, 2));
+    let (x, w, b, out) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr());
     // SAFETY: lengths checked above; `cpu` proves the ISA.
-    unsafe { route!(cpu, stem_rows(h, w_in, co, wo, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+    unsafe { route!(cpu, stem_rows(h, w_in, co, wo, pad, x, w, b, out, 0..ho)) }
 }
 
 /// Check the stem's operands; its output height and width.
@@ -48,9 +60,19 @@ pub(crate) fn check_stem(
 
 /// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
 /// the first block (so its output never exists in the arena). Allocates; `forward` never calls it.
-pub fn stem_output(cpu: Cpu, h: usize, w_in: usize, co: usize, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+#[allow(clippy::too_many_arguments)]
+pub fn stem_output(
+    cpu: Cpu,
+    h: usize,
+    w_in: usize,
+    co: usize,
+    padding: Padding,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f32> {
     let mut out = vec![0.0; conv3x3_out(h, 2) * conv3x3_out(w_in, 2) * co];
-    stem_dyn(cpu, h, w_in, co, x, w, b, &mut out);
+    stem_dyn(cpu, h, w_in, co, padding, x, w, b, &mut out);
     out
 }
 
@@ -129,7 +151,7 @@ pub(crate) fn pointwise_gemm(
     }
 }
 
-/// 3x3 depthwise convolution (padding 1, stride `s`) of `h x w_in x c`, BN and ReLU6 fused,
+/// 3x3 depthwise convolution (stride `s`, zeros as `padding` says) of `h x w_in x c`, BN and ReLU6 fused,
 /// with run-time shapes (fused blocks run it row by row; this whole-map form is for tests).
 #[allow(clippy::too_many_arguments)]
 pub fn depthwise_dyn(
@@ -138,6 +160,7 @@ pub fn depthwise_dyn(
     w_in: usize,
     c: usize,
     s: usize,
+    padding: Padding,
     x: &[f32],
     w: &[f32],
     b: &[f32],
@@ -148,9 +171,10 @@ pub fn depthwise_dyn(
     check("depthwise weights", w.len(), 9 * c);
     check("depthwise bias", b.len(), c);
     check("depthwise output", out.len(), ho * wo * c);
-    let d = DwRow { w_in, c, ch: (0, c), stride: s, wo };
+    let d = DwRow { w_in, c, ch: (0, c), stride: s, wo, pad: padding.before(w_in, s) };
+    let pad_top = padding.before(h, s);
     // SAFETY: lengths checked above; `cpu` proves the ISA.
-    unsafe { route!(cpu, dw_rows(&d, h, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
+    unsafe { route!(cpu, dw_rows(&d, h, pad_top, x.as_ptr(), w.as_ptr(), b.as_ptr(), out.as_mut_ptr(), 0..ho)) }
 }
 
 /// Mean over `hw` pixels of each of `c` channels, run-time shapes.

@@ -1,4 +1,4 @@
-//! 3x3 depthwise convolution (padding 1, stride 1 or 2), one output row at a time, vectorised
+//! 3x3 depthwise convolution (stride 1 or 2, padding as `Padding` says), one output row at a time, vectorised
 //! over channels. Taps are unrolled with their weights held in registers; `PX` output pixels
 //! are computed together for independent FMA chains. Input rows outside the image get zero
 //! weights instead of branches, and only the first and last columns take the edge path.
@@ -16,9 +16,12 @@ pub(crate) struct DwRow {
     pub stride: usize,
     /// Output row width.
     pub wo: usize,
+    /// Zero columns before the row (`Padding::before`): 1, or 0 for TF's stride-2 even widths.
+    pub pad: usize,
 }
 
-/// One output row: `rows[ky]` is input row `oy * stride + ky - 1`, used only if `valid[ky]`.
+/// One output row: `rows[ky]` is input row `oy * stride + ky - pad_top`, used only if
+/// `valid[ky]`; column `ox` reads input columns from `ox * stride - d.pad`.
 ///
 /// # Safety
 /// Valid rows hold `w_in * c` floats, `out` has room for `wo * c`, `wt`/`bias` hold `9 * c`/`c`;
@@ -33,7 +36,7 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
     bias: *const f32,
     out: *mut f32,
 ) {
-    let (c, s) = (d.c, d.stride);
+    let (c, s, pl) = (d.c, d.stride, d.pad);
     let any = if valid[1] {
         rows[1]
     } else if valid[0] {
@@ -41,9 +44,9 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
     } else {
         rows[2]
     };
-    // Output columns whose 3 input columns all lie inside the row: ox * s + 1 <= w_in - 1.
-    let lo = 1usize.min(d.wo);
-    let hi = if d.w_in >= 2 { ((d.w_in - 2) / s + 1).min(d.wo).max(lo) } else { lo };
+    // Output columns whose 3 input columns all lie inside the row: ox * s + 2 - pl <= w_in - 1.
+    let lo = pl.min(d.wo);
+    let hi = if d.w_in + pl >= 3 { ((d.w_in + pl - 3) / s + 1).min(d.wo).max(lo) } else { lo };
     let mut c0 = d.ch.0;
     while c0 < d.ch.1 {
         let lanes = (d.ch.1 - c0).min(S::L);
@@ -67,7 +70,7 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
                 while ox + PX <= hi {
                     let mut acc = [bv; PX];
                     for (t, &w) in wv.iter().enumerate() {
-                        let base = rp[t / 3].add(((ox * s) + t % 3 - 1) * c);
+                        let base = rp[t / 3].add(((ox * s) + t % 3 - pl) * c);
                         for (p, acc) in acc.iter_mut().enumerate() {
                             *acc = S::fma(S::load_n(base.add(p * s * c), lanes), w, *acc);
                         }
@@ -79,16 +82,16 @@ pub(crate) unsafe fn dw_row<S: Simd, const PX: usize>(
                 }
             } else {
                 match (s, lanes == S::L) {
-                    (1, true) => ox = dw_interior::<S, PX, 1, true>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
-                    (1, false) => ox = dw_interior::<S, PX, 1, false>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
-                    (_, true) => ox = dw_interior::<S, PX, 2, true>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
-                    (_, false) => ox = dw_interior::<S, PX, 2, false>(c, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (1, true) => ox = dw_interior::<S, PX, 1, true>(c, pl, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (1, false) => ox = dw_interior::<S, PX, 1, false>(c, pl, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (_, true) => ox = dw_interior::<S, PX, 2, true>(c, pl, c0, lanes, ox, hi, &rp, &wv, bv, out),
+                    (_, false) => ox = dw_interior::<S, PX, 2, false>(c, pl, c0, lanes, ox, hi, &rp, &wv, bv, out),
                 }
             }
             while ox < hi {
                 let mut acc = bv;
                 for (t, &w) in wv.iter().enumerate() {
-                    acc = S::fma(S::load_n(rp[t / 3].add((ox * s + t % 3 - 1) * c), lanes), w, acc);
+                    acc = S::fma(S::load_n(rp[t / 3].add((ox * s + t % 3 - pl) * c), lanes), w, acc);
                 }
                 S::store_n(out.add(ox * c + c0), S::relu6(acc), lanes);
                 ox += 1;
@@ -119,7 +122,7 @@ unsafe fn dw_px<S: Simd>(
     // SAFETY: as `dw_row`'s contract says; columns outside the row are skipped.
     unsafe {
         for (t, &w) in wv.iter().enumerate() {
-            let ix = (ox * d.stride + t % 3).wrapping_sub(1);
+            let ix = (ox * d.stride + t % 3).wrapping_sub(d.pad);
             if ix < d.w_in {
                 acc = S::fma(S::load_n(rp[t / 3].add(ix * d.c), lanes), w, acc);
             }
@@ -136,6 +139,7 @@ unsafe fn dw_px<S: Simd>(
 #[allow(clippy::too_many_arguments)]
 unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: bool>(
     c: usize,
+    pl: usize,
     c0: usize,
     lanes: usize,
     mut ox: usize,
@@ -162,11 +166,11 @@ unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: 
             ox = hi - group;
         }
         let mut acc = [bias; 8];
-        // SAFETY: interior pixels read columns `ox * STRIDE - 1 ..` inside the row (by `hi`);
+        // SAFETY: interior pixels read columns `ox * STRIDE - pl ..` inside the row (by `hi`);
         // lanes as `dw_row`'s contract says.
         unsafe {
             for ky in 0..3 {
-                let row = rp[ky].add((ox * STRIDE - 1) * c);
+                let row = rp[ky].add((ox * STRIDE - pl) * c);
                 let mut xs = [bias; 10];
                 for (j, x) in xs.iter_mut().enumerate().take(window) {
                     *x = if FULL { S::load(row.add(j * c)) } else { S::load_part(row.add(j * c), lanes) };

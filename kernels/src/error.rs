@@ -21,6 +21,8 @@ pub enum Error {
     InvalidValue { name: String, index: usize, reason: &'static str },
     /// `forward` got an input slice of the wrong length.
     InputLength { expected: usize, found: usize },
+    /// `forward_rgb8` got a pixel slice of the wrong length.
+    PixelsLength { expected: usize, found: usize },
     /// `forward` got an output slice of the wrong length.
     OutputLength { expected: usize, found: usize },
     /// The arena lacks the per-thread scratch `forward_parallel` needs for this many threads.
@@ -70,6 +72,10 @@ impl fmt::Display for Error {
             Error::InputLength { expected, found } => write!(
                 f,
                 "input has {found} floats, expected {expected} (height x width x 3, HWC)"
+            ),
+            Error::PixelsLength { expected, found } => write!(
+                f,
+                "pixels slice has {found} bytes, expected {expected} (height x width x 3 bytes, RGB, HWC)"
             ),
             Error::OutputLength { expected, found } => {
                 write!(f, "logits slice has {found} floats, expected {expected} (one per class)")

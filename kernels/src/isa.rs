@@ -125,9 +125,10 @@ macro_rules! entries {
             }
 
             $(#[$attr])*
-            pub(crate) unsafe fn dw_rows(d: &DwRow, h: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+            #[allow(clippy::too_many_arguments)]
+            pub(crate) unsafe fn dw_rows(d: &DwRow, h: usize, pad_top: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
                 for oy in rows {
-                    let (r, v) = crate::block::row_ptrs(x, h, d.w_in * d.c, oy * d.stride);
+                    let (r, v) = crate::block::row_ptrs(x, h, d.w_in * d.c, oy * d.stride + 1 - pad_top);
                     // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
                     unsafe { crate::dw::dw_row::<S, $px>(d, r, v, wt, b, out.add(oy * d.wo * d.c)) }
                 }
@@ -135,9 +136,9 @@ macro_rules! entries {
 
             $(#[$attr])*
             #[allow(clippy::too_many_arguments)]
-            pub(crate) unsafe fn stem_rows(h: usize, w_in: usize, cout: usize, wo: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+            pub(crate) unsafe fn stem_rows(h: usize, w_in: usize, cout: usize, wo: usize, pad: (usize, usize), x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::stem::stem_rows::<S, $px>(h, w_in, cout, wo, x, wt, b, out, rows) }
+                unsafe { crate::stem::stem_rows::<S, $px>(h, w_in, cout, wo, pad, x, wt, b, out, rows) }
             }
 
             $(#[$attr])*
@@ -207,12 +208,14 @@ macro_rules! shape_constant_entries {
             unsafe { crate::gemm::gemm::<S, 1, $gv>(&g) }
         }
 
-        /// `stem_rows` of an `H x W` image to `CO` channels, shapes as constants.
+        /// `stem_rows` of an `H x W` image to `CO` channels, shapes and padding (TF's "SAME" if
+        /// `TF`) as constants.
         $(#[$attr])*
-        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize, const TF: bool>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
             let wo = crate::reference::conv3x3_out(W, 2);
+            let pad = crate::reference::Padding::of_tf(TF);
             // SAFETY: forwarded contract.
-            unsafe { crate::stem::stem_rows::<S, $px>(H, W, CO, wo, x, wt, b, out, rows) }
+            unsafe { crate::stem::stem_rows::<S, $px>(H, W, CO, wo, (pad.before(H, 2), pad.before(W, 2)), x, wt, b, out, rows) }
         }
 
         /// `avg_pool` of `HW` pixels of `C` channels, shapes as constants.
@@ -257,9 +260,10 @@ macro_rules! shape_constant_entries {
             unsafe { gemv(&Gemm { k: K, lda: K, ..*g }) }
         }
 
-        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+        pub(crate) unsafe fn stem_rows_hwc<const H: usize, const W: usize, const CO: usize, const TF: bool>(x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
+            let pad = crate::reference::Padding::of_tf(TF);
             // SAFETY: forwarded contract.
-            unsafe { stem_rows(H, W, CO, crate::reference::conv3x3_out(W, 2), x, wt, b, out, rows) }
+            unsafe { stem_rows(H, W, CO, crate::reference::conv3x3_out(W, 2), (pad.before(H, 2), pad.before(W, 2)), x, wt, b, out, rows) }
         }
 
         pub(crate) unsafe fn avg_pool_hwc<const HW: usize, const C: usize>(x: *const f32, out: *mut f32) {

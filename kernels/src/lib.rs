@@ -16,6 +16,7 @@ pub mod layout;
 mod par;
 mod params;
 mod peak;
+mod pixels;
 mod pool;
 pub mod reference;
 mod simd;
@@ -34,6 +35,8 @@ pub use par::{
     avg_pool, block_batch, linear_batch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem,
     pointwise_splits_units,
 };
-pub use params::{batch_arena, batch_size, check_lengths, split_thread_scratch, Aligned, Params};
+pub use params::{batch_arena, batch_size, check_lengths, check_logits, split_thread_scratch, Aligned, Params};
 pub use peak::fma_peak_gflops;
+pub use pixels::normalize_rgb8;
+pub use reference::Padding;
 pub use threads::{share, Threads};

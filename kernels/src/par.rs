@@ -31,8 +31,8 @@ fn run(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
 }
 
 /// The stem (3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, BN and ReLU6
-/// fused), output rows split across `threads`.
-pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
+/// fused; TF's "SAME" padding if `TF`, else PyTorch's), output rows split across `threads`.
+pub fn par_stem<const H: usize, const W: usize, const CO: usize, const TF: bool>(
     threads: Option<&mut Threads>,
     cpu: Cpu,
     x: &[f32],
@@ -41,6 +41,8 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
     out: &mut [f32],
 ) {
     let (ho, wo) = check_stem(H, W, CO, x, w, b, out);
+    let padding = crate::reference::Padding::of_tf(TF);
+    let pad = (padding.before(H, 2), padding.before(W, 2));
     let o = SharedPtr(out.as_mut_ptr());
     run(threads, &|i, n| {
         let rows = share(ho, n, i);
@@ -48,9 +50,9 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize>(
         // SAFETY: lengths checked above; each thread writes only its own output rows.
         unsafe {
             if cpu.specialized() {
-                route!(cpu, stem_rows_hwc::<H, W, CO>(x, w, b, o, rows))
+                route!(cpu, stem_rows_hwc::<H, W, CO, TF>(x, w, b, o, rows))
             } else {
-                route!(cpu, stem_rows(H, W, CO, wo, x, w, b, o, rows))
+                route!(cpu, stem_rows(H, W, CO, wo, pad, x, w, b, o, rows))
             }
         }
     });

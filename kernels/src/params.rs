@@ -56,6 +56,11 @@ pub fn check_lengths(input: &[f32], input_len: usize, logits: &[f32], classes: u
     if input.len() != input_len {
         return Err(Error::InputLength { expected: input_len, found: input.len() });
     }
+    check_logits(logits, classes)
+}
+
+/// `logits` must hold `classes` floats.
+pub fn check_logits(logits: &[f32], classes: usize) -> Result<(), Error> {
     if logits.len() != classes {
         return Err(Error::OutputLength { expected: classes, found: logits.len() });
     }

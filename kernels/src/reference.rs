@@ -9,9 +9,40 @@ pub const fn conv_out(size: usize, k: usize, stride: usize, pad: usize) -> usize
     (size + 2 * pad - k) / stride + 1
 }
 
-/// Output size of a 3x3 convolution with padding 1 (every 3x3 layer of MobileNetV2).
+/// Output size of a 3x3 convolution with padding 1 (every 3x3 layer of MobileNetV2). TF's
+/// "SAME" padding gives the same size (`ceil(size / stride)`); only where the zeros go differs.
 pub const fn conv3x3_out(size: usize, stride: usize) -> usize {
     conv_out(size, 3, stride, 1)
+}
+
+/// Where a 3x3 convolution's zero padding goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Padding {
+    /// PyTorch's `padding=1`: one zero row and column on every side.
+    #[default]
+    Torch,
+    /// TensorFlow's "SAME" (Keras): as `Torch`, except at stride 2 on an even side, where the
+    /// single zero row (column) goes after the input only.
+    Tf,
+}
+
+impl Padding {
+    /// `Tf` if `tf`, else `Torch` (for const generic entry points, which take a `bool`).
+    pub const fn of_tf(tf: bool) -> Padding {
+        if tf {
+            Padding::Tf
+        } else {
+            Padding::Torch
+        }
+    }
+
+    /// Zero rows (or columns) before the input along an axis of `size` at `stride`: 1 or 0.
+    pub const fn before(self, size: usize, stride: usize) -> usize {
+        match self {
+            Padding::Tf if stride == 2 && size % 2 == 0 => 0,
+            _ => 1,
+        }
+    }
 }
 
 fn relu6(v: f32) -> f32 {
@@ -19,15 +50,17 @@ fn relu6(v: f32) -> f32 {
 }
 
 /// 3x3 stride-2 convolution of an `h x w x 3` image; weights `[ky][kx][ci][co]`.
-pub fn stem(h: usize, w: usize, cout: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+pub fn stem(h: usize, w: usize, cout: usize, pad: Padding, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
     let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w, 2));
+    let (pt, pl) = (pad.before(h, 2) as isize, pad.before(w, 2) as isize);
     for oy in 0..ho {
         for ox in 0..wo {
             for co in 0..cout {
                 let mut acc = bias[co];
                 for ky in 0..3 {
                     for kx in 0..3 {
-                        let (iy, ix) = ((oy * 2 + ky) as isize - 1, (ox * 2 + kx) as isize - 1);
+                        let (iy, ix) = ((oy * 2 + ky) as isize - pt, (ox * 2 + kx) as isize - pl);
                         if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                             continue;
                         }
@@ -74,18 +107,29 @@ pub fn pointwise(
     }
 }
 
-/// 3x3 depthwise convolution with padding 1, then ReLU6; weights `[tap][c]`.
+/// 3x3 depthwise convolution, then ReLU6; weights `[tap][c]`.
 #[allow(clippy::too_many_arguments)]
-pub fn depthwise(h: usize, w: usize, c: usize, stride: usize, inp: &[f32], wt: &[f32], bias: &[f32], out: &mut [f32]) {
+pub fn depthwise(
+    h: usize,
+    w: usize,
+    c: usize,
+    stride: usize,
+    pad: Padding,
+    inp: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
     let (ho, wo) = (conv3x3_out(h, stride), conv3x3_out(w, stride));
+    let (pt, pl) = (pad.before(h, stride) as isize, pad.before(w, stride) as isize);
     for oy in 0..ho {
         for ox in 0..wo {
             for ch in 0..c {
                 let mut acc = bias[ch];
                 for ky in 0..3 {
                     for kx in 0..3 {
-                        let iy = (oy * stride + ky) as isize - 1;
-                        let ix = (ox * stride + kx) as isize - 1;
+                        let iy = (oy * stride + ky) as isize - pt;
+                        let ix = (ox * stride + kx) as isize - pl;
                         if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                             continue;
                         }

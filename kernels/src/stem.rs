@@ -1,5 +1,6 @@
 //! The stem: 3x3 stride-2 convolution of the RGB image, one output row at a time, vectorised
-//! over output channels, `PX` pixels at once; bias and ReLU6 fused.
+//! over output channels, `PX` pixels at once; bias and ReLU6 fused. `pad` (top, left) is 1 or
+//! 0 zero rows/columns before the image (`Padding::before`).
 
 use crate::simd::Simd;
 
@@ -15,6 +16,7 @@ pub(crate) unsafe fn stem_rows<S: Simd, const PX: usize>(
     w_in: usize,
     cout: usize,
     wo: usize,
+    pad: (usize, usize),
     x: *const f32,
     wt: *const f32,
     b: *const f32,
@@ -22,13 +24,14 @@ pub(crate) unsafe fn stem_rows<S: Simd, const PX: usize>(
     rows: core::ops::Range<usize>,
 ) {
     for oy in rows {
-        let (r, v) = crate::block::row_ptrs(x, h, w_in * 3, 2 * oy);
+        let (r, v) = crate::block::row_ptrs(x, h, w_in * 3, 2 * oy + 1 - pad.0);
         // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
-        unsafe { stem_row::<S, PX>(w_in, cout, wo, r, v, wt, b, out.add(oy * wo * cout)) }
+        unsafe { stem_row::<S, PX>(w_in, cout, wo, pad.1, r, v, wt, b, out.add(oy * wo * cout)) }
     }
 }
 
-/// One output row: `rows[ky]` is image row `2 * oy + ky - 1`, used only if `valid[ky]`.
+/// One output row: `rows[ky]` is image row `2 * oy + ky - pad_top`, used only if `valid[ky]`;
+/// column `ox` reads image columns from `2 * ox - pad_left`.
 ///
 /// # Safety
 /// Valid rows hold `w_in * 3` floats; `out` has room for `wo * cout`; `wt` holds `27 * cout`
@@ -39,14 +42,16 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
     w_in: usize,
     cout: usize,
     wo: usize,
+    pad_left: usize,
     rows: [*const f32; 3],
     valid: [bool; 3],
     wt: *const f32,
     bias: *const f32,
     out: *mut f32,
 ) {
-    let lo = 1usize.min(wo);
-    let hi = if w_in >= 2 { ((w_in - 2) / 2 + 1).min(wo).max(lo) } else { lo };
+    // Output columns whose 3 input columns all lie inside the row: 2 * ox + 2 - pad_left <= w_in - 1.
+    let lo = pad_left.min(wo);
+    let hi = if w_in + pad_left >= 3 { ((w_in + pad_left - 3) / 2 + 1).min(wo).max(lo) } else { lo };
     let mut c0 = 0;
     while c0 < cout {
         let lanes = (cout - c0).min(S::L);
@@ -54,7 +59,7 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
         unsafe {
             let bv = S::load_n(bias.add(c0), lanes);
             for ox in 0..lo {
-                stem_px::<S>(w_in, cout, c0, lanes, ox, &rows, valid, wt, bv, out);
+                stem_px::<S>(w_in, cout, pad_left, c0, lanes, ox, &rows, valid, wt, bv, out);
             }
             let mut ox = lo;
             loop {
@@ -71,7 +76,7 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
                     if !valid[ky] {
                         continue;
                     }
-                    let row = rows[ky].add((2 * ox - 1) * 3);
+                    let row = rows[ky].add((2 * ox - pad_left) * 3);
                     for t in 0..9 {
                         let wv = S::load_n(wt.add((ky * 9 + t) * cout + c0), lanes);
                         let (kx, ci) = (t / 3, t % 3);
@@ -87,7 +92,7 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
                 ox += PX;
             }
             for ox in ox..wo {
-                stem_px::<S>(w_in, cout, c0, lanes, ox, &rows, valid, wt, bv, out);
+                stem_px::<S>(w_in, cout, pad_left, c0, lanes, ox, &rows, valid, wt, bv, out);
             }
         }
         c0 += S::L;
@@ -101,6 +106,7 @@ pub(crate) unsafe fn stem_row<S: Simd, const PX: usize>(
 unsafe fn stem_px<S: Simd>(
     w_in: usize,
     cout: usize,
+    pad_left: usize,
     c0: usize,
     lanes: usize,
     ox: usize,
@@ -118,7 +124,7 @@ unsafe fn stem_px<S: Simd>(
                 continue;
             }
             for kx in 0..3 {
-                let ix = (2 * ox + kx).wrapping_sub(1);
+                let ix = (2 * ox + kx).wrapping_sub(pad_left);
                 if ix >= w_in {
                     continue;
                 }

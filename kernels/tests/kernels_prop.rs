@@ -3,11 +3,19 @@
 use mobilenet_kernels::dispatch;
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::{self, conv3x3_out};
-use mobilenet_kernels::{fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Isa, Threads};
+use mobilenet_kernels::{fused_block_dyn, par_block_dyn, BlockDims, BlockParams, Isa, Padding, Threads};
 use proptest::prelude::*;
 
 mod common;
 use common::{cpus, data};
+
+fn padding(tf: bool) -> Padding {
+    if tf {
+        Padding::Tf
+    } else {
+        Padding::Torch
+    }
+}
 
 fn assert_close(got: &[f32], want: &[f32], k: usize) {
     let tol = 1e-5 * (k as f32).sqrt() * 8.0;
@@ -36,31 +44,33 @@ proptest! {
     }
 
     #[test]
-    fn depthwise_matches_reference(h in 1usize..12, w in 1usize..24, c in 1usize..40, s in 1usize..=2, seed: u64) {
+    fn depthwise_matches_reference(h in 1usize..12, w in 1usize..24, c in 1usize..40, s in 1usize..=2, tf: bool, seed: u64) {
+        let pad = padding(tf);
         let inp = data(h * w * c, seed);
         let wt = data(9 * c, seed + 1);
         let b = data(c, seed + 2);
         let len = conv3x3_out(h, s) * conv3x3_out(w, s) * c;
         let mut want = vec![0.0; len];
-        reference::depthwise(h, w, c, s, &inp, &wt, &b, &mut want);
+        reference::depthwise(h, w, c, s, pad, &inp, &wt, &b, &mut want);
         for cpu in cpus() {
             let mut got = vec![f32::NAN; len];
-            dispatch::depthwise_dyn(cpu, h, w, c, s, &inp, &wt, &b, &mut got);
+            dispatch::depthwise_dyn(cpu, h, w, c, s, pad, &inp, &wt, &b, &mut got);
             assert_close(&got, &want, 9);
         }
     }
 
     #[test]
-    fn stem_matches_reference(h in 1usize..14, w in 1usize..30, co in 1usize..40, seed: u64) {
+    fn stem_matches_reference(h in 1usize..14, w in 1usize..30, co in 1usize..40, tf: bool, seed: u64) {
+        let pad = padding(tf);
         let inp = data(h * w * 3, seed);
         let wt = data(27 * co, seed + 1);
         let b = data(co, seed + 2);
         let len = conv3x3_out(h, 2) * conv3x3_out(w, 2) * co;
         let mut want = vec![0.0; len];
-        reference::stem(h, w, co, &inp, &wt, &b, &mut want);
+        reference::stem(h, w, co, pad, &inp, &wt, &b, &mut want);
         for cpu in cpus() {
             let mut got = vec![f32::NAN; len];
-            dispatch::stem_dyn(cpu, h, w, co, &inp, &wt, &b, &mut got);
+            dispatch::stem_dyn(cpu, h, w, co, pad, &inp, &wt, &b, &mut got);
             assert_close(&got, &want, 27);
         }
     }
@@ -95,8 +105,9 @@ proptest! {
     fn fused_block_matches_reference_layers(
         h in 1usize..14, w in 1usize..14, cin in 1usize..24, t in 1usize..5, cout in 1usize..24,
         s in 1usize..=2, band_frac in 0.0f64..1.0, split_frac in 0.0f64..1.0, res_wanted: bool, stem: bool,
-        seed: u64,
+        tf: bool, seed: u64,
     ) {
+        let pad = padding(tf);
         // With a stem, the block reads an (2h x 2w)-ish image and the stem makes its input rows.
         let image = stem.then_some((2 * h - (seed % 2) as usize, 2 * w - (seed / 2 % 2) as usize));
         let (h, w) = image.map_or((h, w), |(ih, iw)| (conv3x3_out(ih, 2), conv3x3_out(iw, 2)));
@@ -106,12 +117,12 @@ proptest! {
         let cout = if residual { cin } else { cout };
         let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w, s));
         let band = 1 + (band_frac * ho as f64) as usize;
-        let d = BlockDims { h, w, cin, hidden, cout, stride: s, expand, residual, band: band.min(ho), stem: image };
+        let d = BlockDims { h, w, cin, hidden, cout, stride: s, expand, residual, band: band.min(ho), stem: image, padding: pad };
         let img = image.map(|(ih, iw)| data(ih * iw * 3, seed + 7));
         let (sw, sb) = (data(27 * cin, seed + 8), data(cin, seed + 9));
         let mut x = data(h * w * cin, seed);
         if let Some((ih, iw)) = image {
-            reference::stem(ih, iw, cin, img.as_ref().unwrap(), &sw, &sb, &mut x);
+            reference::stem(ih, iw, cin, pad, img.as_ref().unwrap(), &sw, &sb, &mut x);
         }
         let (ew, eb) = (data(cin * round_up_nr(hidden), seed + 1), data(round_up_nr(hidden), seed + 2));
         let (dw, db) = (data(9 * hidden, seed + 3), data(hidden, seed + 4));
@@ -123,7 +134,7 @@ proptest! {
             reference::pointwise(h * w, cin, hidden, true, &x, &ew, &eb, None, &mut e);
         }
         let mut dwo = vec![0.0; ho * wo * hidden];
-        reference::depthwise(h, w, hidden, s, &e, &dw, &db, &mut dwo);
+        reference::depthwise(h, w, hidden, s, pad, &e, &dw, &db, &mut dwo);
         let mut want = vec![0.0; ho * wo * cout];
         reference::pointwise(ho * wo, hidden, cout, false, &dwo, &pw, &pb, residual.then_some(&x[..]), &mut want);
 

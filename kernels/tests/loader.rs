@@ -1,5 +1,6 @@
 //! Every way a weights file can be wrong gives an `Err` naming the tensor, never a panic.
 
+use mobilenet_kernels::checkpoint::TORCH_BN_EPS;
 use mobilenet_kernels::{load_params, Error, ParamKind, ParamLayer};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
@@ -53,7 +54,7 @@ fn serialize(entries: &[Entry]) -> Vec<u8> {
 }
 
 fn load(entries: &[Entry]) -> Result<Vec<f32>, Error> {
-    load_params(&serialize(entries), &layers(), total())
+    load_params(&serialize(entries), &layers(), total(), TORCH_BN_EPS)
 }
 
 #[test]
@@ -73,9 +74,9 @@ fn good_file_loads_and_folds() {
 
 #[test]
 fn garbage_is_not_safetensors() {
-    let e = load_params(b"definitely not a safetensors file", &layers(), total()).unwrap_err();
+    let e = load_params(b"definitely not a safetensors file", &layers(), total(), TORCH_BN_EPS).unwrap_err();
     assert!(matches!(e, Error::NotSafetensors { .. }), "{e}");
-    let e = load_params(&[], &layers(), total()).unwrap_err();
+    let e = load_params(&[], &layers(), total(), TORCH_BN_EPS).unwrap_err();
     assert!(matches!(e, Error::NotSafetensors { .. }), "{e}");
 }
 
@@ -83,7 +84,7 @@ fn garbage_is_not_safetensors() {
 fn truncated_file_is_an_error() {
     let bytes = serialize(&good_entries());
     for cut in [bytes.len() - 1, bytes.len() / 2, 9, 4] {
-        let e = load_params(&bytes[..cut], &layers(), total()).unwrap_err();
+        let e = load_params(&bytes[..cut], &layers(), total(), TORCH_BN_EPS).unwrap_err();
         assert!(matches!(e, Error::NotSafetensors { .. }), "cut at {cut}: {e}");
     }
 }
@@ -92,7 +93,7 @@ fn truncated_file_is_an_error() {
 fn lying_header_length_is_an_error() {
     let mut bytes = serialize(&good_entries());
     bytes[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-    assert!(matches!(load_params(&bytes, &layers(), total()), Err(Error::NotSafetensors { .. })));
+    assert!(matches!(load_params(&bytes, &layers(), total(), TORCH_BN_EPS), Err(Error::NotSafetensors { .. })));
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! does) against the run-time-shaped ones, which `kernels_prop.rs` checks against the reference:
 //! the same bits, on every ISA, on 1, 2, 3 and 7 threads, over a set of awkward shapes (odd
 //! sizes, both strides, with and without expansion, shortcut and fused stem, bands shorter
-//! than the map, channel counts that are not multiples of the vector width).
+//! than the map, channel counts that are not multiples of the vector width, both paddings).
 
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::conv3x3_out;
 use mobilenet_kernels::{
     avg_pool, dispatch, par_block, par_block_dyn, par_linear, par_pointwise, par_stem, BlockDims, BlockParams,
-    BlockShape, Threads,
+    BlockShape, Padding, Threads,
 };
 
 mod common;
@@ -45,6 +45,7 @@ const fn dims(h: usize, w: usize, cin: usize, hidden: usize, cout: usize, stride
         residual: stride == 1 && cin == cout,
         band,
         stem: None,
+        padding: Padding::Torch,
     }
 }
 
@@ -56,6 +57,9 @@ shapes! {
     NarrowRagged: dims(5, 6, 3, 21, 5, 2, 2);
     OneColumn: dims(12, 1, 8, 48, 8, 1, 12);
     FusedStem: BlockDims { stem: Some((23, 18)), ..dims(12, 9, 16, 16, 8, 1, 4) };
+    Stride2EvenTf: BlockDims { padding: Padding::Tf, ..dims(14, 12, 24, 144, 32, 2, 3) };
+    Stride2WholeMapTf: BlockDims { padding: Padding::Tf, ..dims(8, 8, 16, 96, 24, 2, 4) };
+    FusedStemTf: BlockDims { stem: Some((24, 17)), padding: Padding::Tf, ..dims(12, 9, 16, 16, 8, 1, 4) };
 }
 
 fn check_block<B: BlockShape>(name: &str) {
@@ -111,14 +115,19 @@ pointwise_cases!((49, 320, 1280, true), (9, 112, 1280, true), (37, 24, 40, false
 
 #[test]
 fn stem_pool_and_linear_equal_the_run_time_shaped_kernels() {
-    const H: usize = 29;
-    const W: usize = 22;
+    stem_pool_and_linear::<29, 22, false, { 15 * 11 }>();
+    stem_pool_and_linear::<28, 22, true, { 14 * 11 }>();
+}
+
+/// `HW`: the stem's output pixels (a const generic cannot be computed from `H` and `W` here).
+fn stem_pool_and_linear<const H: usize, const W: usize, const TF: bool, const HW: usize>() {
+    let pad = if TF { Padding::Tf } else { Padding::Torch };
     let (x, w, b) = (data(H * W * 3, 4), data(27 * 24, 5), data(24, 6));
     let (ho, wo) = (conv3x3_out(H, 2), conv3x3_out(W, 2));
     let (lw, lb) = (data(24 * round_up_nr(10), 7), data(round_up_nr(10), 8));
     for cpu in cpus() {
         let mut want = vec![0.0; ho * wo * 24];
-        dispatch::stem_dyn(cpu, H, W, 24, &x, &w, &b, &mut want);
+        dispatch::stem_dyn(cpu, H, W, 24, pad, &x, &w, &b, &mut want);
         let mut pooled_want = vec![0.0; 24];
         dispatch::avg_pool_dyn(cpu, ho * wo, 24, &want, &mut pooled_want);
         let mut logits_want = vec![0.0; 10];
@@ -126,10 +135,10 @@ fn stem_pool_and_linear_equal_the_run_time_shaped_kernels() {
         for n in [1, 2, 3] {
             let mut pool = Threads::new(n);
             let mut got = vec![f32::NAN; ho * wo * 24];
-            par_stem::<H, W, 24>(Some(&mut pool), cpu, &x, &w, &b, &mut got);
+            par_stem::<H, W, 24, TF>(Some(&mut pool), cpu, &x, &w, &b, &mut got);
             assert_eq!(bits(&got), bits(&want), "stem, {:?}, {n} threads", cpu.isa());
             let mut pooled = vec![f32::NAN; 24];
-            avg_pool::<{ 15 * 11 }, 24>(cpu, &got, &mut pooled);
+            avg_pool::<HW, 24>(cpu, &got, &mut pooled);
             assert_eq!(bits(&pooled), bits(&pooled_want), "pool, {:?}", cpu.isa());
             let mut logits = vec![f32::NAN; 10];
             par_linear::<24, 10>(Some(&mut pool), cpu, &pooled, &lw, &lb, &mut logits);

@@ -17,7 +17,7 @@
 //! repository README for the spec schema and the full API.
 #![forbid(unsafe_code)]
 
-pub use mobilenet_kernels::{Arena, Error, Isa, Threads};
+pub use mobilenet_kernels::{Arena, Error, Isa, Padding, Threads};
 /// Compile a MobileNetV2 spec into a model type. See the crate docs.
 pub use mobilenet_macros::mobilenet;
 
@@ -26,8 +26,8 @@ pub use mobilenet_macros::mobilenet;
 pub mod __private {
     pub use mobilenet_kernels::dispatch::stem_output;
     pub use mobilenet_kernels::{
-        avg_pool, batch_arena, batch_size, block_batch, check_lengths, linear_batch, load_params, par_block,
-        par_linear, par_pointwise, par_stem, split, split_thread_scratch, Aligned, BlockDims, BlockParams, BlockShape,
-        Cpu, ParamKind, ParamLayer, Params,
+        avg_pool, batch_arena, batch_size, block_batch, check_lengths, check_logits, linear_batch, load_params,
+        normalize_rgb8, par_block, par_linear, par_pointwise, par_stem, split, split_thread_scratch, Aligned,
+        BlockDims, BlockParams, BlockShape, Cpu, Padding, ParamKind, ParamLayer, Params,
     };
 }

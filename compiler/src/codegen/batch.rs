@@ -17,12 +17,18 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
     let name_str = net.spec.name.as_str();
     let split = program.batch_step_major_from.min(steps.len());
     let prefix = &steps[..split];
+    // The first step of a model that takes 8-bit frames reads `pixels`; batches take floats.
+    let no_pixels = program
+        .schedule
+        .image_buffer()
+        .map(|_| quote!(let pixels: ::core::option::Option<&[u8]> = ::core::option::Option::None;));
     // Names each step's code expects, bound to image `i` of the batch.
     let per_image = quote! {
         let a = &mut all[i * Self::ARENA_FLOATS..(i + 1) * Self::ARENA_FLOATS];
         let input = &inputs_hwc[i * image..(i + 1) * image];
         let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
         let _ = (&input, &logits);
+        #no_pixels
     };
     let suffix = program.schedule.steps.iter().zip(steps).enumerate().skip(split).map(|(k, (step, code))| match step {
         Step::Layer(l) if net.layers[*l].op == Op::Linear => {

@@ -42,13 +42,14 @@ pub(crate) fn shape_item(step: usize, b: &FusedBlock) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let padding = super::padding(d.padding);
     let ty = format_ident!("Step{step}");
     quote! {
         pub enum #ty {}
         impl #rt::BlockShape for #ty {
             const DIMS: #rt::BlockDims = #rt::BlockDims {
                 h: #h, w: #w, cin: #cin, hidden: #hidden, cout: #cout, stride: #stride,
-                expand: #expand, residual: #residual, band: #band, stem: #stem_dims,
+                expand: #expand, residual: #residual, band: #band, stem: #stem_dims, padding: #padding,
             };
         }
     }
@@ -101,7 +102,16 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
             let x = region(x);
             quote!(let [src, dst, scratch] = #rt::split(a, [#x, #y, #scratch]); let src = &*src;)
         }
-        None => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
+        None => match program.schedule.image_buffer() {
+            Some(img) => {
+                let img = region(program.arena.placements[img].region());
+                quote! {
+                    let [img, dst, scratch] = #rt::split(a, [#img, #y, #scratch]);
+                    let src: &[f32] = if pixels.is_some() { &*img } else { input };
+                }
+            }
+            None => quote!(let [dst, scratch] = #rt::split(a, [#y, #scratch]); let src = input;),
+        },
     };
     let params = params(program, b);
     let net = &program.network;
@@ -121,19 +131,20 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock) -> TokenStrea
         let (ih, iw, oh, ow, oc) = (lit(i.h), lit(i.w), lit(o.h), lit(o.w), lit(o.c));
         let (w, bias) = param_slices(program, l).expect("the stem has parameters");
         let name = format!("features.{}", stem.stage.unwrap_or_default());
+        let padding = super::padding(d.padding);
         quote! {
             if let ::core::option::Option::Some(f) = inspect.as_mut() {
-                let stem_out = #rt::stem_output(cpu, #ih, #iw, #oc, input, #w, #bias);
+                let stem_out = #rt::stem_output(cpu, #ih, #iw, #oc, #padding, src, #w, #bias);
                 f(#name, [#oh, #ow, #oc], &stem_out);
             }
         }
     });
     let inspect = inspect_stage(project, Some(y_region));
     quote! {
-        #inspect_stem
         {
             #[doc = #comment]
             #bind
+            #inspect_stem
             let params = #params;
             #rt::par_block::<#shape>(threads.as_deref_mut(), cpu, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
         }

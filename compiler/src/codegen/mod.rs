@@ -6,6 +6,7 @@ mod block;
 mod linear;
 mod pointwise;
 mod pool;
+mod rgb8;
 mod stem;
 
 use crate::ir::{Layer, Op, TensorId, Value};
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 pub struct Tracked {
     pub spec: Option<PathBuf>,
     pub weights: Option<PathBuf>,
+    pub labels: Option<PathBuf>,
 }
 
 /// Path through which generated code reaches the runtime.
@@ -37,8 +39,9 @@ fn region((offset, len): (usize, usize)) -> TokenStream {
     quote!((#o, #l))
 }
 
-/// Generate the model for `program`; `baked` holds folded, packed weights for `new()`.
-pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> TokenStream {
+/// Generate the model for `program`; `baked` holds folded, packed weights for `new()`,
+/// `labels` the class names of the spec's labels file.
+pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[String]>, tracked: &Tracked) -> TokenStream {
     let rt = rt();
     let net = &program.network;
     let spec = &net.spec;
@@ -53,6 +56,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     let arena_floats = lit(program.arena.size);
     let thread_scratch = lit(program.schedule.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0));
     let id = Literal::u64_unsuffixed(model_id(program));
+    let bn_eps = Literal::f64_suffixed(spec.bn_eps);
     let layer_descs = program.params.entries.iter().map(param_desc);
     let body: Vec<TokenStream> = program
         .schedule
@@ -84,6 +88,34 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
             const _: &[u8] = ::core::include_bytes!(#p);
         )
     });
+    let track_labels = tracked.labels.as_ref().map(|p| {
+        let p = p.to_string_lossy();
+        quote!(
+            const _: &str = ::core::include_str!(#p);
+        )
+    });
+    let labels_const = labels.map(|names| {
+        quote! {
+            /// Class names, from the spec's `labels` file: `LABELS[i]` names logit `i`.
+            pub const LABELS: [&'static str; #classes] = [#(#names),*];
+        }
+    });
+    let padding_const = padding(spec.padding);
+    let rgb8 = rgb8::emit(program);
+    let pixels_param = rgb8.is_some().then(|| quote!(pixels: ::core::option::Option<&[u8]>,));
+    let pixels_none = rgb8.is_some().then(|| quote!(::core::option::Option::None,));
+    let check_input = if rgb8.is_some() {
+        quote! {
+            match pixels {
+                ::core::option::Option::Some(_) => #rt::check_logits(logits, Self::NUM_CLASSES)?,
+                ::core::option::Option::None => #rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?,
+            }
+        }
+    } else {
+        quote!(#rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?;)
+    };
+    let stage_pixels = rgb8.as_ref().map(|r| r.stage.clone());
+    let rgb8_methods = rgb8.map(|r| r.methods);
     let baked_ctor = baked.map(|floats| {
         let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
         let n = lit(bytes.len());
@@ -118,6 +150,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
     quote! {
         #track_spec
         #track_weights
+        #track_labels
 
         /// Shapes of the fused blocks of the model below, as types.
         #[doc(hidden)]
@@ -150,18 +183,23 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
             pub const PARAMETERS: usize = #params;
             /// Multiply-accumulates of one forward pass.
             pub const MACS: u64 = #macs;
+            /// Where the 3x3 convolutions' zero padding goes: `Tf` for models trained by
+            /// TensorFlow/Keras, `Torch` for PyTorch (and so how images were prepared for training).
+            pub const PADDING: ::mobilenet_runtime::Padding = #padding_const;
+            #labels_const
             /// Scratch each thread beyond the first needs in `forward_parallel`.
             pub const THREAD_SCRATCH_BYTES: usize = Self::THREAD_SCRATCH_FLOATS * 4;
             const THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
             const ARENA_FLOATS: usize = #arena_floats;
             const PARAM_FLOATS: usize = #param_floats;
             const MODEL_ID: u64 = #id;
+            const BN_EPS: f64 = #bn_eps;
             const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
 
             /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
             /// pack the weights for the kernels.
             pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
-                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS)?;
+                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
                 ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
             }
 
@@ -186,7 +224,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 input_hwc: &[f32],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, logits, ::core::option::Option::None, ::core::option::Option::None)
+                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
             }
 
             /// `forward` with every step's rows split across `threads` (the calling thread is one
@@ -198,8 +236,10 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 input_hwc: &[f32],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
             }
+
+            #rgb8_methods
 
             #batch
 
@@ -214,27 +254,38 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, tracked: &Tracked) -> 
                 logits: &mut [f32],
                 inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
+                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
             }
 
             fn run(
                 &self,
                 arena: &mut ::mobilenet_runtime::Arena,
                 input: &[f32],
+                #pixels_param
                 logits: &mut [f32],
                 mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads>,
                 mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                #rt::check_lengths(input, Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3, logits, Self::NUM_CLASSES)?;
+                #check_input
                 let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
                 let count = threads.as_ref().map_or(1, |t| t.count());
                 let (a, extra) = #rt::split_thread_scratch(a, Self::ARENA_FLOATS, Self::THREAD_SCRATCH_FLOATS, count)?;
+                #stage_pixels
                 let p: &[f32] = self.params.as_slice();
                 #(#body)*
                 let _ = (&mut inspect, &mut threads, &extra);
                 ::core::result::Result::Ok(())
             }
         }
+    }
+}
+
+/// `Padding` as a runtime path.
+pub(crate) fn padding(p: crate::spec::Padding) -> TokenStream {
+    let rt = rt();
+    match p {
+        crate::spec::Padding::Torch => quote!(#rt::Padding::Torch),
+        crate::spec::Padding::Tf => quote!(#rt::Padding::Tf),
     }
 }
 
@@ -318,10 +369,19 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
             let (s, d) = (region(s), region(d));
             quote!(let [src, dst] = #rt::split(a, [#s, #d]); let src = &*src;)
         }
-        (None, Some((o, l)), _) => {
-            let (o, e) = (lit(o), lit(o + l));
-            quote!(let (src, dst) = (input, &mut a[#o..#e]);)
-        }
+        (None, Some(d), _) => match program.schedule.image_buffer() {
+            Some(img) => {
+                let (img, d) = (region(program.arena.placements[img].region()), region(d));
+                quote! {
+                    let [img, dst] = #rt::split(a, [#img, #d]);
+                    let src: &[f32] = if pixels.is_some() { &*img } else { input };
+                }
+            }
+            None => {
+                let (o, e) = (lit(d.0), lit(d.0 + d.1));
+                quote!(let (src, dst) = (input, &mut a[#o..#e]);)
+            }
+        },
         (Some((o, l)), None, _) => {
             let (o, e) = (lit(o), lit(o + l));
             quote!(let (src, dst) = (&a[#o..#e], &mut *logits);)
@@ -331,7 +391,7 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
     let params = param_slices(program, index).map(|(w, b)| quote!(let (w, b) = (#w, #b);));
     // Each emitter's call uses the names bound above: `src`, `dst`, `w`, `b` and `res`.
     let call = match layer.op {
-        Op::Stem => stem::emit(layer),
+        Op::Stem => stem::emit(layer, program.network.spec.padding),
         Op::Pointwise { relu } => pointwise::emit(layer, relu),
         Op::Depthwise { .. } => unreachable!("`passes::compile` rejects a depthwise layer outside a fused block"),
         Op::AvgPool => pool::emit(layer),

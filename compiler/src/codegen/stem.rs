@@ -2,12 +2,14 @@
 
 use super::{lit, rt};
 use crate::ir::Layer;
+use crate::spec::Padding;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub(crate) fn emit(layer: &Layer) -> TokenStream {
+pub(crate) fn emit(layer: &Layer, padding: Padding) -> TokenStream {
     let rt = rt();
     let i = layer.input_shape;
     let (h, w, co) = (lit(i.h), lit(i.w), lit(layer.output_shape.c));
-    quote!(#rt::par_stem::<#h, #w, #co>(threads.as_deref_mut(), cpu, src, w, b, dst);)
+    let tf = padding == Padding::Tf;
+    quote!(#rt::par_stem::<#h, #w, #co, #tf>(threads.as_deref_mut(), cpu, src, w, b, dst);)
 }

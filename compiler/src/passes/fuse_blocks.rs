@@ -9,6 +9,7 @@
 
 use crate::ir::{Layer, Network, Op, TensorId, Value};
 use crate::passes::plan_arena;
+use crate::spec::InputFormat;
 use mobilenet_kernels::BlockDims;
 
 /// Bytes a band's working set (ring, band buffer, weights) may take: half of a 2 MiB L2.
@@ -56,6 +57,9 @@ pub enum Buffer {
     Tensor(TensorId),
     /// Ring and band buffer of the block at this step.
     Scratch(usize),
+    /// The normalised image `forward_rgb8` makes from 8-bit pixels (`input: {format: rgb8}`),
+    /// read by the first step only.
+    Image,
 }
 
 /// The fused schedule and its buffers with their lifetimes (in steps, inclusive).
@@ -74,6 +78,11 @@ impl Schedule {
 
     pub fn scratch_of(&self, step: usize) -> Option<usize> {
         self.buffers.iter().position(|b| *b == Buffer::Scratch(step))
+    }
+
+    /// The staged image's buffer, if the model takes 8-bit pixels.
+    pub fn image_buffer(&self) -> Option<usize> {
+        self.buffers.iter().position(|b| *b == Buffer::Image)
     }
 
     pub fn blocks(&self) -> impl Iterator<Item = &FusedBlock> {
@@ -115,8 +124,9 @@ pub fn fuse(net: &Network) -> Schedule {
             Step::Layer(l) => (net.layers[*l].tensors().collect(), None),
             Step::Block(b) => (b.input.tensor().into_iter().chain([b.output]).collect(), Some(b.dims.scratch_len())),
         };
+        let staged = (k == 0 && net.spec.input.format == InputFormat::Rgb8).then_some((Buffer::Image, net.input.len()));
         let uses = tensors.into_iter().map(|t| (Buffer::Tensor(t), net.tensors[t].len()));
-        let uses = uses.chain(scratch.map(|len| (Buffer::Scratch(k), len)));
+        let uses = staged.into_iter().chain(uses).chain(scratch.map(|len| (Buffer::Scratch(k), len)));
         let mut ids = Vec::new();
         for (buffer, len) in uses {
             let id = match buffers.iter().position(|x| *x == buffer) {
@@ -168,6 +178,7 @@ fn block_at(net: &Network, i: usize) -> Option<FusedBlock> {
         residual: p.residual == Some(input),
         band: 1,
         stem: None,
+        padding: net.spec.padding,
     };
     if p.residual.is_some() && !dims.residual {
         return None;

@@ -35,11 +35,13 @@ impl ParamEntry {
 }
 
 /// Where every layer's folded parameters live.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ParamPlan {
     pub entries: Vec<ParamEntry>,
     /// Floats in the parameter buffer.
     pub total: usize,
+    /// BatchNorm epsilon the weights are folded with.
+    pub bn_eps: f64,
 }
 
 impl ParamPlan {
@@ -57,7 +59,7 @@ impl ParamPlan {
 
     /// Fold and pack a torchvision checkpoint (compile-time baking).
     pub fn fold(&self, safetensors: &[u8]) -> Result<Vec<f32>, mobilenet_kernels::Error> {
-        mobilenet_kernels::load_params(safetensors, &self.loader_layers(), self.total)
+        mobilenet_kernels::load_params(safetensors, &self.loader_layers(), self.total, self.bn_eps)
     }
 }
 
@@ -69,5 +71,5 @@ pub fn plan(net: &Network) -> ParamPlan {
         entries.push(ParamEntry { layer: i, conv: conv.clone(), bn: layer.bn.clone(), kind, offset });
         offset = (offset + kind.packed_len()).next_multiple_of(ALIGN);
     }
-    ParamPlan { entries, total: offset }
+    ParamPlan { entries, total: offset, bn_eps: net.spec.bn_eps }
 }

@@ -1,7 +1,11 @@
 //! The YAML network spec: parsing and validation, with every error located at
 //! `file:line:col` and saying what to change.
 
+mod input;
+
 use crate::error::{Error, Location};
+pub use input::{InputFormat, InputSpec};
+pub use mobilenet_kernels::Padding;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -52,10 +56,18 @@ pub struct Spec {
     pub table: Vec<Row>,
     /// Weights file, relative to the spec file.
     pub weights: Option<String>,
+    /// Where the 3x3 convolutions' zero padding goes (`torch`, or `tf` for Keras models).
+    pub padding: Padding,
+    /// BatchNorm epsilon (torchvision 1e-5, Keras 1e-3).
+    pub bn_eps: f64,
+    /// What `forward_rgb8` takes and how it normalises it.
+    pub input: InputSpec,
+    /// Class names file (one per line), relative to the spec file.
+    pub labels: Option<String>,
 }
 
 /// The keys a spec may hold, for "did you mean" hints.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 13] = [
     "name",
     "resolution",
     "width_mult",
@@ -65,6 +77,10 @@ pub const KEYS: [&str; 9] = [
     "last_channel",
     "inverted_residual_setting",
     "weights",
+    "padding",
+    "bn_eps",
+    "input",
+    "labels",
 ];
 
 /// Bounds that keep every derived size far from overflow and compile times sane.
@@ -94,6 +110,14 @@ struct RawSpec {
     inverted_residual_setting: Option<Table>,
     #[serde(default)]
     weights: Option<WeightsPath>,
+    #[serde(default)]
+    padding: Option<input::PaddingDe>,
+    #[serde(default)]
+    bn_eps: Option<input::BnEps>,
+    #[serde(default)]
+    input: Option<input::InputDe>,
+    #[serde(default)]
+    labels: Option<WeightsPath>,
 }
 
 /// Parse and validate a spec.
@@ -105,6 +129,12 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
         ));
     }
     let raw: RawSpec = serde_yaml::from_str(&src.text).map_err(|e| yaml_error(src, &e))?;
+    let input = match raw.input {
+        Some(i) => {
+            i.validate().map_err(|(key, why)| Error::at(locate(src, &[Seg::Key("input"), Seg::Key(key)]), why))?
+        }
+        None => InputSpec::default(),
+    };
     Ok(Spec {
         name: raw.name.0,
         height: raw.resolution.0,
@@ -116,11 +146,15 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
         last_channel: raw.last_channel.map_or(1280, |v| v.0),
         table: raw.inverted_residual_setting.map_or_else(|| DEFAULT_TABLE.to_vec(), |t| t.0),
         weights: raw.weights.map(|w| w.0),
+        padding: raw.padding.map_or(Padding::Torch, |p| p.0),
+        bn_eps: raw.bn_eps.map_or(mobilenet_kernels::checkpoint::TORCH_BN_EPS, |e| e.0),
+        input,
+        labels: raw.labels.map(|l| l.0),
     })
 }
 
 /// A number as a person wrote it: plain when short, scientific when huge.
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     if v.abs() >= 1e9 {
         format!("{v:e}")
     } else {
@@ -339,7 +373,7 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-/// The weights file path.
+/// A file path relative to the spec (`weights`, `labels`).
 struct WeightsPath(String);
 
 impl<'de> Deserialize<'de> for WeightsPath {
@@ -348,11 +382,11 @@ impl<'de> Deserialize<'de> for WeightsPath {
         impl Visitor<'_> for V {
             type Value = WeightsPath;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a path to a .safetensors file, relative to the spec")
+                f.write_str("a file path, relative to the spec")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<WeightsPath, E> {
                 if v.trim().is_empty() {
-                    return Err(E::custom("is empty: name a .safetensors file next to the spec, or remove the key"));
+                    return Err(E::custom("is empty: name a file next to the spec, or remove the key"));
                 }
                 Ok(WeightsPath(v.to_string()))
             }
@@ -500,7 +534,7 @@ impl<'de> Deserialize<'de> for Resolution {
 }
 
 /// Lets a configured visitor deserialize one element.
-struct Seeded<V>(V);
+pub(super) struct Seeded<V>(pub V);
 
 impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for Seeded<V> {
     type Value = V::Value;

@@ -1,0 +1,74 @@
+//! `forward_rgb8` for specs with `input: {format: rgb8, mean, std}`: 8-bit RGB frames are
+//! normalised, `(x / 255 - mean) / std` as one multiply-add per value, into an arena buffer
+//! the plan keeps for the first step only; that step then reads it in place of the caller's
+//! floats. Normalising before the stem, rather than folding it into the stem's weights, keeps
+//! one set of weights for `forward` and `forward_rgb8`, zero padding exact at the borders, and
+//! the results equal to `forward` on the same normalised floats; the 8-bit values need a
+//! conversion to f32 either way.
+
+use super::{lit, rt};
+use crate::passes::Program;
+use crate::spec::InputFormat;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+/// What an 8-bit model adds to the generated code.
+pub(crate) struct Rgb8 {
+    /// Normalises `pixels`, when given, into the staged image at the top of `run`.
+    pub stage: TokenStream,
+    /// `forward_rgb8`, `forward_parallel_rgb8` and the normalisation constants.
+    pub methods: TokenStream,
+}
+
+/// `None` unless the spec's input format is `rgb8`.
+pub(crate) fn emit(program: &Program) -> Option<Rgb8> {
+    let spec = &program.network.spec;
+    if spec.input.format != InputFormat::Rgb8 {
+        return None;
+    }
+    let rt = rt();
+    let img = program.schedule.image_buffer().expect("an rgb8 model stages its image");
+    let (o, l) = program.arena.placements[img].region();
+    let (o, e) = (lit(o), lit(o + l));
+    let (mean, std) = (spec.input.mean, spec.input.std);
+    let f = |v: f64| Literal::f32_suffixed(v as f32);
+    let scale = (0..3).map(|c| f(1.0 / (255.0 * std[c])));
+    let bias = (0..3).map(|c| f(-mean[c] / std[c]));
+    let (mean_l, std_l) = (mean.map(f), std.map(f));
+    let stage = quote! {
+        if let ::core::option::Option::Some(px) = pixels {
+            #rt::normalize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, &mut a[#o..#e])?;
+        }
+    };
+    let methods = quote! {
+        /// Per-channel (R, G, B) mean `forward_rgb8` subtracts, in 0..1 units.
+        pub const INPUT_MEAN: [f32; 3] = [#(#mean_l),*];
+        /// Per-channel (R, G, B) standard deviation `forward_rgb8` divides by, in 0..1 units.
+        pub const INPUT_STD: [f32; 3] = [#(#std_l),*];
+        const RGB8_SCALE: [f32; 3] = [#(#scale),*];
+        const RGB8_BIAS: [f32; 3] = [#(#bias),*];
+
+        /// Classify one 8-bit RGB frame, `pixels_hwc` row-major height x width x 3 bytes,
+        /// normalised inside as `(x / 255 - INPUT_MEAN) / INPUT_STD`. Allocates nothing.
+        pub fn forward_rgb8(
+            &self,
+            arena: &mut ::mobilenet_runtime::Arena,
+            pixels_hwc: &[u8],
+            logits: &mut [f32],
+        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+            self.run(arena, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
+        }
+
+        /// `forward_rgb8` with every step split across `threads`, as `forward_parallel`.
+        pub fn forward_parallel_rgb8(
+            &self,
+            threads: &mut ::mobilenet_runtime::Threads,
+            arena: &mut ::mobilenet_runtime::Arena,
+            pixels_hwc: &[u8],
+            logits: &mut [f32],
+        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+            self.run(arena, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+        }
+    };
+    Some(Rgb8 { stage, methods })
+}

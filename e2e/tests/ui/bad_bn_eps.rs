@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/bad_bn_eps.yaml");
+
+fn main() {}

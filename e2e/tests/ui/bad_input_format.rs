@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/bad_input_format.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/bad_padding.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/labels_count.yaml");
+
+fn main() {}

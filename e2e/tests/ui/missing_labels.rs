@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/missing_labels.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/zero_std.yaml");
+
+fn main() {}
