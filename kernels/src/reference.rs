@@ -39,7 +39,7 @@ impl Padding {
     /// Zero rows (or columns) before the input along an axis of `size` at `stride`: 1 or 0.
     pub const fn before(self, size: usize, stride: usize) -> usize {
         match self {
-            Padding::Tf if stride == 2 && size % 2 == 0 => 0,
+            Padding::Tf if stride == 2 && size.is_multiple_of(2) => 0,
             _ => 1,
         }
     }

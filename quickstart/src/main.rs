@@ -1,12 +1,15 @@
 //! The quickstart: `cargo run --release -p quickstart`.
 //!
 //! Compiles `models/v2.yaml` (MobileNetV2 1.0-224 with baked weights) at build time, classifies
-//! the reference image, checks it against torchvision's logits and times `forward`.
+//! the reference image, checks it against torchvision's logits and times `forward`; then runs the
+//! trained `models/digits/model.yaml` on its 360 test images and compares with PyTorch.
 #![forbid(unsafe_code)]
 
+use quickstart::{softmax, top_k};
 use std::time::Instant;
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
+mobilenet_runtime::mobilenet!("../models/digits/model.yaml");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = MobileNetV2::new();
@@ -85,5 +88,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         MobileNetV2::PARAMETERS,
         MobileNetV2::MACS
     );
+    println!();
+    digits()
+}
+
+/// The trained digits model on its held-out test split, against PyTorch's logits.
+fn digits() -> Result<(), Box<dyn std::error::Error>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/digits/test.safetensors");
+    let bytes = std::fs::read(path)?;
+    let test = safetensors::SafeTensors::deserialize(&bytes)?;
+    let inputs = f32s(test.tensor("input_nhwc")?.data());
+    let pytorch = f32s(test.tensor("logits")?.data());
+    let labels: Vec<usize> = test
+        .tensor("labels")?
+        .data()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+        .collect();
+
+    const K: usize = DigitsNet::NUM_CLASSES;
+    let image_len = DigitsNet::INPUT_HEIGHT * DigitsNet::INPUT_WIDTH * DigitsNet::INPUT_CHANNELS;
+    let model = DigitsNet::new();
+    let mut arena = DigitsNet::arena();
+    let mut logits = vec![0.0f32; labels.len() * K];
+    for (x, out) in inputs.chunks_exact(image_len).zip(logits.chunks_exact_mut(K)) {
+        model.forward(&mut arena, x, out)?;
+    }
+
+    let argmax = |v: &[f32]| top_k(v, 1)[0];
+    let ours: Vec<usize> = logits.chunks_exact(K).map(argmax).collect();
+    let theirs: Vec<usize> = pytorch.chunks_exact(K).map(argmax).collect();
+    let n = labels.len();
+    let correct = |p: &[usize]| p.iter().zip(&labels).filter(|(a, b)| a == b).count();
+    let agree = ours.iter().zip(&theirs).filter(|(a, b)| a == b).count();
+    let diff = logits.iter().zip(&pytorch).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("DigitsNet (models/digits/model.yaml), trained on scikit-learn digits: {n} test images");
+    println!(
+        "accuracy {}/{n} = {:.4} (PyTorch {}/{n}); top-1 agreement with PyTorch {agree}/{n}; max |logit diff| {diff:.2e}",
+        correct(&ours),
+        correct(&ours) as f64 / n as f64,
+        correct(&theirs),
+    );
+    // The first image and every mistake.
+    let shown = (0..n).filter(|&i| i == 0 || ours[i] != labels[i]);
+    for i in shown {
+        let p = softmax(&logits[i * K..(i + 1) * K]);
+        let order = top_k(&p, 2);
+        println!(
+            "  image {i:3}: label {}, predicted {} (p {:.4}), next {} (p {:.4})",
+            DigitsNet::LABELS[labels[i]],
+            DigitsNet::LABELS[order[0]],
+            p[order[0]],
+            DigitsNet::LABELS[order[1]],
+            p[order[1]],
+        );
+    }
     Ok(())
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }

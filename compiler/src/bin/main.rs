@@ -21,6 +21,12 @@ USAGE:
         Write random weights for SPEC under torchvision's names to FILE (safetensors).
         The spec's `weights` key, if any, is ignored. --dtype defaults to f32.
 
+    mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR
+        Convert a Keras MobileNetV2 (keras.applications.MobileNetV2, any alpha and input size,
+        with its own classifier or nested in a model that adds pooling, dropout and a Dense
+        layer) into DIR/model.yaml and DIR/weights.safetensors (torchvision's names), and
+        check that the spec compiles with those weights. NAME is the model's Rust type name.
+
     mobilenet-compiler --help
         Print this message.
 ";
@@ -44,8 +50,9 @@ fn run(args: &[String]) -> Result<(), Error> {
         "-h" | "--help" | "help" => print(USAGE),
         "summary" => cmd_summary(rest),
         "init-weights" => cmd_init_weights(rest),
+        "import-keras" => cmd_import_keras(rest),
         other => Err(Error::new(format!(
-            "unknown command `{other}`; expected `summary` or `init-weights` (see `mobilenet-compiler --help`)"
+            "unknown command `{other}`; expected `summary`, `init-weights` or `import-keras` (see `mobilenet-compiler --help`)"
         ))),
     }
 }
@@ -158,6 +165,90 @@ fn cmd_init_weights(args: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// A command's arguments: positional ones, and the value of each option it takes.
+#[cfg(feature = "keras")]
+struct Parsed {
+    positional: Vec<String>,
+    values: Vec<Option<String>>,
+}
+
+/// Split `args` of `command` into positional arguments and the values of `flags` (each given
+/// at most once, as `--opt value` or `--opt=value`); `None` for `--help`.
+#[cfg(feature = "keras")]
+fn parse_options(command: &str, usage: &str, args: &[String], flags: &[&str]) -> Result<Option<Parsed>, Error> {
+    let mut parsed = Parsed { positional: Vec::new(), values: vec![None; flags.len()] };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let Some(slot) = flags.iter().position(|f| *f == flag) else {
+            if flag.starts_with('-') && flag.len() > 1 {
+                return Err(Error::new(format!("unknown option `{flag}` for `{command}`; usage: {usage}")));
+            }
+            parsed.positional.push(arg.clone());
+            continue;
+        };
+        let value = match inline {
+            Some(v) => v,
+            None => it.next().cloned().ok_or_else(|| Error::new(format!("`{flag}` needs a value; usage: {usage}")))?,
+        };
+        if parsed.values[slot].replace(value).is_some() {
+            return Err(Error::new(format!("`{flag}` is given twice; usage: {usage}")));
+        }
+    }
+    Ok(Some(parsed))
+}
+
+#[cfg(feature = "keras")]
+fn cmd_import_keras(args: &[String]) -> Result<(), Error> {
+    use mobilenet_compiler::keras;
+    let usage = "mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR";
+    let Some(Parsed { positional, values }) = parse_options("import-keras", usage, args, &["--name", "--out"])? else {
+        return print(USAGE);
+    };
+    let model = match positional.as_slice() {
+        [model] => model,
+        [] => return Err(Error::new(format!("`import-keras` needs a model file; usage: {usage}"))),
+        [_, extra, ..] => {
+            return Err(Error::new(format!(
+                "`import-keras` takes one model file, found a second: `{extra}`; usage: {usage}"
+            )))
+        }
+    };
+    let [name, out] = [&values[0], &values[1]];
+    let name =
+        name.as_deref().ok_or_else(|| Error::new(format!("`import-keras` needs `--name NAME`; usage: {usage}")))?;
+    let out = out.as_deref().ok_or_else(|| Error::new(format!("`import-keras` needs `--out DIR`; usage: {usage}")))?;
+    let out = std::path::Path::new(out);
+    let imported = keras::import(std::path::Path::new(model), name, out)?;
+    let plan = &imported.plan;
+    eprintln!(
+        "wrote {} and {}: {name}, from Keras model `{}` ({}x{} input, width_mult {}, {} classes{}, {} parameters)",
+        out.join(keras::SPEC_FILE).display(),
+        out.join(keras::WEIGHTS_FILE).display(),
+        plan.model,
+        plan.height,
+        plan.width,
+        imported.width_mult,
+        plan.classes,
+        if plan.softmax { ", softmax left out" } else { "" },
+        imported.params
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "keras"))]
+fn cmd_import_keras(_args: &[String]) -> Result<(), Error> {
+    Err(Error::new(
+        "this mobilenet-compiler was built without the `keras` feature; rebuild it with `--features keras` to import Keras models",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +279,20 @@ mod tests {
         assert!(err(&["init-weights", "s.yaml", "--seed"]).contains("needs a value"));
         assert!(err(&["init-weights", "s.yaml", "--what"]).contains("unknown option `--what`"));
         assert!(err(&["init-weights", "/nonexistent/s.yaml", "--seed", "1", "-o", "x"]).contains("cannot read spec"));
+    }
+
+    #[cfg(feature = "keras")]
+    #[test]
+    fn bad_import_keras_arguments_are_errors_not_panics() {
+        assert!(err(&["import-keras"]).contains("needs a model file"));
+        assert!(err(&["import-keras", "m.keras", "--out", "d"]).contains("needs `--name NAME`"));
+        assert!(err(&["import-keras", "m.keras", "--name", "M"]).contains("needs `--out DIR`"));
+        assert!(err(&["import-keras", "a.keras", "b.keras", "--name", "M", "--out", "d"]).contains("found a second"));
+        assert!(err(&["import-keras", "m.keras", "--name", "M", "--name=N", "--out", "d"]).contains("given twice"));
+        assert!(err(&["import-keras", "m.keras", "--name"]).contains("needs a value"));
+        assert!(err(&["import-keras", "m.keras", "--what"]).contains("unknown option `--what`"));
+        assert!(err(&["import-keras", "/nonexistent/m.keras", "--name", "M", "--out", "d"]).contains("cannot read"));
+        assert!(err(&["import-keras", "m.keras", "--name", "not a type", "--out", "d"]).contains("Rust type name"));
     }
 
     #[test]

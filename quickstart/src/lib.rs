@@ -1,0 +1,21 @@
+//! The quickstart's library part: photo preprocessing and the small helpers that the binary, the
+//! `classify` example and the tests share.
+#![forbid(unsafe_code)]
+
+pub mod photo;
+
+/// Softmax of `logits`, computed stably (the largest logit subtracted first).
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|x| (x - max).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    e.iter().map(|x| x / sum).collect()
+}
+
+/// Indices of the `k` largest values, largest first (ties: the lower index first).
+pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
+    idx.truncate(k);
+    idx
+}
