@@ -1,7 +1,8 @@
 //! Spec keys that say how the trained network saw its data: `padding`, `bn_eps` and `input`
 //! (8-bit frames and their normalisation). Visitors validate, so errors point at the value.
 
-use super::{num, Padding, Seeded};
+use super::values::Seeded;
+use super::{num, Padding};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
