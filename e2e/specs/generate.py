@@ -3,11 +3,14 @@
 
 Run from this folder: `python3 generate.py`. Each spec varies resolution (odd, non-square, tiny),
 width, round_nearest, stem/last channels, the table (1-5 rows, fractional t, strides 1/2) and
-the class count, kept small enough to compile and check quickly in the test suite.
+the class count, kept small enough to compile and check quickly in the test suite. About half
+are Keras-style (TF padding, BatchNorm eps 1e-3), drawn from a second generator so that the
+other choices stay as they were.
 """
 import random
 
 rng = random.Random(2026)
+keras = random.Random(2027)
 for i in range(1, 13):
     h = rng.choice([1, 2, 3, 5, 7, 9, 16, 17, 31, 32, 33, 48, 57])
     w = h if rng.random() < 0.4 else rng.choice([1, 4, 11, 24, 37, 40, 64])
@@ -27,5 +30,7 @@ for i in range(1, 13):
         f"last_channel: {rng.choice([64, 128, 320])}",
         "inverted_residual_setting:",
     ] + [f"  - [{t}, {c}, {n}, {s}]" for t, c, n, s in rows]
+    if keras.random() < 0.5:
+        lines += ["padding: tf", f"bn_eps: {keras.choice([0.001, 0.0001])}"]
     with open(f"generated/g{i:02}.yaml", "w") as f:
         f.write("\n".join(lines) + "\n")
