@@ -51,7 +51,7 @@ fn both_formats_give_the_committed_files() {
         let want_weights = std::fs::read(repo().join(committed).join("weights.safetensors")).unwrap();
         for file in ["model.keras", "model.h5"] {
             let out = scratch.0.join(file);
-            keras::import(&repo().join(fixture).join(file), name, &out).unwrap_or_else(|e| panic!("{file}: {e}"));
+            keras::import(&repo().join(fixture).join(file), name, &out, None).unwrap_or_else(|e| panic!("{file}: {e}"));
             let yaml = std::fs::read_to_string(out.join("model.yaml")).unwrap();
             let weights = std::fs::read(out.join("weights.safetensors")).unwrap();
             assert!(weights == want_weights, "{fixture}/{file}: weights differ from {committed}");
@@ -213,7 +213,7 @@ fn values_are_transposed_into_torchvision_layouts() {
 
 fn import_err(path: &Path) -> String {
     let out = path.with_extension("out");
-    let e = keras::import(path, "M", &out).expect_err("a bad model must be an error");
+    let e = keras::import(path, "M", &out, None).expect_err("a bad model must be an error");
     assert!(!out.join("model.yaml").exists() && !out.join("weights.safetensors").exists(), "{e}: files left behind");
     e.to_string()
 }
@@ -310,7 +310,7 @@ fn a_deflated_keras_zip_imports_the_same() {
     let scratch = Scratch::new("deflated");
     let path = scratch.0.join("model.keras");
     write_zip(&path, &members(V2.0), zip::CompressionMethod::Deflated);
-    let imported = keras::convert(&path, "KerasV2").unwrap();
+    let imported = keras::convert(&path, "KerasV2", None).unwrap();
     assert!(imported.weights == std::fs::read(repo().join(V2.1).join("weights.safetensors")).unwrap());
 }
 
@@ -395,12 +395,43 @@ fn a_model_that_is_not_mobilenet_v2_is_refused_at_the_first_misfit() {
         },
         &["without a classifier"],
     );
-    // A fixed input size is needed.
+    // A fixed input size is needed, from the model or from --resolution.
     check(
         "input",
         &|c| layer(c, "input_layer")["config"]["batch_shape"] = serde_json::json!([null, null, null, 3]),
-        &["not fixed"],
+        &["not fixed", "--resolution"],
     );
+}
+
+/// A model saved without a fixed input size imports at the size `--resolution` gives, as long
+/// as its explicit paddings are TF "SAME" there (Keras pads stride-2 layers of such models
+/// bottom/right only, which is "SAME" on even sides only); a fixed size must not be overridden.
+#[test]
+fn resolution_sizes_a_model_saved_without_one() {
+    let scratch = Scratch::new("resolution");
+    let open = edited(&scratch, "open", |c: &mut serde_json::Value| {
+        layer(c, "input_layer")["config"]["batch_shape"] = serde_json::json!([null, null, null, 3])
+    });
+    let fixed = keras::convert(&repo().join(V2.0).join("model.keras"), "KerasV2", None).unwrap();
+    let sized = keras::convert(&open, "KerasV2", Some((128, 128))).unwrap();
+    assert_eq!(sized.weights, fixed.weights);
+    assert_eq!(sized.yaml.lines().skip(1).collect::<Vec<_>>(), fixed.yaml.lines().skip(1).collect::<Vec<_>>());
+    let larger = keras::convert(&open, "KerasV2", Some((160, 96))).unwrap();
+    assert!(larger.yaml.contains("resolution: [160, 96]\n"), "{}", larger.yaml);
+    // 127 -> 64 after the stem (which pads "SAME" itself): every padded layer sees an even side.
+    assert!(keras::convert(&open, "KerasV2", Some((127, 127))).is_ok());
+    // 100 -> 50 -> 25: block_3's explicit bottom/right pad is not "SAME" on an odd side.
+    let err = |r| match keras::convert(&open, "KerasV2", Some(r)) {
+        Ok(_) => panic!("{r:?} must not import"),
+        Err(e) => e.to_string(),
+    };
+    let e = err((100, 100));
+    assert!(e.contains("layer `block_3_pad`") && e.contains("pads"), "{e}");
+    let e = match keras::convert(&repo().join(V2.0).join("model.keras"), "KerasV2", Some((96, 96))) {
+        Ok(_) => panic!("a fixed size must not be overridden"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("fixes the input at 128x128"), "{e}");
 }
 
 #[test]
@@ -430,7 +461,7 @@ fn damaged_files_are_errors_or_imports_never_panics() {
             let path = scratch.0.join(format!("{trial}-{file}"));
             std::fs::write(&path, &bytes).unwrap();
             // Damage to tensor data can import (as other numbers); anything else is an error.
-            let result = std::panic::catch_unwind(|| keras::convert(&path, "M").map(|_| ()));
+            let result = std::panic::catch_unwind(|| keras::convert(&path, "M", None).map(|_| ()));
             assert!(result.is_ok(), "{file}, trial {trial}: the importer panicked");
         }
     }

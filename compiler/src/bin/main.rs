@@ -21,11 +21,12 @@ USAGE:
         Write random weights for SPEC under torchvision's names to FILE (safetensors).
         The spec's `weights` key, if any, is ignored. --dtype defaults to f32.
 
-    mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR
+    mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR [--resolution H|HxW]
         Convert a Keras MobileNetV2 (keras.applications.MobileNetV2, any alpha and input size,
         with its own classifier or nested in a model that adds pooling, dropout and a Dense
         layer) into DIR/model.yaml and DIR/weights.safetensors (torchvision's names), and
         check that the spec compiles with those weights. NAME is the model's Rust type name.
+        --resolution gives the input size to compile for when the model was saved without one.
 
     mobilenet-compiler --help
         Print this message.
@@ -207,8 +208,9 @@ fn parse_options(command: &str, usage: &str, args: &[String], flags: &[&str]) ->
 #[cfg(feature = "keras")]
 fn cmd_import_keras(args: &[String]) -> Result<(), Error> {
     use mobilenet_compiler::keras;
-    let usage = "mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR";
-    let Some(Parsed { positional, values }) = parse_options("import-keras", usage, args, &["--name", "--out"])? else {
+    let usage = "mobilenet-compiler import-keras MODEL.keras|MODEL.h5 --name NAME --out DIR [--resolution H|HxW]";
+    let flags = ["--name", "--out", "--resolution"];
+    let Some(Parsed { positional, values }) = parse_options("import-keras", usage, args, &flags)? else {
         return print(USAGE);
     };
     let model = match positional.as_slice() {
@@ -220,12 +222,13 @@ fn cmd_import_keras(args: &[String]) -> Result<(), Error> {
             )))
         }
     };
-    let [name, out] = [&values[0], &values[1]];
+    let [name, out, resolution] = [&values[0], &values[1], &values[2]];
+    let resolution = resolution.as_deref().map(|r| parse_resolution(r, usage)).transpose()?;
     let name =
         name.as_deref().ok_or_else(|| Error::new(format!("`import-keras` needs `--name NAME`; usage: {usage}")))?;
     let out = out.as_deref().ok_or_else(|| Error::new(format!("`import-keras` needs `--out DIR`; usage: {usage}")))?;
     let out = std::path::Path::new(out);
-    let imported = keras::import(std::path::Path::new(model), name, out)?;
+    let imported = keras::import(std::path::Path::new(model), name, out, resolution)?;
     let plan = &imported.plan;
     eprintln!(
         "wrote {} and {}: {name}, from Keras model `{}` ({}x{} input, width_mult {}, {} classes{}, {} parameters)",
@@ -240,6 +243,19 @@ fn cmd_import_keras(args: &[String]) -> Result<(), Error> {
         imported.params
     );
     Ok(())
+}
+
+/// `--resolution`: `H` (square) or `HxW`.
+#[cfg(feature = "keras")]
+fn parse_resolution(text: &str, usage: &str) -> Result<(usize, usize), Error> {
+    let side = |s: &str| s.trim().parse::<usize>().ok().filter(|&v| v >= 1);
+    let parsed = match text.split_once(['x', 'X']) {
+        Some((h, w)) => side(h).zip(side(w)),
+        None => side(text).map(|s| (s, s)),
+    };
+    parsed.ok_or_else(|| {
+        Error::new(format!("--resolution must be H or HxW with positive integers, found {text:?}; usage: {usage}"))
+    })
 }
 
 #[cfg(not(feature = "keras"))]
@@ -293,6 +309,12 @@ mod tests {
         assert!(err(&["import-keras", "m.keras", "--what"]).contains("unknown option `--what`"));
         assert!(err(&["import-keras", "/nonexistent/m.keras", "--name", "M", "--out", "d"]).contains("cannot read"));
         assert!(err(&["import-keras", "m.keras", "--name", "not a type", "--out", "d"]).contains("Rust type name"));
+        for bad in ["0", "12x", "x12", "-3", "12x0", "big"] {
+            let e = err(&["import-keras", "m.keras", "--name", "M", "--out", "d", "--resolution", bad]);
+            assert!(e.contains("--resolution must be H or HxW"), "{bad}: {e}");
+        }
+        assert_eq!(parse_resolution("96", "").unwrap(), (96, 96));
+        assert_eq!(parse_resolution("160x96", "").unwrap(), (160, 96));
     }
 
     #[test]

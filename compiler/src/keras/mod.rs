@@ -40,12 +40,13 @@ pub struct Imported {
 }
 
 /// Import the model at `model` as a spec named `name`, in memory. The spec is compiled (not
-/// yet with its weights: see [`import`]).
-pub fn convert(model: &Path, name: &str) -> Result<Imported, Error> {
+/// yet with its weights: see [`import`]). `resolution` (height, width) sizes a model saved
+/// without a fixed input size, or must equal the size it was saved with.
+pub fn convert(model: &Path, name: &str, resolution: Option<(usize, usize)>) -> Result<Imported, Error> {
     check_name(name)?;
     let src = archive::open(model)?;
     let flat = config::flatten(&src.config)?;
-    let plan = plan::plan(&flat)?;
+    let plan = plan::plan(&flat, resolution)?;
     let tensors = mapping::tensors(&plan, &src)?;
     let (shape, width_mult, params) = choose_shape(&plan, name, &tensors)?;
     let file = model.file_name().map_or_else(|| model.display().to_string(), |f| f.to_string_lossy().into_owned());
@@ -56,8 +57,8 @@ pub fn convert(model: &Path, name: &str) -> Result<Imported, Error> {
 
 /// Import the model at `model` into `out/model.yaml` and `out/weights.safetensors`, then
 /// compile the written spec with its weights. On failure nothing is left behind.
-pub fn import(model: &Path, name: &str, out: &Path) -> Result<Imported, Error> {
-    let imported = convert(model, name)?;
+pub fn import(model: &Path, name: &str, out: &Path, resolution: Option<(usize, usize)>) -> Result<Imported, Error> {
+    let imported = convert(model, name, resolution)?;
     std::fs::create_dir_all(out).map_err(|e| Error::new(format!("cannot create `{}`: {e}", out.display())))?;
     let (spec, weights) = (out.join(SPEC_FILE), out.join(WEIGHTS_FILE));
     let remove = || {

@@ -78,11 +78,25 @@ pub struct Plan {
     pub bn_eps: f64,
 }
 
-/// Match `flat` against MobileNetV2.
-pub fn plan(flat: &Flat) -> Result<Plan, Error> {
+/// Match `flat` against MobileNetV2, with the input size `resolution` if the model leaves it
+/// open (else `resolution` must be the size it fixes).
+pub fn plan(flat: &Flat, resolution: Option<(usize, usize)>) -> Result<Plan, Error> {
     let mut m = Matcher { layers: &flat.layers, pos: 0, prev: None, h: 0, w: 0, channels: 0, bn_eps: None };
     let input = m.next(None, &["InputLayer"], "an InputLayer")?;
-    let (height, width) = input_shape(input)?;
+    let (height, width) = match (input_shape(input), resolution) {
+        (Ok((h, w)), Some(r)) if (h, w) != r => {
+            return Err(Error::new(format!(
+                "input layer `{}` fixes the input at {h}x{w}, but --resolution asks for {}x{}; leave --resolution out (it sizes models saved without a fixed input size)",
+                input.name, r.0, r.1
+            )))
+        }
+        (Ok(hw), _) => hw,
+        (Err(Unfixed(_)), Some(r)) if (1..=MAX_RESOLUTION).contains(&(r.0 as u64)) && (1..=MAX_RESOLUTION).contains(&(r.1 as u64)) => r,
+        (Err(Unfixed(e)), Some(_)) => {
+            return Err(Error::new(format!("--resolution must give sides from 1 to {MAX_RESOLUTION} ({e})")))
+        }
+        (Err(Unfixed(e)) | Err(Other(e)), _) => return Err(e),
+    };
     (m.h, m.w, m.channels) = (height, width, 3);
     let model = m.peek().map(|l| l.model.clone()).unwrap_or_default();
     let stem = m.conv_bn("Conv1", "bn_Conv1", Conv::Stem, Some("Conv1_pad"), "")?;
@@ -114,8 +128,16 @@ pub fn plan(flat: &Flat) -> Result<Plan, Error> {
     Ok(Plan { model, height, width, stem, blocks, last, classifier, classes, softmax, bn_eps })
 }
 
+/// Why an InputLayer gives no size: it leaves height and width open (`--resolution` can give
+/// them), or something else is wrong.
+enum NoSize {
+    Unfixed(Error),
+    Other(Error),
+}
+use NoSize::{Other, Unfixed};
+
 /// `(H, W)` of an InputLayer (`batch_shape` in Keras 3, `batch_input_shape` in Keras 2).
-fn input_shape(l: &Layer) -> Result<(usize, usize), Error> {
+fn input_shape(l: &Layer) -> Result<(usize, usize), NoSize> {
     let shape = l.config.get("batch_shape").or_else(|| l.config.get("batch_input_shape"));
     let shown = shape.map_or_else(|| "none".to_string(), Value::to_string);
     let dims: Vec<Option<usize>> = shape
@@ -126,22 +148,22 @@ fn input_shape(l: &Layer) -> Result<(usize, usize), Error> {
         [_, Some(h), Some(w), Some(3)] if (1..=MAX_RESOLUTION).contains(&(*h as u64)) && (1..=MAX_RESOLUTION).contains(&(*w as u64)) => {
             Ok((*h, *w))
         }
-        [_, Some(_), Some(_), Some(3)] => Err(Error::new(format!(
+        [_, Some(_), Some(_), Some(3)] => Err(Other(Error::new(format!(
             "input layer `{}` has shape {shown}; the compiler takes heights and widths from 1 to {MAX_RESOLUTION}",
             l.name
-        ))),
-        [_, _, _, Some(c)] if *c != 3 => Err(Error::new(format!(
+        )))),
+        [_, _, _, Some(c)] if *c != 3 => Err(Other(Error::new(format!(
             "input layer `{}` has shape {shown}, with {c} input channels; MobileNetV2 takes 3 (RGB, channels last)",
             l.name
-        ))),
-        [_, _, _, _] => Err(Error::new(format!(
-            "input layer `{}` has shape {shown}: its height and width are not fixed; the compiler needs a fixed input size (build the model with input_shape=(H, W, 3))",
+        )))),
+        [_, _, _, _] => Err(Unfixed(Error::new(format!(
+            "input layer `{}` has shape {shown}: its height and width are not fixed; give the size to compile for with --resolution H or HxW (or save the model with input_shape=(H, W, 3))",
             l.name
-        ))),
-        _ => Err(Error::new(format!(
+        )))),
+        _ => Err(Other(Error::new(format!(
             "input layer `{}` has no [batch, height, width, channels] shape (found {shown})",
             l.name
-        ))),
+        )))),
     }
 }
 
