@@ -22,7 +22,7 @@ pub fn load_fixture(case: &str) -> Fixture {
     let st = SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
     let f32s = |name: &str| -> (Vec<usize>, Vec<f32>) {
         let t = st.tensor(name).expect(name);
-        let data = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data = le_f32s(t.data());
         (t.shape().to_vec(), data)
     };
     let mut stages: Vec<(String, Vec<usize>, Vec<f32>)> = st
@@ -36,6 +36,11 @@ pub fn load_fixture(case: &str) -> Fixture {
         .collect();
     stages.sort_by_key(|(n, _, _)| n.trim_start_matches("features.").parse::<usize>().unwrap_or(usize::MAX));
     Fixture { input_nhwc: f32s("input_nhwc").1, logits: f32s("logits").1, stages }
+}
+
+/// Little-endian f32 tensor bytes (safetensors' `F32`) as floats.
+pub fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 /// Random torchvision-named weights (safetensors bytes) for the spec at `spec` (relative to

@@ -5,7 +5,7 @@
 //! interpreter as well.
 
 use mobilenet_compiler::{compile_file, reference};
-use mobilenet_e2e::{max_abs, max_abs_diff, repo_root, top_k};
+use mobilenet_e2e::{le_f32s, max_abs, max_abs_diff, repo_root, top_k};
 use mobilenet_runtime::{Isa, Padding};
 use safetensors::SafeTensors;
 use std::path::Path;
@@ -19,12 +19,7 @@ const TOL: f32 = 1e-4;
 fn tensors(case: &str) -> Vec<(String, Vec<f32>)> {
     let bytes = std::fs::read(repo_root().join("fixtures").join(case).join("io.safetensors")).expect("fixture");
     let st = SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
-    st.tensors()
-        .into_iter()
-        .map(|(name, t)| {
-            (name, t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        })
-        .collect()
+    st.tensors().into_iter().map(|(name, t)| (name, le_f32s(t.data()))).collect()
 }
 
 fn get<'a>(t: &'a [(String, Vec<f32>)], name: &str) -> &'a [f32] {

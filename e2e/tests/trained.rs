@@ -1,7 +1,7 @@
 //! The trained digits model (`models/digits/`) on its 360 held-out test images against PyTorch:
 //! logits, predictions and accuracy, through `forward` and `forward_parallel`.
 
-use mobilenet_e2e::{max_abs_diff, repo_root, top_k};
+use mobilenet_e2e::{le_f32s, max_abs_diff, repo_root, top_k};
 use mobilenet_runtime::Threads;
 
 mobilenet_runtime::mobilenet!("../models/digits/model.yaml");
@@ -20,10 +20,7 @@ struct TestSplit {
 fn test_split() -> TestSplit {
     let bytes = std::fs::read(repo_root().join("fixtures/digits/test.safetensors")).expect("fixture");
     let st = safetensors::SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
-    let f32s = |name: &str| -> Vec<f32> {
-        let t = st.tensor(name).expect(name);
-        t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-    };
+    let f32s = |name: &str| le_f32s(st.tensor(name).expect(name).data());
     let labels = st.tensor("labels").expect("labels");
     assert_eq!(labels.dtype(), safetensors::Dtype::I64);
     let labels = labels

@@ -12,6 +12,11 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
     e.iter().map(|x| x / sum).collect()
 }
 
+/// Little-endian f32 tensor bytes (safetensors' `F32`) as floats.
+pub fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
 /// Indices of the `k` largest values, largest first (ties: the lower index first).
 pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..v.len()).collect();

@@ -5,7 +5,7 @@
 //! trained `models/digits/model.yaml` on its 360 test images and compares with PyTorch.
 #![forbid(unsafe_code)]
 
-use quickstart::{softmax, top_k};
+use quickstart::{le_f32s, softmax, top_k};
 use std::time::Instant;
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
@@ -18,9 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let io_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/v2_1.0_224/io.safetensors");
     let io = std::fs::read(io_path)?;
     let io = safetensors::SafeTensors::deserialize(&io)?;
-    let floats = |name: &str| -> Result<Vec<f32>, safetensors::SafeTensorError> {
-        Ok(io.tensor(name)?.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-    };
+    let floats =
+        |name: &str| -> Result<Vec<f32>, safetensors::SafeTensorError> { Ok(le_f32s(io.tensor(name)?.data())) };
     let image_len = MobileNetV2::INPUT_HEIGHT * MobileNetV2::INPUT_WIDTH * MobileNetV2::INPUT_CHANNELS;
     let input = floats("input_nhwc")?[..image_len].to_vec();
     let torchvision = floats("logits")?[..MobileNetV2::NUM_CLASSES].to_vec();
@@ -28,12 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut logits = vec![0.0f32; MobileNetV2::NUM_CLASSES];
     model.forward(&mut arena, &input, &mut logits)?;
 
-    let top5 = |v: &[f32]| {
-        let mut idx: Vec<usize> = (0..v.len()).collect();
-        idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]));
-        idx.truncate(5);
-        idx
-    };
+    let top5 = |v: &[f32]| top_k(v, 5);
     println!("MobileNetV2 1.0-224 (models/v2.yaml), reference image 0");
     println!("top-5 (class: logit):");
     for c in top5(&logits) {
@@ -97,8 +91,8 @@ fn digits() -> Result<(), Box<dyn std::error::Error>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/digits/test.safetensors");
     let bytes = std::fs::read(path)?;
     let test = safetensors::SafeTensors::deserialize(&bytes)?;
-    let inputs = f32s(test.tensor("input_nhwc")?.data());
-    let pytorch = f32s(test.tensor("logits")?.data());
+    let inputs = le_f32s(test.tensor("input_nhwc")?.data());
+    let pytorch = le_f32s(test.tensor("logits")?.data());
     let labels: Vec<usize> = test
         .tensor("labels")?
         .data()
@@ -144,8 +138,4 @@ fn digits() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }

@@ -20,10 +20,7 @@ fn repo(path: &str) -> PathBuf {
 fn reference() -> (Vec<u8>, Vec<f32>, Vec<f32>) {
     let bytes = std::fs::read(repo("fixtures/keras_v2_0.5_128_c10/io.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let f32s = |name: &str| -> Vec<f32> {
-        let t = st.tensor(name).unwrap();
-        t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-    };
+    let f32s = |name: &str| quickstart::le_f32s(st.tensor(name).unwrap().data());
     let input = f32s("input_nhwc")[..PIXELS].to_vec();
     let logits = f32s("logits")[..KerasPhoto::NUM_CLASSES].to_vec();
     let pixels = input

@@ -61,38 +61,14 @@ pub(super) struct BnEps(pub f64);
 
 impl<'de> Deserialize<'de> for BnEps {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl V {
-            fn check<E: de::Error>(v: f64) -> Result<BnEps, E> {
-                if v.is_finite() && v > 0.0 && v <= 1.0 {
-                    Ok(BnEps(v))
-                } else {
-                    Err(E::custom(format!(
-                        "must be a number in (0, 1] (torchvision 1e-5, Keras 0.001), found {}",
-                        num(v)
-                    )))
-                }
+        let check = |v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 1.0 {
+                Ok(v)
+            } else {
+                Err(format!("must be a number in (0, 1] (torchvision 1e-5, Keras 0.001), found {}", num(v)))
             }
-        }
-        impl Visitor<'_> for V {
-            type Value = BnEps;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number in (0, 1]")
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<BnEps, E> {
-                V::check(v)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<BnEps, E> {
-                V::check(v as f64)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<BnEps, E> {
-                V::check(v as f64)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<BnEps, E> {
-                Err(E::custom(format!("must be a number, found the string {v:?} (write it without quotes)")))
-            }
-        }
-        d.deserialize_any(V)
+        };
+        d.deserialize_any(Number { expecting: "a number in (0, 1]", check }).map(BnEps)
     }
 }
 
@@ -167,7 +143,10 @@ impl<'de, const POSITIVE: bool> Deserialize<'de> for Triple<POSITIVE> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Triple<P>, A::Error> {
                 let mut v = Vec::new();
-                while let Some(x) = seq.next_element_seed(Seeded(Number { positive: P }))? {
+                let check = if P { std_value } else { mean_value };
+                while let Some(x) =
+                    seq.next_element_seed(Seeded(Number { expecting: "a number in 0..1 units", check }))?
+                {
                     v.push(x);
                 }
                 match v[..] {
@@ -180,36 +159,42 @@ impl<'de, const POSITIVE: bool> Deserialize<'de> for Triple<POSITIVE> {
     }
 }
 
-/// A finite number, and > 0 if `positive` (a standard deviation).
-struct Number {
-    positive: bool,
+/// A per-channel mean: finite, in 0..1 units.
+fn mean_value(v: f64) -> Result<f64, String> {
+    if !v.is_finite() || v.abs() > 1e6 {
+        return Err(format!("must be a finite number in 0..1 units, found {}", num(v)));
+    }
+    Ok(v)
 }
 
-impl Number {
-    fn check<E: de::Error>(&self, v: f64) -> Result<f64, E> {
-        if !v.is_finite() || v.abs() > 1e6 {
-            return Err(E::custom(format!("must be a finite number in 0..1 units, found {}", num(v))));
-        }
-        if self.positive && v <= 0.0 {
-            return Err(E::custom(format!("a standard deviation must be > 0, found {}", num(v))));
-        }
-        Ok(v)
+/// A per-channel standard deviation: as a mean, and > 0.
+fn std_value(v: f64) -> Result<f64, String> {
+    let v = mean_value(v)?;
+    if v <= 0.0 {
+        return Err(format!("a standard deviation must be > 0, found {}", num(v)));
     }
+    Ok(v)
+}
+
+/// A number that `check` accepts (or says what is wrong with); strings and mappings are refused.
+struct Number {
+    expecting: &'static str,
+    check: fn(f64) -> Result<f64, String>,
 }
 
 impl<'de> Visitor<'de> for Number {
     type Value = f64;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number in 0..1 units")
+        f.write_str(self.expecting)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-        self.check(v)
+        (self.check)(v).map_err(E::custom)
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-        self.check(v as f64)
+        self.visit_f64(v as f64)
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-        self.check(v as f64)
+        self.visit_f64(v as f64)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
         Err(E::custom(format!("must be a number, found the string {v:?} (write it without quotes)")))
