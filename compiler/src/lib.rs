@@ -37,8 +37,9 @@ pub struct Compiled {
     pub tracked: codegen::Tracked,
 }
 
-/// Expand `mobilenet!("path/to/spec.yaml")`. Errors point at the string literal.
-pub fn expand(input: TokenStream) -> Result<TokenStream, syn::Error> {
+/// Expand `mobilenet!("path/to/spec.yaml")` for a runtime with (`Target::STD`) or without
+/// `std`. Errors point at the string literal.
+pub fn expand(input: TokenStream, target: codegen::Target) -> Result<TokenStream, syn::Error> {
     let lit: syn::LitStr = syn::parse2(input.clone()).map_err(|_| {
         syn::Error::new_spanned(
             &input,
@@ -48,7 +49,7 @@ pub fn expand(input: TokenStream) -> Result<TokenStream, syn::Error> {
     let base = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
     let rel = lit.value();
     // A panic must never reach the user as "proc macro panicked": report it as an error.
-    let result = std::panic::catch_unwind(|| expand_file(&base, &rel)).unwrap_or_else(|panic| {
+    let result = std::panic::catch_unwind(|| expand_file(&base, &rel, target)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -60,9 +61,9 @@ pub fn expand(input: TokenStream) -> Result<TokenStream, syn::Error> {
 }
 
 /// Compile the spec at `rel` (relative to `base`, the crate root) into tokens.
-pub fn expand_file(base: &Path, rel: &str) -> Result<TokenStream, Error> {
+pub fn expand_file(base: &Path, rel: &str, target: codegen::Target) -> Result<TokenStream, Error> {
     let c = compile_file(base, rel)?;
-    Ok(codegen::generate(&c.program, c.baked.as_deref(), c.labels.as_deref(), &c.tracked))
+    Ok(codegen::generate(&c.program, c.baked.as_deref(), c.labels.as_deref(), &c.tracked, target))
 }
 
 /// Read, validate and compile the spec at `rel` (relative to `base`); fold its weights.

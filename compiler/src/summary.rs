@@ -2,7 +2,7 @@
 //! parameters (as torchvision counts them), multiply-accumulates, then the memory plan.
 
 use crate::ir::Value;
-use crate::passes::fuse_blocks::{Buffer, Step};
+use crate::passes::fuse_blocks::{Buffer, FusedBlock, Step};
 use crate::Program;
 use std::fmt::Write;
 
@@ -94,6 +94,15 @@ pub fn summary(program: &Program) -> String {
         sched.steps.len(),
         sched.blocks().count()
     );
+    let plan = match spec.plan {
+        crate::spec::Plan::Speed => {
+            "row bands sized for fast GEMMs; `plan: memory` narrows them where that shrinks the arena"
+        }
+        crate::spec::Plan::Memory => {
+            "blocks chained and row bands narrowed where they set the peak: the bound is that of one-row bands and chunks"
+        }
+    };
+    let _ = writeln!(out, "Plan: {} ({plan})", spec.plan.name());
     let step_rows: Vec<[String; 4]> = sched
         .steps
         .iter()
@@ -103,6 +112,28 @@ pub fn summary(program: &Program) -> String {
                 let layer = &net.layers[*l];
                 let name = layer.conv.clone().unwrap_or_else(|| "pool".into());
                 [k.to_string(), format!("{name} ({})", layer.kind_name()), "-".into(), "-".into()]
+            }
+            Step::Chain(c) => {
+                let stage = |b: &FusedBlock| net.layers[b.project].stage.unwrap_or_default();
+                let (a, b) = (c.first.dims, c.second.dims);
+                let what = format!(
+                    "features.{}+{} chained {}{}x{}x{} -> {}x{}x{} -> {}x{}x{} (chunks of {} rows)",
+                    stage(&c.first),
+                    stage(&c.second),
+                    if a.stem.is_some() { "stem + " } else { "" },
+                    a.h,
+                    a.w,
+                    a.cin,
+                    b.h,
+                    b.w,
+                    b.cin,
+                    b.ho(),
+                    b.wo(),
+                    b.cout,
+                    c.chunk
+                );
+                let bands = format!("{}, {}", a.band, b.band);
+                [k.to_string(), what, bands, thousands(c.scratch_len() as u64 * 4)]
             }
             Step::Block(b) => {
                 let d = b.dims;
@@ -137,7 +168,7 @@ pub fn summary(program: &Program) -> String {
         thousands(program.op_by_op_bound as u64 * 4),
         program.op_by_op_bound as f64 / arena.size.max(1) as f64
     );
-    let per_thread = sched.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0);
+    let per_thread = sched.thread_scratch_len();
     let _ = writeln!(out, "forward_parallel: {} bytes of scratch per extra thread", thousands(per_thread as u64 * 4));
     let _ = writeln!(
         out,
@@ -236,6 +267,7 @@ mod tests {
         assert!(s.contains("classifier.1 (linear)"), "{s}");
         // The stem runs inside the first block: 17 blocks, the last 1x1, pool, classifier.
         assert!(s.contains("\nExecution plan: 20 steps; each of the 17 inverted-residual blocks"), "{s}");
+        assert!(s.contains("\nPlan: speed (row bands sized for fast GEMMs"), "{s}");
         let arena = format!(
             "\nArena: {} bytes (peak), liveness lower bound {} bytes\n",
             thousands(program.arena.bytes() as u64),

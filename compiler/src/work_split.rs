@@ -5,8 +5,9 @@
 //! not modelled: this says where threads idle or repeat work, not how fast a step runs.
 
 use crate::ir::{Network, Op};
-use crate::passes::fuse_blocks::Step;
+use crate::passes::fuse_blocks::{Chain, FusedBlock, Step};
 use crate::passes::Program;
+use mobilenet_kernels::chain::input_rows;
 use mobilenet_kernels::layout::NR;
 use mobilenet_kernels::{pointwise_splits_units, share, units, BlockDims, UNIT_COLS, UNIT_ROWS};
 use std::fmt::Write;
@@ -50,6 +51,7 @@ fn splits(program: &Program, threads: usize, rows_only: bool) -> Vec<StepSplit> 
                 let stage = net.layers[b.project].stage.unwrap_or_default();
                 block_split(k, format!("features.{stage} (block)"), &b.dims, n, rows_only)
             }
+            Step::Chain(c) => chain_split(program, k, c, n),
         })
         .collect()
 }
@@ -118,6 +120,32 @@ fn block_split(step: usize, what: String, d: &BlockDims, n: usize, rows_only: bo
     };
     let split = if n > 1 { format!("rows {ho} (halo rows recomputed)") } else { format!("rows {ho}") };
     StepSplit { step, what, split, macs, busiest: max_share(d.ho(), n, rows) }
+}
+
+/// A chain splits the second block's output rows; each thread computes, chunk by chunk, the
+/// first block's rows its chunks read (halo rows between chunks recomputed) and then the chunk.
+fn chain_split(program: &Program, step: usize, c: &Chain, n: usize) -> StepSplit {
+    let net = &program.network;
+    let stage = |b: &FusedBlock| net.layers[b.project].stage.unwrap_or_default();
+    let what = format!("features.{}+{} (chain)", stage(&c.first), stage(&c.second));
+    let (a, b) = (&c.first.dims, &c.second.dims);
+    let one = |d: &BlockDims| block_split(step, String::new(), d, 1, true);
+    // MACs per output row of each block (their rows' share of the whole).
+    let (ma, mb) = (one(a).macs / a.ho() as u64, one(b).macs / b.ho() as u64);
+    let rows = |r: core::ops::Range<usize>| {
+        let mut macs = 0;
+        let mut r0 = r.start;
+        while r0 < r.end {
+            let r1 = (r0 + c.chunk).min(r.end);
+            let (lo, hi) = input_rows(b, r0, r1);
+            macs += (hi - lo) as u64 * ma + (r1 - r0) as u64 * mb;
+            r0 = r1;
+        }
+        macs
+    };
+    let macs = one(a).macs + one(b).macs;
+    let split = format!("rows {} in chunks of {} (halo rows recomputed)", b.ho(), c.chunk);
+    StepSplit { step, what, split, macs, busiest: max_share(b.ho(), n, rows) }
 }
 
 /// The splits as a table, with the whole network's balance.

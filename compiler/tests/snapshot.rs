@@ -1,7 +1,7 @@
 //! Snapshot of the generated code for a tiny spec, formatted with prettyplease, so every change
 //! to codegen shows up in review.
 
-use mobilenet_compiler::codegen::{generate, Tracked};
+use mobilenet_compiler::codegen::{generate, Target, Tracked};
 use mobilenet_compiler::compile_str;
 
 const TINY: &str = "\
@@ -18,7 +18,7 @@ inverted_residual_setting:
 #[test]
 fn tiny_spec_generated_code() {
     let program = compile_str("tiny.yaml", TINY).unwrap();
-    let tokens = generate(&program, None, None, &Tracked::default());
+    let tokens = generate(&program, None, None, &Tracked::default(), Target::STD);
     let file: syn::File = syn::parse2(tokens).expect("generated code parses as a Rust file");
     insta::assert_snapshot!(prettyplease::unparse(&file));
 }
@@ -33,7 +33,39 @@ fn tiny_keras_rgb8_spec_generated_code() {
     );
     let program = compile_str("tiny_keras.yaml", &text).unwrap();
     let labels = ["cat".to_string(), "dog".into(), "bird".into()];
-    let tokens = generate(&program, None, Some(&labels), &Tracked::default());
+    let tokens = generate(&program, None, Some(&labels), &Tracked::default(), Target::STD);
     let file: syn::File = syn::parse2(tokens).expect("generated code parses as a Rust file");
     insta::assert_snapshot!(prettyplease::unparse(&file));
+}
+
+/// Without the runtime's `std`: only baked weights and the caller's-buffer entry points, nothing
+/// that names a heap arena, threads, the weight loader or the allocating inspector; and a spec
+/// without weights is a compile error rather than a type nothing can construct.
+#[test]
+fn no_std_code_uses_only_what_no_std_has() {
+    let text = format!("{TINY}input: {{format: rgb8, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}\n");
+    let program = compile_str("tiny.yaml", &text).unwrap();
+    let baked = vec![0.0f32; program.params.total];
+    let code = generate(&program, Some(&baked), None, &Tracked::default(), Target::NO_STD).to_string();
+    syn::parse_file(&code).expect("generated code parses as a Rust file");
+    for present in ["fn new", "fn forward_in", "fn forward_rgb8_in", "buffer_floats", "Cpu :: detected"] {
+        assert!(code.contains(present), "no_std code lacks `{present}`");
+    }
+    for absent in [
+        "mobilenet_runtime :: Arena ",
+        "parts_for",
+        "mobilenet_runtime :: Threads",
+        "load_params",
+        "stem_output",
+        "forward_batch",
+        "compile_error",
+    ] {
+        assert!(!code.contains(absent), "no_std code names `{absent}`");
+    }
+    let std_code = generate(&program, Some(&baked), None, &Tracked::default(), Target::STD).to_string();
+    assert!(std_code.contains("fn forward_in") && std_code.contains("Arena") && std_code.contains("stem_output"));
+
+    let unbaked = generate(&program, None, None, &Tracked::default(), Target::NO_STD).to_string();
+    assert!(unbaked.contains("compile_error"), "a no_std model without weights must not compile");
+    assert!(unbaked.contains("names no `weights`"));
 }

@@ -1,6 +1,7 @@
-//! Spec parsing: defaults reproduce torchvision, and errors found after parsing are located.
+//! Spec parsing: defaults reproduce torchvision, `plan` takes its two values, and errors found
+//! after parsing are located.
 
-use mobilenet_compiler::spec::{parse, DEFAULT_TABLE};
+use mobilenet_compiler::spec::{parse, Plan, DEFAULT_TABLE};
 use mobilenet_compiler::{compile_str, SourceFile};
 
 fn src(text: &str) -> SourceFile {
@@ -73,4 +74,25 @@ fn absurdly_deep_tables_are_refused() {
     let rows: String = (0..10).map(|_| "  - [1, 16, 100, 1]\n").collect();
     let e = compile_str("m.yaml", &format!("name: M\nresolution: 8\ninverted_residual_setting:\n{rows}")).unwrap_err();
     assert!(e.to_string().contains("1000 blocks"), "{e}");
+}
+
+#[test]
+fn plan_is_speed_or_memory_and_defaults_to_speed() {
+    assert_eq!(parse(&src("name: M\nresolution: 8\n")).unwrap().plan, Plan::Speed);
+    assert_eq!(parse(&src("name: M\nresolution: 8\nplan: speed\n")).unwrap().plan, Plan::Speed);
+    assert_eq!(parse(&src("name: M\nresolution: 8\nplan: memory\n")).unwrap().plan, Plan::Memory);
+    assert_eq!((Plan::Speed.name(), Plan::Memory.name()), ("speed", "memory"));
+}
+
+#[test]
+fn bad_plan_is_located_and_names_the_values() {
+    let e = parse(&src("name: M\nresolution: 8\nplan: small\n")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "m.yaml:3:7: plan: must be `speed` (the default: row bands sized for fast GEMMs) or `memory` (the smallest arena: bands narrowed where a block sets the peak), found \"small\""
+    );
+    let e = parse(&src("name: M\nresolution: 8\nplan: [memory]\n")).unwrap_err();
+    assert!(e.to_string().starts_with("m.yaml:3:7: plan: invalid type: sequence, expected `speed` or `memory`"), "{e}");
+    let e = parse(&src("name: M\nresolution: 8\nplna: memory\n")).unwrap_err();
+    assert!(e.to_string().starts_with("m.yaml:3:1: unknown key `plna`: did you mean `plan`?"), "{e}");
 }

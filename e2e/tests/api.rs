@@ -1,7 +1,7 @@
 //! The public contract of generated code: constants, errors, arena ownership, thread traits.
 
 use mobilenet_e2e::repo_root;
-use mobilenet_runtime::Error;
+use mobilenet_runtime::{ArenaBuffer, Error};
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
 mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
@@ -31,6 +31,36 @@ fn wrong_lengths_are_errors() {
         Err(Error::OutputLength { expected: 10, found: 9 })
     );
     assert!(model.forward(&mut arena, &input, &mut logits).is_ok());
+}
+
+/// `forward_in` (the no_std entry point) checks the caller's buffer: too small or not
+/// f32-aligned is an `Err`; a larger or merely 4-byte aligned one works, bit for bit like `forward`.
+#[test]
+fn caller_buffers_are_checked() {
+    let model = MobileNetV2Tiny::new();
+    let input = mobilenet_e2e::input(96 * 96 * 3, 7);
+    let (mut want, mut got) = ([0.0f32; 10], [0.0f32; 10]);
+    model.forward(&mut MobileNetV2Tiny::arena(), &input, &mut want).unwrap();
+    let bytes = MobileNetV2Tiny::ARENA_BYTES;
+    let mut buffer = Box::new(ArenaBuffer::<{ MobileNetV2Tiny::ARENA_BYTES + 64 }>::new());
+    assert_eq!(
+        model.forward_in(&mut buffer[..bytes - 4], &input, &mut got),
+        Err(Error::BufferTooSmall { needed_bytes: bytes, found_bytes: bytes - 4 })
+    );
+    let err = model.forward_in(&mut buffer[2..], &input, &mut got).unwrap_err();
+    assert_eq!(err, Error::BufferMisaligned { misalignment: 2 });
+    assert!(err.to_string().contains("4-byte"), "{err}");
+    assert_eq!(
+        model.forward_in(&mut buffer[..bytes], &input[1..], &mut got),
+        Err(Error::InputLength { expected: 27648, found: 27647 })
+    );
+    for offset in [0, 4, 36] {
+        got = [0.0; 10];
+        model.forward_in(&mut buffer[offset..], &input, &mut got).unwrap();
+        assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "buffer offset {offset}");
+    }
+    model.forward_in(&mut buffer, &input, &mut got).unwrap();
+    assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits));
 }
 
 #[test]

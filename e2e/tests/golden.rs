@@ -90,3 +90,21 @@ fn constants_match_torchvision() {
     assert_eq!(MobileNetV2Tiny::NUM_CLASSES, 10);
     assert_eq!(MobileNetV2::MACS, 300_774_272);
 }
+
+/// `forward_in` (a caller's buffer, the no_std entry point) against torchvision, on the CPU's
+/// best ISA; the Cortex-M4 firmware runs the same call (scripts/cortex_m4.sh).
+#[test]
+fn forward_in_matches_torchvision() {
+    let fx = load_fixture("v2_0.35_96_c10");
+    let model = MobileNetV2Tiny::new();
+    let mut buffer = Box::new(mobilenet_runtime::ArenaBuffer::<{ MobileNetV2Tiny::ARENA_BYTES }>::new());
+    let (image_len, classes) = (96 * 96 * 3, MobileNetV2Tiny::NUM_CLASSES);
+    for img in 0..2 {
+        let mut got = vec![0.0f32; classes];
+        model.forward_in(&mut buffer, &fx.input_nhwc[img * image_len..(img + 1) * image_len], &mut got).unwrap();
+        let want = &fx.logits[img * classes..(img + 1) * classes];
+        let diff = max_abs_diff(&got, want);
+        assert!(diff <= TOL, "image {img}: logits max |diff| {diff} > {TOL}");
+        assert_eq!(top_k(&got, 5), top_k(want, 5), "image {img}: top-5 differ");
+    }
+}

@@ -1,4 +1,4 @@
-//! `forward`, `forward_parallel` (row and channel splits) and `forward_batch` allocate nothing:
+//! `forward`, `forward_parallel` (row and channel splits), `forward_batch` and `forward_in` allocate nothing:
 //! a counting global allocator watches them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -69,6 +69,13 @@ fn forward_allocates_nothing() {
     model.forward_batch(&mut batch_arena, &inputs, &mut batch_logits).unwrap();
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "forward_batch allocated {} times", after - before);
+    // A caller's buffer: the no_std entry point (the first call detects the CPU once).
+    let mut buffer = vec![0u8; MobileNetV2::ARENA_BYTES];
+    model.forward_in(&mut buffer, &input, &mut logits).unwrap();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    model.forward_in(&mut buffer, &input, &mut logits).unwrap();
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "forward_in allocated {} times", after - before);
     // The debug hook may allocate (the fused plan never materialises the stem's output).
     let mut stages = 0;
     model.forward_inspect(&mut arena, &input, &mut logits, &mut |_, _, _| stages += 1).unwrap();

@@ -1,7 +1,7 @@
 use crate::{Cpu, Error, Isa};
 
-/// Alignment of the arena's first float, in floats (64 bytes: one cache line, one AVX-512 vector).
-const ALIGN_F32: usize = 16;
+/// Alignment of the arena's first float, in floats.
+const ALIGN_F32: usize = crate::ARENA_ALIGN / 4;
 
 /// The one block of activation memory a compiled model runs in.
 ///
@@ -79,32 +79,6 @@ impl Arena {
     }
 }
 
-/// A `(offset, len)` region of the arena, in floats.
-pub type Region = (usize, usize);
-
-/// Borrow `N` disjoint regions of the arena at once (the memory plan guarantees they are).
-///
-/// # Panics
-/// If two regions overlap or one lies outside `buf`: a bug in the compiler's plan.
-#[inline]
-pub fn split<const N: usize>(buf: &mut [f32], regions: [Region; N]) -> [&mut [f32]; N] {
-    let mut order: [usize; N] = core::array::from_fn(|i| i);
-    order.sort_unstable_by_key(|&i| regions[i].0);
-    let mut out: [&mut [f32]; N] = core::array::from_fn(|_| Default::default());
-    let mut rest = buf;
-    let mut base = 0;
-    for i in order {
-        let (offset, len) = regions[i];
-        let tail = core::mem::take(&mut rest);
-        let (_, tail) = tail.split_at_mut(offset - base);
-        let (mine, tail) = tail.split_at_mut(len);
-        out[i] = mine;
-        rest = tail;
-        base = offset + len;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,26 +96,5 @@ mod tests {
         assert!(a.set_isa(Isa::Portable));
         assert_eq!(a.isa(), Isa::Portable);
         assert!(!a.specialized(), "set_isa keeps the kernel form");
-    }
-
-    #[test]
-    fn splits_are_disjoint_views() {
-        let mut buf: Vec<f32> = (0..20).map(|i| i as f32).collect();
-        let [s, d] = split(&mut buf, [(10, 5), (0, 4)]);
-        assert_eq!(s, &[10.0, 11.0, 12.0, 13.0, 14.0]);
-        d[0] = -1.0;
-        let [a, b, d] = split(&mut buf, [(16, 2), (0, 3), (5, 5)]);
-        assert_eq!(a, &[16.0, 17.0]);
-        assert_eq!(b, &[-1.0, 1.0, 2.0]);
-        assert_eq!(d, &[5.0, 6.0, 7.0, 8.0, 9.0]);
-        let [e] = split(&mut buf, [(20, 0)]);
-        assert!(e.is_empty());
-    }
-
-    #[test]
-    #[should_panic]
-    fn overlapping_regions_panic() {
-        let mut buf = vec![0.0; 10];
-        let _ = split(&mut buf, [(0, 5), (4, 2)]);
     }
 }

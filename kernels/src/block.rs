@@ -117,6 +117,10 @@ pub(crate) struct BlockPtrs {
     pub project_w: *const f32,
     pub project_b: *const f32,
     pub scratch: *mut f32,
+    /// The first row `x` and `y` hold: 0 for whole tensors; a chain (`crate::chain`) runs a
+    /// block's rows on a window of rows of its input or output.
+    pub x_row0: usize,
+    pub y_row0: usize,
 }
 
 // SAFETY: threads of one `Threads::run` share a block's operands: inputs and parameters are
@@ -138,7 +142,9 @@ pub(crate) fn row_ptrs(base: *const f32, h: usize, row_len: usize, top: usize) -
 ///
 /// # Safety
 /// `p` points to tensors and parameters of the sizes `d` implies (`scratch`: `d.scratch_len()`),
-/// `y` does not overlap `x` or `scratch`; the ISA of `S` is present.
+/// or, with `x_row0`/`y_row0` set, to windows that hold every input row the output rows `rows`
+/// read (from `x_row0`) and those output rows (from `y_row0`); `y` does not overlap `x` or
+/// `scratch`; the ISA of `S` is present.
 #[inline(always)]
 pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
     d: &BlockDims,
@@ -152,6 +158,8 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
     let band = unsafe { p.scratch.add(d.ring_len()) };
     let ring_rows = d.ring_rows();
     let dw = DwRow { w_in: w, c: d.hidden, ch: (0, d.hidden), stride: s, wo, pad: pl };
+    // Where row 0 of the input would be: `row_ptrs` offsets it (wrapping) to rows in the window.
+    let x_rows = p.x.wrapping_sub(p.x_row0 * w * d.cin);
     // Output row `oy` reads input rows `oy * s - pt ..= oy * s + 2 - pt`.
     let mut next = (rows.start * s).saturating_sub(pt);
     let mut oy0 = rows.start;
@@ -178,7 +186,7 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                         m: count * w,
                         k: d.cin,
                         n: d.hidden,
-                        a: p.x.add(next * w * d.cin),
+                        a: p.x.add((next - p.x_row0) * w * d.cin),
                         lda: d.cin,
                         w: p.expand_w,
                         bias: p.expand_b,
@@ -195,7 +203,7 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                 let top = (oy0 + r) * s + 1 - pt;
                 let ringed = d.expand || d.stem.is_some();
                 let (mut ptrs, valid) =
-                    if ringed { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(p.x, d.h, w * d.cin, top) };
+                    if ringed { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(x_rows, d.h, w * d.cin, top) };
                 if ringed {
                     for (ky, ptr) in ptrs.iter_mut().enumerate() {
                         if valid[ky] {
@@ -213,9 +221,9 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                 lda: d.hidden,
                 w: p.project_w,
                 bias: p.project_b,
-                res: if d.residual { p.x.add(oy0 * w * d.cin) } else { core::ptr::null() },
+                res: if d.residual { p.x.add((oy0 - p.x_row0) * w * d.cin) } else { core::ptr::null() },
                 ldr: d.cin,
-                out: p.y.add(oy0 * wo * d.cout),
+                out: p.y.add((oy0 - p.y_row0) * wo * d.cout),
                 ldo: d.cout,
                 relu: false,
             });
@@ -287,6 +295,7 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
     p: &BlockPtrs,
     panels: core::ops::Range<usize>,
 ) {
+    debug_assert!(p.x_row0 == 0 && p.y_row0 == 0, "channel phases run on whole tensors");
     let (c0, c1) = (panels.start * NR, (panels.end * NR).min(d.hidden));
     if c0 >= c1 {
         return;

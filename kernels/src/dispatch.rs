@@ -6,7 +6,7 @@
 use crate::block::{BlockDims, BlockPart, BlockPtrs};
 use crate::dw::DwRow;
 use crate::gemm::Gemm;
-use crate::isa::{route, Cpu, Isa};
+use crate::isa::{route, Cpu};
 use crate::layout::{round_up_nr, NR};
 use crate::reference::{conv3x3_out, Padding};
 
@@ -60,6 +60,7 @@ pub(crate) fn check_stem(
 
 /// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
 /// the first block (so its output never exists in the arena). Allocates; `forward` never calls it.
+#[cfg(feature = "std")]
 #[allow(clippy::too_many_arguments)]
 pub fn stem_output(
     cpu: Cpu,
@@ -70,10 +71,19 @@ pub fn stem_output(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-) -> Vec<f32> {
-    let mut out = vec![0.0; conv3x3_out(h, 2) * conv3x3_out(w_in, 2) * co];
+) -> std::vec::Vec<f32> {
+    let mut out = std::vec![0.0; conv3x3_out(h, 2) * conv3x3_out(w_in, 2) * co];
     stem_dyn(cpu, h, w_in, co, padding, x, w, b, &mut out);
     out
+}
+
+/// A fused block's whole output as a new buffer, for `forward_inspect` when a chain streams it
+/// (so it never exists in the arena). Allocates; `forward` never calls it.
+#[cfg(feature = "std")]
+pub fn block_output(cpu: Cpu, d: &BlockDims, x: &[f32], p: BlockParams<'_>) -> std::vec::Vec<f32> {
+    let (mut y, mut scratch) = (std::vec![0.0; d.y_len()], std::vec![0.0; d.scratch_len()]);
+    fused_block_dyn(cpu, d, x, &mut y, p, &mut scratch, 0..d.ho());
+    y
 }
 
 /// 1x1 convolution of `p` pixels from `k` to `n` channels with run-time shapes; `relu` fuses
@@ -269,7 +279,14 @@ pub(crate) fn check_block(
     check("block input", x.len(), d.x_len());
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
-    assert!(d.band >= 1 && (d.stride == 1 || d.stride == 2) && rows.end <= d.ho(), "internal error: bad block");
+    assert!(rows.end <= d.ho(), "internal error: bad block rows");
+    // `y` and `scratch` are distinct `&mut`s, so they overlap nothing.
+    BlockPtrs { x: x.as_ptr(), y: y.as_mut_ptr(), scratch: scratch.as_mut_ptr(), ..block_params(d, p) }
+}
+
+/// Check a block's shapes and parameters; their pointers (`x`, `y` and `scratch` null).
+pub(crate) fn block_params(d: &BlockDims, p: BlockParams<'_>) -> BlockPtrs {
+    assert!(d.band >= 1 && (d.stride == 1 || d.stride == 2), "internal error: bad block");
     assert!(!d.residual || (d.stride == 1 && d.cin == d.cout), "internal error: bad shortcut");
     assert!(d.expand || d.hidden == d.cin, "internal error: bad hidden width");
     let (ew, eb) = match p.expand {
@@ -300,10 +317,9 @@ pub(crate) fn check_block(
     check("depthwise bias", p.depthwise.1.len(), d.hidden);
     check("project weights", p.project.0.len(), d.hidden * round_up_nr(d.cout));
     check("project bias", p.project.1.len(), round_up_nr(d.cout));
-    // `y` and `scratch` are distinct `&mut`s, so they overlap nothing.
     BlockPtrs {
-        x: x.as_ptr(),
-        y: y.as_mut_ptr(),
+        x: core::ptr::null(),
+        y: core::ptr::null_mut(),
         expand_w: ew,
         expand_b: eb,
         stem_w: sw,
@@ -312,6 +328,8 @@ pub(crate) fn check_block(
         dw_b: p.depthwise.1.as_ptr(),
         project_w: p.project.0.as_ptr(),
         project_b: p.project.1.as_ptr(),
-        scratch: scratch.as_mut_ptr(),
+        scratch: core::ptr::null_mut(),
+        x_row0: 0,
+        y_row0: 0,
     }
 }

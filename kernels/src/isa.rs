@@ -1,4 +1,5 @@
-//! Which kernels run: AVX-512, AVX2+FMA or portable, chosen by CPU detection at run time.
+//! Which kernels run: AVX-512, AVX2+FMA or portable, chosen by CPU detection at run time (with
+//! `std`; without it, by the compile target's features).
 //!
 //! Each kernel body is written once (generic over `Simd`) and reached through
 //! `#[target_feature]` entry points per ISA, in two forms: shape-constant entry points, generic
@@ -28,30 +29,37 @@ impl Isa {
     /// Every ISA, best first.
     pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
 
-    /// Whether this CPU runs `self`.
+    /// Whether this CPU runs `self`: detected at run time with `std`, decided by the compile
+    /// target's features (`-C target-feature`, `-C target-cpu`) without it.
     pub fn is_supported(self) -> bool {
         match self {
             Isa::Portable => true,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx2 => std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
             Isa::Avx512 => {
                 std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("fma")
             }
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx2 => cfg!(all(target_feature = "avx2", target_feature = "fma")),
+            #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+            Isa::Avx512 => cfg!(all(target_feature = "avx512f", target_feature = "avx2", target_feature = "fma")),
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
     }
 
     /// The ISAs this CPU runs, best first.
-    pub fn supported() -> Vec<Isa> {
+    #[cfg(feature = "std")]
+    pub fn supported() -> std::vec::Vec<Isa> {
         Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
     }
 
     /// The best supported ISA, or the one named by `MOBILENET_ISA` (`avx512`, `avx2`,
     /// `portable`) if this CPU runs it.
+    #[cfg(feature = "std")]
     pub fn detect() -> Isa {
         let forced = std::env::var("MOBILENET_ISA").ok().and_then(|v| match v.to_ascii_lowercase().as_str() {
             "avx512" => Some(Isa::Avx512),
@@ -61,8 +69,19 @@ impl Isa {
         });
         match forced {
             Some(isa) if isa.is_supported() => isa,
-            _ => Isa::supported()[0],
+            _ => Isa::best(),
         }
+    }
+
+    /// The best ISA the compile target guarantees.
+    #[cfg(not(feature = "std"))]
+    pub fn detect() -> Isa {
+        Isa::best()
+    }
+
+    fn best() -> Isa {
+        let mut all = Isa::ALL.into_iter();
+        all.find(|i| i.is_supported()).unwrap_or(Isa::Portable)
     }
 }
 
@@ -84,6 +103,18 @@ impl Cpu {
         Cpu { isa: Isa::detect(), specialized: true }
     }
 
+    /// `detect()`, run once per process (with `std`), so the per-call path (`forward_in`)
+    /// neither reads the environment nor allocates.
+    pub fn detected() -> Cpu {
+        #[cfg(feature = "std")]
+        {
+            static CPU: std::sync::OnceLock<Cpu> = std::sync::OnceLock::new();
+            *CPU.get_or_init(Cpu::detect)
+        }
+        #[cfg(not(feature = "std"))]
+        Cpu::detect()
+    }
+
     pub fn isa(self) -> Isa {
         self.isa
     }
@@ -103,7 +134,6 @@ macro_rules! entries {
     ($module:ident, $simd:ty, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal, shape_constant = $sc:ident) => {
         pub(crate) mod $module {
             use super::*;
-            use crate::simd::Simd;
             type S = $simd;
 
             $(#[$attr])*
@@ -147,10 +177,11 @@ macro_rules! entries {
                 unsafe { crate::pool::avg_pool::<S>(hw, c, x, out) }
             }
 
+            #[cfg(feature = "std")]
             $(#[$attr])*
             pub(crate) unsafe fn fma_chains(iters: usize, seed: f32) -> (f32, usize) {
                 // SAFETY: forwarded contract.
-                (unsafe { crate::peak::fma_chains::<S>(iters, seed) }, S::L)
+                (unsafe { crate::peak::fma_chains::<S>(iters, seed) }, <S as crate::simd::Simd>::L)
             }
 
             $(#[$attr])*
@@ -294,9 +325,9 @@ macro_rules! route {
     ($cpu:expr, $f:ident $(::<$($g:tt),*>)? ($($arg:expr),*)) => {
         match $cpu.isa() {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => avx512::$f$(::<$($g),*>)?($($arg),*),
+            $crate::isa::Isa::Avx512 => avx512::$f$(::<$($g),*>)?($($arg),*),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => avx2::$f$(::<$($g),*>)?($($arg),*),
+            $crate::isa::Isa::Avx2 => avx2::$f$(::<$($g),*>)?($($arg),*),
             _ => portable::$f$(::<$($g),*>)?($($arg),*),
         }
     };

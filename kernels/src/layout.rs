@@ -35,12 +35,13 @@ impl ParamKind {
     }
 
     /// Shape of the weight tensor as torchvision stores it (OIHW, or [out, in] for Linear).
-    pub fn torch_shape(self) -> Vec<usize> {
+    #[cfg(feature = "std")]
+    pub fn torch_shape(self) -> std::vec::Vec<usize> {
         match self {
-            ParamKind::Stem { cout } => vec![cout, 3, 3, 3],
-            ParamKind::Pointwise { cin, cout } => vec![cout, cin, 1, 1],
-            ParamKind::Depthwise { channels } => vec![channels, 1, 3, 3],
-            ParamKind::Linear { cin, cout } => vec![cout, cin],
+            ParamKind::Stem { cout } => std::vec![cout, 3, 3, 3],
+            ParamKind::Pointwise { cin, cout } => std::vec![cout, cin, 1, 1],
+            ParamKind::Depthwise { channels } => std::vec![channels, 1, 3, 3],
+            ParamKind::Linear { cin, cout } => std::vec![cout, cin],
         }
     }
 

@@ -5,13 +5,13 @@
 //! a pool of one, the calling thread runs all rows with no threading cost. Splits never change
 //! the arithmetic of an output, so every thread count gives the same bits.
 
-use crate::arena::{split, Region};
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
+use crate::buffer::{split, Region};
 use crate::dispatch::{
     check, check_block, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, BlockParams,
 };
 use crate::gemm::{units, Gemm, UNIT_ROWS};
-use crate::isa::{route, Cpu, Isa};
+use crate::isa::{route, Cpu};
 use crate::layout::NR;
 use crate::threads::{share, SharedPtr, Threads};
 

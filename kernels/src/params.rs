@@ -1,13 +1,14 @@
 use crate::Error;
 
-/// Folded, packed parameters of a model: owned when loaded at run time, borrowed from the
-/// binary when baked in at compile time.
+/// Folded, packed parameters of a model: owned when loaded at run time (`std` only), borrowed
+/// from the binary when baked in at compile time.
 #[derive(Clone)]
 pub struct Params(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Owned(Vec<f32>),
+    #[cfg(feature = "std")]
+    Owned(std::vec::Vec<f32>),
     Baked(&'static [f32]),
 }
 
@@ -16,34 +17,43 @@ enum Inner {
 pub struct Aligned<T: ?Sized>(pub T);
 
 impl Params {
-    pub fn owned(v: Vec<f32>) -> Params {
+    #[cfg(feature = "std")]
+    pub fn owned(v: std::vec::Vec<f32>) -> Params {
         Params(Inner::Owned(v))
     }
 
-    /// Parameters baked into the binary as little-endian f32 bytes. Borrowed in place where
-    /// the layout allows (little-endian targets), converted once otherwise.
+    /// Parameters baked into the binary as little-endian f32 bytes (in an `Aligned` static).
+    /// Borrowed in place on little-endian targets; with `std`, converted once on big-endian ones.
+    #[cfg(any(feature = "std", target_endian = "little"))]
     pub fn baked(bytes: &'static [u8]) -> Params {
-        if cfg!(target_endian = "little") {
-            if let Ok(floats) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
-                return Params(Inner::Baked(floats));
-            }
+        #[cfg(target_endian = "little")]
+        if let Ok(floats) = bytemuck::try_cast_slice::<u8, f32>(bytes) {
+            return Params(Inner::Baked(floats));
         }
-        let floats = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        Params(Inner::Owned(floats))
+        #[cfg(feature = "std")]
+        {
+            let floats = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            Params(Inner::Owned(floats))
+        }
+        // Without an allocator there is no copy to fall back to; `Aligned` statics always cast.
+        #[cfg(not(feature = "std"))]
+        Params(Inner::Baked(bytemuck::cast_slice(bytes)))
     }
 
     #[inline]
     pub fn as_slice(&self) -> &[f32] {
         match &self.0 {
+            #[cfg(feature = "std")]
             Inner::Owned(v) => v,
             Inner::Baked(s) => s,
         }
     }
 }
 
-impl std::fmt::Debug for Params {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Params {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let how = match self.0 {
+            #[cfg(feature = "std")]
             Inner::Owned(_) => "loaded",
             Inner::Baked(_) => "baked",
         };

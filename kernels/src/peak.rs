@@ -2,7 +2,7 @@
 //! (`601.5 MFLOP / peak` for MobileNetV2 1.0-224). Cores differ: some run 512-bit FMAs at twice
 //! the 256-bit rate, others split them in two halves, so the bound is measured, not assumed.
 
-use crate::isa::{route, Cpu, Isa};
+use crate::isa::{route, Cpu};
 use crate::simd::Simd;
 
 use crate::isa::portable;

@@ -11,10 +11,20 @@ pub fn normalize_rgb8(pixels: &[u8], scale: &[f32; 3], bias: &[f32; 3], out: &mu
     }
     for (o, p) in out.chunks_exact_mut(3).zip(pixels.chunks_exact(3)) {
         for c in 0..3 {
-            o[c] = f32::from(p[c]).mul_add(scale[c], bias[c]);
+            o[c] = mul_add(f32::from(p[c]), scale[c], bias[c]);
         }
     }
     Ok(())
+}
+
+/// `a * b + c` rounded once. `core` has no `mul_add`; without `std` it is rounded twice (the
+/// difference is below the 1e-4 the outputs are checked to).
+#[inline(always)]
+fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(feature = "std")]
+    return a.mul_add(b, c);
+    #[cfg(not(feature = "std"))]
+    return a * b + c;
 }
 
 #[cfg(test)]

@@ -1,147 +1,171 @@
 //! A minimal persistent thread pool for `forward_parallel`: workers spin briefly between the
 //! steps of a forward pass (each step is one parallel region over row bands), then park.
+//! Without `std` there are no threads: `Threads` is an empty enum, so the parallel entry points
+//! always take their one-thread path.
 
-use std::cell::UnsafeCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+#[cfg(feature = "std")]
+pub use pool::Threads;
 
-/// How long an idle worker spins before parking (spin-loop iterations).
-const SPIN: u32 = 1 << 16;
+/// No threads without `std`: a type with no values, so `Option<&mut Threads>` is always `None`.
+#[cfg(not(feature = "std"))]
+#[derive(Debug)]
+pub enum Threads {}
 
-type Job = dyn Fn(usize) + Sync;
-
-struct Shared {
-    /// The current job, valid while `pending > 0` for the epoch that published it.
-    job: UnsafeCell<*const Job>,
-    epoch: AtomicU64,
-    pending: AtomicUsize,
-    panicked: AtomicBool,
-    shutdown: AtomicBool,
-}
-
-// SAFETY: `job` is written only by the owner in `run` while no worker reads it (before the
-// epoch is published and after every worker has reported done); workers read it only between
-// seeing a new epoch and decrementing `pending`.
-unsafe impl Sync for Shared {}
-// SAFETY: as above; the raw pointer is only a borrowed job shared under that protocol.
-unsafe impl Send for Shared {}
-
-/// Threads that `forward_parallel` splits work across: the caller plus `count() - 1` workers.
-pub struct Threads {
-    shared: Arc<Shared>,
-    workers: Vec<JoinHandle<()>>,
-}
-
+#[cfg(not(feature = "std"))]
 impl Threads {
-    /// A pool of `n` threads in all (the calling thread counts as one; `n` of 0 means 1).
-    pub fn new(n: usize) -> Threads {
-        let shared = Arc::new(Shared {
-            job: UnsafeCell::new(std::ptr::null::<fn(usize)>() as *const Job),
-            epoch: AtomicU64::new(0),
-            pending: AtomicUsize::new(0),
-            panicked: AtomicBool::new(false),
-            shutdown: AtomicBool::new(false),
-        });
-        let workers = (1..n.max(1))
-            .map(|index| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("mobilenet-{index}"))
-                    .spawn(move || worker(&shared, index))
-                    .expect("spawn a worker thread")
-            })
-            .collect();
-        Threads { shared, workers }
-    }
-
-    /// Threads in all, the caller included.
     pub fn count(&self) -> usize {
-        self.workers.len() + 1
+        match *self {}
     }
 
-    /// Run `job(i)` for every `i` in `0..count()`, `0` on the calling thread; return when all
-    /// are done.
-    pub fn run(&mut self, job: &(dyn Fn(usize) + Sync)) {
-        if self.workers.is_empty() {
-            job(0);
-            return;
-        }
-        let s = &*self.shared;
-        // SAFETY: no worker reads `job` now (the previous run waited for all of them), and the
-        // pointer stays valid until every worker has decremented `pending` below, before this
-        // function returns; `&mut self` rules out a concurrent `run`.
-        unsafe {
-            let ptr: *const (dyn Fn(usize) + Sync + '_) = job;
-            *s.job.get() = std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(ptr);
-        }
-        s.pending.store(self.workers.len(), Ordering::Relaxed);
-        s.epoch.fetch_add(1, Ordering::Release);
-        for w in &self.workers {
-            w.thread().unpark();
-        }
-        let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
-        while s.pending.load(Ordering::Acquire) != 0 {
-            std::hint::spin_loop();
-        }
-        if let Err(p) = mine {
-            std::panic::resume_unwind(p);
-        }
-        assert!(!s.panicked.swap(false, Ordering::Relaxed), "a mobilenet worker thread panicked");
+    pub fn run(&mut self, _job: &(dyn Fn(usize) + Sync)) {
+        match *self {}
     }
 }
 
-fn worker(s: &Shared, index: usize) {
-    let mut seen = 0u64;
-    loop {
-        let mut spins = 0u32;
-        let epoch = loop {
-            let e = s.epoch.load(Ordering::Acquire);
-            if e != seen || s.shutdown.load(Ordering::Acquire) {
-                break e;
+#[cfg(feature = "std")]
+mod pool {
+    use std::cell::UnsafeCell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::thread::JoinHandle;
+
+    /// How long an idle worker spins before parking (spin-loop iterations).
+    const SPIN: u32 = 1 << 16;
+
+    type Job = dyn Fn(usize) + Sync;
+
+    struct Shared {
+        /// The current job, valid while `pending > 0` for the epoch that published it.
+        job: UnsafeCell<*const Job>,
+        epoch: AtomicU64,
+        pending: AtomicUsize,
+        panicked: AtomicBool,
+        shutdown: AtomicBool,
+    }
+
+    // SAFETY: `job` is written only by the owner in `run` while no worker reads it (before the
+    // epoch is published and after every worker has reported done); workers read it only between
+    // seeing a new epoch and decrementing `pending`.
+    unsafe impl Sync for Shared {}
+    // SAFETY: as above; the raw pointer is only a borrowed job shared under that protocol.
+    unsafe impl Send for Shared {}
+
+    /// Threads that `forward_parallel` splits work across: the caller plus `count() - 1` workers.
+    pub struct Threads {
+        shared: Arc<Shared>,
+        workers: Vec<JoinHandle<()>>,
+    }
+
+    impl Threads {
+        /// A pool of `n` threads in all (the calling thread counts as one; `n` of 0 means 1).
+        pub fn new(n: usize) -> Threads {
+            let shared = Arc::new(Shared {
+                job: UnsafeCell::new(std::ptr::null::<fn(usize)>() as *const Job),
+                epoch: AtomicU64::new(0),
+                pending: AtomicUsize::new(0),
+                panicked: AtomicBool::new(false),
+                shutdown: AtomicBool::new(false),
+            });
+            let workers = (1..n.max(1))
+                .map(|index| {
+                    let shared = Arc::clone(&shared);
+                    std::thread::Builder::new()
+                        .name(format!("mobilenet-{index}"))
+                        .spawn(move || worker(&shared, index))
+                        .expect("spawn a worker thread")
+                })
+                .collect();
+            Threads { shared, workers }
+        }
+
+        /// Threads in all, the caller included.
+        pub fn count(&self) -> usize {
+            self.workers.len() + 1
+        }
+
+        /// Run `job(i)` for every `i` in `0..count()`, `0` on the calling thread; return when all
+        /// are done.
+        pub fn run(&mut self, job: &(dyn Fn(usize) + Sync)) {
+            if self.workers.is_empty() {
+                job(0);
+                return;
             }
-            if spins < SPIN {
-                spins += 1;
+            let s = &*self.shared;
+            // SAFETY: no worker reads `job` now (the previous run waited for all of them), and the
+            // pointer stays valid until every worker has decremented `pending` below, before this
+            // function returns; `&mut self` rules out a concurrent `run`.
+            unsafe {
+                let ptr: *const (dyn Fn(usize) + Sync + '_) = job;
+                *s.job.get() = std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Job>(ptr);
+            }
+            s.pending.store(self.workers.len(), Ordering::Relaxed);
+            s.epoch.fetch_add(1, Ordering::Release);
+            for w in &self.workers {
+                w.thread().unpark();
+            }
+            let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
+            while s.pending.load(Ordering::Acquire) != 0 {
                 std::hint::spin_loop();
-            } else {
-                std::thread::park();
             }
-        };
-        if s.shutdown.load(Ordering::Acquire) {
-            return;
-        }
-        seen = epoch;
-        // SAFETY: a new epoch was published with a job that stays valid until `pending`
-        // reaches 0, which cannot happen before this worker decrements it.
-        let job = unsafe { &**s.job.get() };
-        if catch_unwind(AssertUnwindSafe(|| job(index))).is_err() {
-            s.panicked.store(true, Ordering::Relaxed);
-        }
-        s.pending.fetch_sub(1, Ordering::Release);
-    }
-}
-
-impl Drop for Threads {
-    fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Release);
-        for w in &self.workers {
-            w.thread().unpark();
-        }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
+            if let Err(p) = mine {
+                std::panic::resume_unwind(p);
+            }
+            assert!(!s.panicked.swap(false, Ordering::Relaxed), "a mobilenet worker thread panicked");
         }
     }
-}
 
-impl std::fmt::Debug for Threads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Threads({})", self.count())
+    fn worker(s: &Shared, index: usize) {
+        let mut seen = 0u64;
+        loop {
+            let mut spins = 0u32;
+            let epoch = loop {
+                let e = s.epoch.load(Ordering::Acquire);
+                if e != seen || s.shutdown.load(Ordering::Acquire) {
+                    break e;
+                }
+                if spins < SPIN {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::park();
+                }
+            };
+            if s.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+            seen = epoch;
+            // SAFETY: a new epoch was published with a job that stays valid until `pending`
+            // reaches 0, which cannot happen before this worker decrements it.
+            let job = unsafe { &**s.job.get() };
+            if catch_unwind(AssertUnwindSafe(|| job(index))).is_err() {
+                s.panicked.store(true, Ordering::Relaxed);
+            }
+            s.pending.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    impl Drop for Threads {
+        fn drop(&mut self) {
+            self.shared.shutdown.store(true, Ordering::Release);
+            for w in &self.workers {
+                w.thread().unpark();
+            }
+            for w in self.workers.drain(..) {
+                let _ = w.join();
+            }
+        }
+    }
+
+    impl std::fmt::Debug for Threads {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Threads({})", self.count())
+        }
     }
 }
 
 /// Rows `part` of `parts` gets out of `n`.
-pub fn share(n: usize, parts: usize, part: usize) -> std::ops::Range<usize> {
+pub fn share(n: usize, parts: usize, part: usize) -> core::ops::Range<usize> {
     (n * part / parts)..(n * (part + 1) / parts)
 }
 
@@ -164,6 +188,8 @@ unsafe impl Send for SharedPtr {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn every_part_runs_once_per_run() {

@@ -15,19 +15,31 @@
 //! The macro reads the YAML spec (and its weights, if named) at compile time and defines a
 //! `Send + Sync` model type with shape-constant kernels and a fixed memory plan. See the
 //! repository README for the spec schema and the full API.
+//!
+//! Without the default `std` feature the crate is `#![no_std]` and needs no allocator: models
+//! have baked weights (`new()`) and run with `forward_in` in a caller's buffer of `ARENA_BYTES`
+//! (an [`ArenaBuffer`], which can be a `static`), on one thread, with the kernels the compile
+//! target's features allow. `arena()`, `forward`, `forward_parallel`, batches, `forward_inspect`
+//! and `from_safetensors` need `std`.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
-pub use mobilenet_kernels::{Arena, Error, Isa, Padding, Threads};
+#[cfg(feature = "std")]
+pub use mobilenet_kernels::{Arena, Threads};
+pub use mobilenet_kernels::{ArenaBuffer, Error, Isa, Padding, ARENA_ALIGN};
 /// Compile a MobileNetV2 spec into a model type. See the crate docs.
 pub use mobilenet_macros::mobilenet;
 
 /// Items generated code uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use mobilenet_kernels::dispatch::stem_output;
+    #[cfg(feature = "std")]
+    pub use mobilenet_kernels::dispatch::{block_output, stem_output};
+    #[cfg(feature = "std")]
+    pub use mobilenet_kernels::load_params;
     pub use mobilenet_kernels::{
-        avg_pool, batch_arena, batch_size, block_batch, check_lengths, check_logits, linear_batch, load_params,
-        normalize_rgb8, par_block, par_linear, par_pointwise, par_stem, split, split_thread_scratch, Aligned,
-        BlockDims, BlockParams, BlockShape, Cpu, Padding, ParamKind, ParamLayer, Params,
+        avg_pool, batch_arena, batch_size, block_batch, buffer_floats, check_lengths, check_logits, linear_batch,
+        normalize_rgb8, par_block, par_chain, par_linear, par_pointwise, par_stem, split, split_thread_scratch,
+        Aligned, BlockDims, BlockParams, BlockShape, Cpu, Padding, ParamKind, ParamLayer, Params, Threads,
     };
 }

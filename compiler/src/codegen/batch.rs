@@ -44,7 +44,7 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
         Step::Block(b) if b.input != Value::Image => {
             let (Some(x), y, scratch) = block::regions(program, k, b) else { unreachable!("the block reads a tensor") };
             let (x, y, scratch) = (region(x), region(y), region(scratch));
-            let (shape, params) = (block::shape_name(program, k), block::params(program, b));
+            let (shape, params) = (block::shape_name(program, &b.dims), block::params(program, b));
             quote! {
                 #rt::block_batch::<#shape>(cpu, all, Self::ARENA_FLOATS, images, #x, #y, #scratch, #params);
             }

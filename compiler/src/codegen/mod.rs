@@ -3,6 +3,7 @@
 
 mod batch;
 mod block;
+mod chain;
 mod linear;
 mod pointwise;
 mod pool;
@@ -25,6 +26,19 @@ pub struct Tracked {
     pub labels: Option<PathBuf>,
 }
 
+/// What the generated code may use of the runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The runtime has its `std` feature (heap arenas, threads, weight loading). Without it only
+    /// baked weights, `forward_in` and `forward_rgb8_in` are generated.
+    pub std: bool,
+}
+
+impl Target {
+    pub const STD: Target = Target { std: true };
+    pub const NO_STD: Target = Target { std: false };
+}
+
 /// Path through which generated code reaches the runtime.
 fn rt() -> TokenStream {
     quote!(::mobilenet_runtime::__private)
@@ -41,7 +55,13 @@ fn region((offset, len): (usize, usize)) -> TokenStream {
 
 /// Generate the model for `program`; `baked` holds folded, packed weights for `new()`,
 /// `labels` the class names of the spec's labels file.
-pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[String]>, tracked: &Tracked) -> TokenStream {
+pub fn generate(
+    program: &Program,
+    baked: Option<&[f32]>,
+    labels: Option<&[String]>,
+    tracked: &Tracked,
+    target: Target,
+) -> TokenStream {
     let rt = rt();
     let net = &program.network;
     let spec = &net.spec;
@@ -54,7 +74,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
     let macs = Literal::u64_unsuffixed(net.macs());
     let param_floats = lit(program.params.total);
     let arena_floats = lit(program.arena.size);
-    let thread_scratch = lit(program.schedule.blocks().map(|b| b.dims.scratch_len()).max().unwrap_or(0));
+    let thread_scratch = lit(program.schedule.thread_scratch_len());
     let id = Literal::u64_unsuffixed(model_id(program));
     let bn_eps = Literal::f64_suffixed(spec.bn_eps);
     let layer_descs = program.params.entries.iter().map(param_desc);
@@ -65,17 +85,14 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
         .enumerate()
         .map(|(k, step)| match step {
             Step::Layer(i) => layer_code(program, *i, &net.layers[*i]),
-            Step::Block(b) => block::emit(program, k, b),
+            Step::Block(b) => block::emit(program, k, b, target.std),
+            Step::Chain(c) => chain::emit(program, k, c, target.std),
         })
         .collect();
 
-    let batch = batch::emit(program, &body);
+    let batch = target.std.then(|| batch::emit(program, &body));
     let shapes_mod = block::shapes_module(program);
-    let shape_items = program.schedule.steps.iter().enumerate().filter_map(|(k, step)| match step {
-        Step::Block(b) if block::shape_owner(program, k) == k => Some(block::shape_item(k, b)),
-        Step::Block(_) => None,
-        Step::Layer(_) => None,
-    });
+    let shape_items = block::shape_items(program);
     let track_spec = tracked.spec.as_ref().map(|p| {
         let p = p.to_string_lossy();
         quote!(
@@ -101,7 +118,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
         }
     });
     let padding_const = padding(spec.padding);
-    let rgb8 = rgb8::emit(program);
+    let rgb8 = rgb8::emit(program, target.std);
     let pixels_param = rgb8.is_some().then(|| quote!(pixels: ::core::option::Option<&[u8]>,));
     let pixels_none = rgb8.is_some().then(|| quote!(::core::option::Option::None,));
     let check_input = if rgb8.is_some() {
@@ -137,6 +154,77 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
             }
         }
     });
+    // Without an allocator the weights must be baked in: say so rather than leave a type
+    // nothing can construct.
+    let no_ctor = (baked.is_none() && !target.std).then(|| {
+        let msg = format!(
+            "spec `{name_str}` names no `weights`: without the runtime's `std` feature a model can only use weights baked in at compile time; add `weights: FILE.safetensors` to the spec"
+        );
+        quote!(::core::compile_error!(#msg);)
+    });
+    let std_methods = target.std.then(|| {
+        quote! {
+            /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
+            /// pack the weights for the kernels.
+            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
+                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
+                ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
+            }
+
+            /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
+            pub fn arena() -> ::mobilenet_runtime::Arena {
+                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
+            }
+
+            /// An arena for `forward_parallel` on `threads`: the plan plus scratch per extra thread.
+            pub fn arena_for(threads: &::mobilenet_runtime::Threads) -> ::mobilenet_runtime::Arena {
+                let extra = (threads.count() - 1) * Self::THREAD_SCRATCH_BYTES;
+                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::MODEL_ID)
+            }
+
+            /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
+            /// `NUM_CLASSES` logits. Allocates nothing.
+            pub fn forward(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
+            }
+
+            /// `forward` with every step's rows split across `threads` (the calling thread is one
+            /// of them). The arena must come from `arena_for(threads)`. Allocates nothing.
+            pub fn forward_parallel(
+                &self,
+                threads: &mut ::mobilenet_runtime::Threads,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+            }
+
+            #batch
+
+            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
+            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
+            /// plan never materialises (the stem's output; a chain's first block's) are recomputed
+            /// into temporary buffers, so unlike `forward` this may allocate.
+            pub fn forward_inspect(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                input_hwc: &[f32],
+                logits: &mut [f32],
+                inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
+            }
+        }
+    });
     let doc = format!(
         "MobileNetV2 `{name_str}` compiled from its spec: {}x{}x3 input, {} classes, {} parameters, {} MACs, {} arena bytes.",
         net.input.h,
@@ -151,6 +239,7 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
         #track_spec
         #track_weights
         #track_labels
+        #no_ctor
 
         /// Shapes of the fused blocks of the model below, as types.
         #[doc(hidden)]
@@ -196,78 +285,37 @@ pub fn generate(program: &Program, baked: Option<&[f32]>, labels: Option<&[Strin
             const BN_EPS: f64 = #bn_eps;
             const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
 
-            /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
-            /// pack the weights for the kernels.
-            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
-                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
-                ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
-            }
-
             #baked_ctor
 
-            /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
-            pub fn arena() -> ::mobilenet_runtime::Arena {
-                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
-            }
+            #std_methods
 
-            /// An arena for `forward_parallel` on `threads`: the plan plus scratch per extra thread.
-            pub fn arena_for(threads: &::mobilenet_runtime::Threads) -> ::mobilenet_runtime::Arena {
-                let extra = (threads.count() - 1) * Self::THREAD_SCRATCH_BYTES;
-                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::MODEL_ID)
-            }
-
-            /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
-            /// `NUM_CLASSES` logits. Allocates nothing.
-            pub fn forward(
+            /// `forward` in a buffer the caller provides: at least `ARENA_BYTES` bytes, starting on
+            /// a 4-byte boundary (`ArenaBuffer<{ ARENA_BYTES }>` is both, 64-byte aligned); `Err`
+            /// otherwise. One thread, kernels for the best ISA this CPU runs (without `std`: that
+            /// the compile target guarantees). Allocates nothing; needs no `std`.
+            pub fn forward_in(
                 &self,
-                arena: &mut ::mobilenet_runtime::Arena,
+                buffer: &mut [u8],
                 input_hwc: &[f32],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
-            }
-
-            /// `forward` with every step's rows split across `threads` (the calling thread is one
-            /// of them). The arena must come from `arena_for(threads)`. Allocates nothing.
-            pub fn forward_parallel(
-                &self,
-                threads: &mut ::mobilenet_runtime::Threads,
-                arena: &mut ::mobilenet_runtime::Arena,
-                input_hwc: &[f32],
-                logits: &mut [f32],
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+                let a = #rt::buffer_floats(buffer, Self::ARENA_FLOATS)?;
+                self.run(a, #rt::Cpu::detected(), input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
             }
 
             #rgb8_methods
 
-            #batch
-
-            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
-            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
-            /// fused plan never materialises (the stem's output) are recomputed into a temporary
-            /// buffer, so unlike `forward` this may allocate.
-            pub fn forward_inspect(
-                &self,
-                arena: &mut ::mobilenet_runtime::Arena,
-                input_hwc: &[f32],
-                logits: &mut [f32],
-                inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                self.run(arena, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
-            }
-
             fn run(
                 &self,
-                arena: &mut ::mobilenet_runtime::Arena,
+                a: &mut [f32],
+                cpu: #rt::Cpu,
                 input: &[f32],
                 #pixels_param
                 logits: &mut [f32],
-                mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads>,
+                mut threads: ::core::option::Option<&mut #rt::Threads>,
                 mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
                 #check_input
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
                 let count = threads.as_ref().map_or(1, |t| t.count());
                 let (a, extra) = #rt::split_thread_scratch(a, Self::ARENA_FLOATS, Self::THREAD_SCRATCH_FLOATS, count)?;
                 #stage_pixels

@@ -16,12 +16,12 @@ use quote::quote;
 pub(crate) struct Rgb8 {
     /// Normalises `pixels`, when given, into the staged image at the top of `run`.
     pub stage: TokenStream,
-    /// `forward_rgb8`, `forward_parallel_rgb8` and the normalisation constants.
+    /// `forward_rgb8`, `forward_parallel_rgb8`, `forward_rgb8_in` and the normalisation constants.
     pub methods: TokenStream,
 }
 
 /// `None` unless the spec's input format is `rgb8`.
-pub(crate) fn emit(program: &Program) -> Option<Rgb8> {
+pub(crate) fn emit(program: &Program, with_std: bool) -> Option<Rgb8> {
     let spec = &program.network.spec;
     if spec.input.format != InputFormat::Rgb8 {
         return None;
@@ -35,6 +35,34 @@ pub(crate) fn emit(program: &Program) -> Option<Rgb8> {
     let scale = (0..3).map(|c| f(1.0 / (255.0 * std[c])));
     let bias = (0..3).map(|c| f(-mean[c] / std[c]));
     let (mean_l, std_l) = (mean.map(f), std.map(f));
+    let name_str = spec.name.as_str();
+    let std_methods = with_std.then(|| {
+        quote! {
+            /// Classify one 8-bit RGB frame, `pixels_hwc` row-major height x width x 3 bytes,
+            /// normalised inside as `(x / 255 - INPUT_MEAN) / INPUT_STD`. Allocates nothing.
+            pub fn forward_rgb8(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                pixels_hwc: &[u8],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                self.run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
+            }
+
+            /// `forward_rgb8` with every step split across `threads`, as `forward_parallel`.
+            pub fn forward_parallel_rgb8(
+                &self,
+                threads: &mut ::mobilenet_runtime::Threads,
+                arena: &mut ::mobilenet_runtime::Arena,
+                pixels_hwc: &[u8],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                self.run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+            }
+        }
+    });
     let stage = quote! {
         if let ::core::option::Option::Some(px) = pixels {
             #rt::normalize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, &mut a[#o..#e])?;
@@ -48,26 +76,17 @@ pub(crate) fn emit(program: &Program) -> Option<Rgb8> {
         const RGB8_SCALE: [f32; 3] = [#(#scale),*];
         const RGB8_BIAS: [f32; 3] = [#(#bias),*];
 
-        /// Classify one 8-bit RGB frame, `pixels_hwc` row-major height x width x 3 bytes,
-        /// normalised inside as `(x / 255 - INPUT_MEAN) / INPUT_STD`. Allocates nothing.
-        pub fn forward_rgb8(
-            &self,
-            arena: &mut ::mobilenet_runtime::Arena,
-            pixels_hwc: &[u8],
-            logits: &mut [f32],
-        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            self.run(arena, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
-        }
+        #std_methods
 
-        /// `forward_rgb8` with every step split across `threads`, as `forward_parallel`.
-        pub fn forward_parallel_rgb8(
+        /// `forward_rgb8` in a caller's buffer, as `forward_in`. Needs no `std`.
+        pub fn forward_rgb8_in(
             &self,
-            threads: &mut ::mobilenet_runtime::Threads,
-            arena: &mut ::mobilenet_runtime::Arena,
+            buffer: &mut [u8],
             pixels_hwc: &[u8],
             logits: &mut [f32],
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            self.run(arena, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+            let a = #rt::buffer_floats(buffer, Self::ARENA_FLOATS)?;
+            self.run(a, #rt::Cpu::detected(), &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
         }
     };
     Some(Rgb8 { stage, methods })

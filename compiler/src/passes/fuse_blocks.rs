@@ -1,15 +1,31 @@
 //! Block fusion: each inverted-residual block (expand 1x1 -> depthwise 3x3 -> project 1x1)
 //! becomes one step that runs in bands of output rows, so its expanded tensor never exists in
 //! full. A first block without expansion also absorbs the stem: its rows come straight from the
-//! image, and the stem's output never exists in full either. The band height comes from the
-//! shapes: enough output pixels per band to keep the 1x1 GEMMs efficient, few enough that the
-//! band's buffers stay in L2 and the block's working set within `MEMORY_BUDGET`.
+//! image, and the stem's output never exists in full either.
+//!
+//! The band height (output rows per band) sets the size of a block's ring and band buffers
+//! (its scratch, live during its step only). The spec's `plan` chooses it:
+//!
+//! - `speed` (the default), `choose_band`: from the shapes alone, enough output pixels per band
+//!   to keep the 1x1 GEMMs efficient, few enough that the band's buffers stay in L2 and the
+//!   block's working set within `MEMORY_BUDGET`.
+//! - `memory`, `memory_bands`: every block first gets bands of one row. Then `stream_blocks`
+//!   chains pairs of consecutive blocks (`Chain`: the second block's output rows in chunks, the
+//!   first block's rows each chunk reads computed just before into a window, so the tensor
+//!   between them never exists in full) while that lowers the liveness bound (the most floats
+//!   live during one step, counting every buffer: activations, scratch, the staged 8-bit
+//!   image), each time the pair beside a step at the bound that lowers it most. Last, each
+//!   block's band rises, a row at a time, up to the band `speed` picks, and each chain's chunk
+//!   up to the second block's height, while the floats live during the step stay within that
+//!   bound. Bands are narrowed and chunks shortened only where a step is the memory bottleneck
+//!   (or would become it). Taller chunks recompute fewer halo rows of the first block.
 //!
 //! The result is the schedule codegen follows and the buffers the arena plan places.
 
 use crate::ir::{Layer, Network, Op, TensorId, Value};
 use crate::passes::plan_arena;
-use crate::spec::InputFormat;
+use crate::spec::{InputFormat, Plan};
+use mobilenet_kernels::chain::chain_scratch_len;
 use mobilenet_kernels::BlockDims;
 
 /// Bytes a band's working set (ring, band buffer, weights) may take: half of a 2 MiB L2.
@@ -42,12 +58,41 @@ impl FusedBlock {
     }
 }
 
+/// Two consecutive blocks run as one step (`plan: memory`): the second block's output rows in
+/// chunks of `chunk`, the first block's output rows each chunk reads streamed through a window
+/// (`mobilenet_kernels::chain`), so the tensor between them never exists in full.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chain {
+    pub first: FusedBlock,
+    pub second: FusedBlock,
+    pub chunk: usize,
+}
+
+impl Chain {
+    /// Floats of scratch: the window, then one block scratch the two blocks take turns with.
+    pub fn scratch_len(&self) -> usize {
+        chain_scratch_len(&self.first.dims, &self.second.dims, self.chunk)
+    }
+}
+
 /// A step of the fused schedule.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     /// An unfused layer (stem, last 1x1, pool, classifier).
     Layer(usize),
     Block(FusedBlock),
+    Chain(Chain),
+}
+
+impl Step {
+    /// Floats of scratch the step needs (one thread's), if it is a block or a chain.
+    pub fn scratch_len(&self) -> Option<usize> {
+        match self {
+            Step::Layer(_) => None,
+            Step::Block(b) => Some(b.dims.scratch_len()),
+            Step::Chain(c) => Some(c.scratch_len()),
+        }
+    }
 }
 
 /// What an arena buffer holds.
@@ -85,11 +130,21 @@ impl Schedule {
         self.buffers.iter().position(|b| *b == Buffer::Image)
     }
 
+    /// Every fused block, those in chains included.
     pub fn blocks(&self) -> impl Iterator<Item = &FusedBlock> {
-        self.steps.iter().filter_map(|s| match s {
-            Step::Block(b) => Some(b),
-            Step::Layer(_) => None,
-        })
+        self.steps
+            .iter()
+            .flat_map(|s| match s {
+                Step::Block(b) => [Some(b), None],
+                Step::Chain(c) => [Some(&c.first), Some(&c.second)],
+                Step::Layer(_) => [None, None],
+            })
+            .flatten()
+    }
+
+    /// Floats of scratch each extra thread of `forward_parallel` needs: the most any step takes.
+    pub fn thread_scratch_len(&self) -> usize {
+        self.steps.iter().filter_map(Step::scratch_len).max().unwrap_or(0)
     }
 }
 
@@ -110,19 +165,32 @@ pub fn fuse(net: &Network) -> Schedule {
     }
 
     fuse_stem(net, &mut steps);
-    for step in &mut steps {
-        if let Step::Block(b) = step {
-            b.dims.band = choose_band(b.dims);
+    match net.spec.plan {
+        Plan::Speed => {
+            for step in &mut steps {
+                if let Step::Block(b) = step {
+                    b.dims.band = choose_band(b.dims);
+                }
+            }
         }
+        Plan::Memory => memory_bands(net, &mut steps),
     }
+    let (buffers, lens, live) = buffers(net, &steps);
+    Schedule { steps, buffers, lens, live }
+}
 
-    // Buffers are numbered in order of first use; each step's list feeds the liveness.
+/// The buffers of `steps`, numbered in order of first use, with their lengths (floats) and
+/// lifetimes (steps, inclusive).
+fn buffers(net: &Network, steps: &[Step]) -> (Vec<Buffer>, Vec<usize>, Vec<(usize, usize)>) {
     let (mut buffers, mut lens) = (Vec::new(), Vec::new());
     let mut touched = Vec::with_capacity(steps.len());
     for (k, step) in steps.iter().enumerate() {
         let (tensors, scratch): (Vec<TensorId>, _) = match step {
             Step::Layer(l) => (net.layers[*l].tensors().collect(), None),
             Step::Block(b) => (b.input.tensor().into_iter().chain([b.output]).collect(), Some(b.dims.scratch_len())),
+            Step::Chain(c) => {
+                (c.first.input.tensor().into_iter().chain([c.second.output]).collect(), Some(c.scratch_len()))
+            }
         };
         let staged = (k == 0 && net.spec.input.format == InputFormat::Rgb8).then_some((Buffer::Image, net.input.len()));
         let uses = tensors.into_iter().map(|t| (Buffer::Tensor(t), net.tensors[t].len()));
@@ -142,7 +210,85 @@ pub fn fuse(net: &Network) -> Schedule {
         touched.push(ids);
     }
     let live = plan_arena::live_ranges(buffers.len(), touched);
-    Schedule { steps, buffers, lens, live }
+    (buffers, lens, live)
+}
+
+/// `plan: memory`: bands of one row everywhere; then `stream_blocks` chains pairs of blocks
+/// while that lowers the liveness bound; then, under that bound, each block's band rises, a row
+/// at a time, up to the band `choose_band` picks, and each chain's chunk up to its whole map,
+/// while the floats live during the step stay within the bound. A step's scratch lives during
+/// that step only, so each choice leaves every other step as it was.
+fn memory_bands(net: &Network, steps: &mut Vec<Step>) {
+    for step in steps.iter_mut() {
+        if let Step::Block(b) = step {
+            b.dims.band = 1;
+        }
+    }
+    stream_blocks(net, steps);
+    let (_, lens, live) = buffers(net, steps);
+    let bound = plan_arena::lower_bound(&lens, &live, steps.len());
+    for (k, step) in steps.iter_mut().enumerate() {
+        // Everything live during this step but the step's own scratch.
+        let Some(scratch) = step.scratch_len() else { continue };
+        let others = plan_arena::live_at(&lens, &live, k) - scratch;
+        let fits = |step: &Step| others + step.scratch_len().unwrap_or(0) <= bound;
+        match step {
+            Step::Block(b) => {
+                let speed = choose_band(b.dims);
+                while b.dims.band < speed
+                    && fits(&Step::Block(FusedBlock {
+                        dims: BlockDims { band: b.dims.band + 1, ..b.dims },
+                        ..b.clone()
+                    }))
+                {
+                    b.dims.band += 1;
+                }
+            }
+            Step::Chain(c) => {
+                while c.chunk < c.second.dims.ho() && fits(&Step::Chain(Chain { chunk: c.chunk + 1, ..c.clone() })) {
+                    c.chunk += 1;
+                }
+            }
+            Step::Layer(_) => {}
+        }
+    }
+}
+
+/// While fusing a pair of consecutive blocks into a `Chain` (chunks of one row) lowers the
+/// liveness bound, fuse the pair next to a step at the bound that lowers it most.
+fn stream_blocks(net: &Network, steps: &mut Vec<Step>) {
+    let bound_of = |steps: &[Step]| {
+        let (_, lens, live) = buffers(net, steps);
+        plan_arena::lower_bound(&lens, &live, steps.len())
+    };
+    loop {
+        let (_, lens, live) = buffers(net, steps);
+        let bound = plan_arena::lower_bound(&lens, &live, steps.len());
+        let at_peak = |k: usize| plan_arena::live_at(&lens, &live, k) == bound;
+        let best = (0..steps.len().saturating_sub(1))
+            .filter(|&j| at_peak(j) || at_peak(j + 1))
+            .filter_map(|j| chained(steps, j))
+            .map(|candidate| (bound_of(&candidate), candidate))
+            .filter(|(b, _)| *b < bound)
+            .min_by_key(|(b, _)| *b);
+        match best {
+            Some((_, candidate)) => *steps = candidate,
+            None => break,
+        }
+    }
+}
+
+/// `steps` with the blocks at `j` and `j + 1` fused into a chain, if the second reads exactly
+/// the first's output (and nothing else reads it: in MobileNetV2 nothing does).
+fn chained(steps: &[Step], j: usize) -> Option<Vec<Step>> {
+    let (Step::Block(first), Step::Block(second)) = (&steps[j], &steps[j + 1]) else { return None };
+    if second.input != Value::Tensor(first.output) || second.stem.is_some() {
+        return None;
+    }
+    let chain = Chain { first: first.clone(), second: second.clone(), chunk: 1 };
+    let mut out = steps.to_vec();
+    out.splice(j..j + 2, [Step::Chain(chain)]);
+    Some(out)
 }
 
 /// The block whose first layer is `i`, if one starts there.

@@ -77,12 +77,14 @@ pub fn liveness(net: &Network) -> Vec<(usize, usize)> {
     live_ranges(net.tensors.len(), net.layers.iter().map(|l| l.tensors()))
 }
 
+/// Floats live during step `step`: the sum of the buffers whose lifetime covers it.
+pub fn live_at(lens: &[usize], live: &[(usize, usize)], step: usize) -> usize {
+    lens.iter().zip(live).filter(|(_, &(f, l))| f <= step && step <= l).map(|(n, _)| n).sum()
+}
+
 /// The liveness lower bound: the largest sum of buffers live during one step.
 pub fn lower_bound(lens: &[usize], live: &[(usize, usize)], steps: usize) -> usize {
-    (0..steps)
-        .map(|i| lens.iter().zip(live).filter(|(_, &(f, l))| f <= i && i <= l).map(|(n, _)| n).sum())
-        .max()
-        .unwrap_or(0)
+    (0..steps).map(|i| live_at(lens, live, i)).max().unwrap_or(0)
 }
 
 /// The op-by-op plan: every layer's output materialised.

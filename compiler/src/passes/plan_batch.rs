@@ -23,6 +23,12 @@ pub fn step_bytes(net: &Network, params: &ParamPlan, step: &Step) -> (usize, usi
             let w = layers.into_iter().flatten().map(weights).sum();
             (w, 4 * (b.dims.x_len() + b.dims.y_len() + b.dims.scratch_len()))
         }
+        Step::Chain(c) => {
+            let layers =
+                [&c.first, &c.second].into_iter().flat_map(|b| [b.stem, b.expand, Some(b.depthwise), Some(b.project)]);
+            let w = layers.flatten().map(weights).sum();
+            (w, 4 * (c.first.dims.x_len() + c.second.dims.y_len() + c.scratch_len()))
+        }
     }
 }
 

@@ -2,11 +2,13 @@
 //! `file:line:col` and saying what to change.
 
 mod input;
+mod plan;
 mod values;
 
 use crate::error::{Error, Location};
 pub use input::{InputFormat, InputSpec};
 pub use mobilenet_kernels::Padding;
+pub use plan::Plan;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -66,10 +68,12 @@ pub struct Spec {
     pub input: InputSpec,
     /// Class names file (one per line), relative to the spec file.
     pub labels: Option<String>,
+    /// What fused blocks' band heights optimise: speed, or the arena's size.
+    pub plan: Plan,
 }
 
 /// The keys a spec may hold, for "did you mean" hints.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "name",
     "resolution",
     "width_mult",
@@ -83,6 +87,7 @@ pub const KEYS: [&str; 13] = [
     "bn_eps",
     "input",
     "labels",
+    "plan",
 ];
 
 /// Bounds that keep every derived size far from overflow and compile times sane.
@@ -120,6 +125,8 @@ struct RawSpec {
     input: Option<input::InputDe>,
     #[serde(default)]
     labels: Option<WeightsPath>,
+    #[serde(default)]
+    plan: Option<plan::PlanDe>,
 }
 
 /// Parse and validate a spec.
@@ -152,6 +159,7 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
         bn_eps: raw.bn_eps.map_or(mobilenet_kernels::checkpoint::TORCH_BN_EPS, |e| e.0),
         input,
         labels: raw.labels.map(|l| l.0),
+        plan: raw.plan.map_or(Plan::Speed, |p| p.0),
     })
 }
 

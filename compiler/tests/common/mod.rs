@@ -4,6 +4,7 @@
 use mobilenet_compiler::ir::Value;
 use mobilenet_compiler::passes::fuse_blocks::{Buffer, Step};
 use mobilenet_compiler::passes::plan_arena::{self, ArenaPlan};
+use mobilenet_compiler::spec::InputFormat;
 use mobilenet_compiler::Program;
 
 /// Independent check: inside the arena, no two buffers live at once overlap, within 5% of the
@@ -55,7 +56,8 @@ pub fn check_program(text: &str, program: &Program) -> f64 {
     worst = worst.max(check_plan(text, &plan_arena::plan(net), &lens, &first, &last));
     assert_eq!(program.op_by_op_bound, plan_arena::plan(net).lower_bound);
 
-    // Fused: buffers are the steps' inputs, outputs and block scratch.
+    // Fused: buffers are the steps' inputs, outputs and block scratch, and the image staged
+    // from 8-bit pixels for the first step.
     let sched = &program.schedule;
     let b = sched.buffers.len();
     let (mut first, mut last) = (vec![usize::MAX; b], vec![0; b]);
@@ -64,6 +66,9 @@ pub fn check_program(text: &str, program: &Program) -> f64 {
         first[i] = first[i].min(k);
         last[i] = last[i].max(k);
     };
+    if net.spec.input.format == InputFormat::Rgb8 {
+        touch(Buffer::Image, 0);
+    }
     for (k, step) in sched.steps.iter().enumerate() {
         let vals = match step {
             Step::Layer(i) => {
@@ -74,6 +79,14 @@ pub fn check_program(text: &str, program: &Program) -> f64 {
                 touch(Buffer::Scratch(k), k);
                 assert_eq!(sched.lens[sched.scratch_of(k).unwrap()], blk.dims.scratch_len());
                 vec![blk.input, Value::Tensor(blk.output)]
+            }
+            Step::Chain(c) => {
+                touch(Buffer::Scratch(k), k);
+                let (a, b) = (&c.first.dims, &c.second.dims);
+                let window = ((c.chunk - 1) * b.stride + 3).min(b.h) * b.w * b.cin;
+                assert_eq!(sched.lens[sched.scratch_of(k).unwrap()], window + a.scratch_len().max(b.scratch_len()));
+                assert!(sched.buffer_of(c.first.output).is_none(), "{text}: a chained tensor is never materialised");
+                vec![c.first.input, Value::Tensor(c.second.output)]
             }
         };
         for v in vals {

@@ -1,0 +1,3 @@
+mobilenet_runtime::mobilenet!("specs/bad_plan.yaml");
+
+fn main() {}
