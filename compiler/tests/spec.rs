@@ -89,7 +89,7 @@ fn bad_plan_is_located_and_names_the_values() {
     let e = parse(&src("name: M\nresolution: 8\nplan: small\n")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "m.yaml:3:7: plan: must be `speed` (the default: row bands sized for fast GEMMs) or `memory` (the smallest arena: bands narrowed where a block sets the peak), found \"small\""
+        "m.yaml:3:7: plan: must be `speed` (the default: row bands sized for fast GEMMs) or `memory` (the smallest arena: blocks chained and bands narrowed where they set the peak), found \"small\""
     );
     let e = parse(&src("name: M\nresolution: 8\nplan: [memory]\n")).unwrap_err();
     assert!(e.to_string().starts_with("m.yaml:3:7: plan: invalid type: sequence, expected `speed` or `memory`"), "{e}");

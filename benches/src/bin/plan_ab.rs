@@ -14,17 +14,12 @@
 
 use std::time::Instant;
 
-use mobilenet_benches::{read, MobileNetV2, MobileNetV2Tiny, TINY, V2};
+use mobilenet_benches::{median, read, MobileNetV2, MobileNetV2Tiny, TINY, V2};
 
 mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10_memory.yaml");
 mobilenet_runtime::mobilenet!("specs/v2_memory.yaml");
 
 const ITERS: usize = 20;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// One forward pass: whole-pass milliseconds, or per-step milliseconds with `inspect`.
 macro_rules! timed {

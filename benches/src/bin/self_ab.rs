@@ -12,15 +12,10 @@
 
 use std::time::Instant;
 
-use mobilenet_benches::{MobileNetV2, MobileNetV2Tiny, TINY, V2};
+use mobilenet_benches::{median, MobileNetV2, MobileNetV2Tiny, TINY, V2};
 use mobilenet_runtime::{Arena, Threads};
 
 const ITERS: usize = 20;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Per-round medians of whole passes, `[dyn, specialized]`.
 type Whole = [Vec<f64>; 2];

@@ -187,9 +187,9 @@ fn buffers(net: &Network, steps: &[Step]) -> (Vec<Buffer>, Vec<usize>, Vec<(usiz
     for (k, step) in steps.iter().enumerate() {
         let (tensors, scratch): (Vec<TensorId>, _) = match step {
             Step::Layer(l) => (net.layers[*l].tensors().collect(), None),
-            Step::Block(b) => (b.input.tensor().into_iter().chain([b.output]).collect(), Some(b.dims.scratch_len())),
+            Step::Block(b) => (b.input.tensor().into_iter().chain([b.output]).collect(), step.scratch_len()),
             Step::Chain(c) => {
-                (c.first.input.tensor().into_iter().chain([c.second.output]).collect(), Some(c.scratch_len()))
+                (c.first.input.tensor().into_iter().chain([c.second.output]).collect(), step.scratch_len())
             }
         };
         let staged = (k == 0 && net.spec.input.format == InputFormat::Rgb8).then_some((Buffer::Image, net.input.len()));
@@ -231,21 +231,18 @@ fn memory_bands(net: &Network, steps: &mut Vec<Step>) {
         // Everything live during this step but the step's own scratch.
         let Some(scratch) = step.scratch_len() else { continue };
         let others = plan_arena::live_at(&lens, &live, k) - scratch;
-        let fits = |step: &Step| others + step.scratch_len().unwrap_or(0) <= bound;
+        let fits = |scratch: usize| others + scratch <= bound;
         match step {
             Step::Block(b) => {
                 let speed = choose_band(b.dims);
-                while b.dims.band < speed
-                    && fits(&Step::Block(FusedBlock {
-                        dims: BlockDims { band: b.dims.band + 1, ..b.dims },
-                        ..b.clone()
-                    }))
-                {
+                while b.dims.band < speed && fits(BlockDims { band: b.dims.band + 1, ..b.dims }.scratch_len()) {
                     b.dims.band += 1;
                 }
             }
             Step::Chain(c) => {
-                while c.chunk < c.second.dims.ho() && fits(&Step::Chain(Chain { chunk: c.chunk + 1, ..c.clone() })) {
+                while c.chunk < c.second.dims.ho()
+                    && fits(chain_scratch_len(&c.first.dims, &c.second.dims, c.chunk + 1))
+                {
                     c.chunk += 1;
                 }
             }

@@ -1,7 +1,7 @@
 //! Spec keys that say how the trained network saw its data: `padding`, `bn_eps` and `input`
 //! (8-bit frames and their normalisation). Visitors validate, so errors point at the value.
 
-use super::values::Seeded;
+use super::values::{keyword, Seeded};
 use super::{num, Padding};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -36,23 +36,9 @@ pub(super) struct PaddingDe(pub Padding);
 
 impl<'de> Deserialize<'de> for PaddingDe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = PaddingDe;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`torch` or `tf`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<PaddingDe, E> {
-                match v {
-                    "torch" => Ok(PaddingDe(Padding::Torch)),
-                    "tf" => Ok(PaddingDe(Padding::Tf)),
-                    _ => Err(E::custom(format!(
-                        "must be `torch` (PyTorch/torchvision: 1 on every side) or `tf` (TensorFlow/Keras \"SAME\": stride-2 layers on even sizes pad bottom/right only), found {v:?}"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_str(V)
+        let choices = &[("torch", Padding::Torch), ("tf", Padding::Tf)];
+        keyword(d, choices, "must be `torch` (PyTorch/torchvision: 1 on every side) or `tf` (TensorFlow/Keras \"SAME\": stride-2 layers on even sizes pad bottom/right only)")
+            .map(PaddingDe)
     }
 }
 
@@ -110,23 +96,13 @@ struct FormatDe(InputFormat);
 
 impl<'de> Deserialize<'de> for FormatDe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = FormatDe;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`rgb8` or `f32`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<FormatDe, E> {
-                match v {
-                    "rgb8" => Ok(FormatDe(InputFormat::Rgb8)),
-                    "f32" => Ok(FormatDe(InputFormat::F32)),
-                    _ => Err(E::custom(format!(
-                        "input format must be `rgb8` (8-bit RGB frames, normalised by the model) or `f32` (normalised floats), found {v:?}"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_str(V)
+        let choices = &[("rgb8", InputFormat::Rgb8), ("f32", InputFormat::F32)];
+        keyword(
+            d,
+            choices,
+            "input format must be `rgb8` (8-bit RGB frames, normalised by the model) or `f32` (normalised floats)",
+        )
+        .map(FormatDe)
     }
 }
 

@@ -1,9 +1,10 @@
-//! The `plan` key: what the compiler optimises when it sizes fused blocks' row bands, speed
-//! (the default) or the activation arena (`ARENA_BYTES`). `passes::fuse_blocks` applies it.
+//! The `plan` key: what the compiler optimises when it schedules fused blocks (their row bands,
+//! and under `memory` which pairs run chained), speed (the default) or the activation arena
+//! (`ARENA_BYTES`). `passes::fuse_blocks` applies it.
 
-use serde::de::{self, Deserializer, Visitor};
+use super::values::keyword;
+use serde::de::Deserializer;
 use serde::Deserialize;
-use std::fmt;
 
 /// `plan: speed | memory`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -11,7 +12,8 @@ pub enum Plan {
     /// Bands sized for the GEMMs and the L2 cache, within `fuse_blocks::MEMORY_BUDGET`.
     #[default]
     Speed,
-    /// The smallest arena bands can give: narrower bands wherever a block sets the peak.
+    /// The smallest arena this compiler can plan: blocks chained and bands narrowed wherever
+    /// they set the peak.
     Memory,
 }
 
@@ -30,22 +32,8 @@ pub(super) struct PlanDe(pub Plan);
 
 impl<'de> Deserialize<'de> for PlanDe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = PlanDe;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("`speed` or `memory`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<PlanDe, E> {
-                match v {
-                    "speed" => Ok(PlanDe(Plan::Speed)),
-                    "memory" => Ok(PlanDe(Plan::Memory)),
-                    _ => Err(E::custom(format!(
-                        "must be `speed` (the default: row bands sized for fast GEMMs) or `memory` (the smallest arena: bands narrowed where a block sets the peak), found {v:?}"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_str(V)
+        let choices = &[("speed", Plan::Speed), ("memory", Plan::Memory)];
+        keyword(d, choices, "must be `speed` (the default: row bands sized for fast GEMMs) or `memory` (the smallest arena: blocks chained and bands narrowed where they set the peak)")
+            .map(PlanDe)
     }
 }

@@ -6,6 +6,40 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visi
 use serde::Deserialize;
 use std::fmt;
 
+/// One of `choices`, written as its name; anything else is `hint` (what the key must be),
+/// then what was found.
+pub(super) fn keyword<'de, D: Deserializer<'de>, T: Copy + 'static>(
+    d: D,
+    choices: &'static [(&'static str, T)],
+    hint: &'static str,
+) -> Result<T, D::Error> {
+    struct V<T: 'static> {
+        choices: &'static [(&'static str, T)],
+        hint: &'static str,
+    }
+    impl<T: Copy> Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            for (i, (name, _)) in self.choices.iter().enumerate() {
+                let sep = if i == 0 {
+                    ""
+                } else if i + 1 == self.choices.len() {
+                    " or "
+                } else {
+                    ", "
+                };
+                write!(f, "{sep}`{name}`")?;
+            }
+            Ok(())
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            let found = self.choices.iter().find(|(name, _)| *name == v);
+            found.map(|&(_, value)| value).ok_or_else(|| E::custom(format!("{}, found {v:?}", self.hint)))
+        }
+    }
+    d.deserialize_str(V { choices, hint })
+}
+
 /// The model's type name.
 pub(super) struct Name(pub String);
 
