@@ -8,12 +8,12 @@ if ! command -v valgrind >/dev/null 2>&1; then
   apt-get update -q && apt-get install -y -q valgrind
 fi
 
-bin=$(cargo test -q -p mobilenet-e2e --test golden --no-run --message-format=json 2>/dev/null \
+bin=$(cargo test -q -p mobilenet-e2e --test e2e --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "golden" and m.get("executable"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "e2e" and m.get("executable"):
         print(m["executable"])')
 echo "valgrind memcheck: $bin"
 valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-origins=yes -q \
-  "$bin" --test-threads=2
+  "$bin" --test-threads=2 golden::

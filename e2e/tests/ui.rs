@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 /// trybuild compiles the cases in its own crate under the target directory, so
 /// `CARGO_MANIFEST_DIR` there is that crate: copy the specs (and a weights file) beside it.
 fn stage_specs() {
-    let exe = std::env::current_exe().expect("test binary path");
-    // <target>/<profile>/deps/ui-HASH -> <target>
-    let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
+    // Cargo's `<target>/tmp`, whatever the profile and `--target` triple in the binary's path.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir");
     let dest: PathBuf = target.join("tests").join("trybuild").join("mobilenet-e2e").join("specs");
     std::fs::create_dir_all(&dest).expect("create trybuild specs dir");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/specs");

@@ -280,10 +280,15 @@ pub(crate) unsafe fn block_part<S: Simd, const MR: usize, const NV: usize, const
 ) {
     // SAFETY: forwarded contract.
     unsafe {
+        // Threads split only whole-map blocks by channels; in a shape-constant instance of any
+        // other block `whole_map()` is a constant `false`, so the channel phases' code drops out.
         match part {
             BlockPart::Rows(rows) => block_rows::<S, MR, NV, PX>(d, p, rows),
-            BlockPart::Hidden(panels) => block_hidden::<S, MR, NV, PX>(d, p, panels),
-            BlockPart::Project(tiles) => block_project::<S, MR, NV>(d, p, tiles),
+            BlockPart::Hidden(panels) if d.whole_map() => block_hidden::<S, MR, NV, PX>(d, p, panels),
+            BlockPart::Project(tiles) if d.whole_map() => block_project::<S, MR, NV>(d, p, tiles),
+            BlockPart::Hidden(_) | BlockPart::Project(_) => {
+                debug_assert!(false, "channel phases of a block that is not whole-map: {d:?}")
+            }
         }
     }
 }

@@ -13,6 +13,8 @@ use crate::dispatch::{block_params, check, BlockParams};
 use crate::isa::{route, Cpu};
 use crate::threads::{share, SharedPtr, Threads};
 
+#[cfg(target_arch = "aarch64")]
+use crate::isa::neon;
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};

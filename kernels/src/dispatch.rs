@@ -10,6 +10,8 @@ use crate::isa::{route, Cpu};
 use crate::layout::{round_up_nr, NR};
 use crate::reference::{conv3x3_out, Padding};
 
+#[cfg(target_arch = "aarch64")]
+use crate::isa::neon;
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};

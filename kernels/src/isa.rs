@@ -1,14 +1,15 @@
-//! Which kernels run: AVX-512, AVX2+FMA or portable, chosen by CPU detection at run time (with
-//! `std`; without it, by the compile target's features).
+//! Which kernels run: AVX-512 or AVX2+FMA on x86-64, NEON on aarch64, or portable, chosen by CPU
+//! detection at run time (with `std`; without it, by the compile target's features).
 //!
 //! Each kernel body is written once (generic over `Simd`) and reached through
 //! `#[target_feature]` entry points per ISA, in two forms: shape-constant entry points, generic
 //! over a step's shapes (const generics or a `BlockShape` type), which generated code
 //! instantiates once per layer in the user's crate, so every trip count, tile choice and
 //! remainder inside the inlined body is a constant; and run-time-shaped entry points, compiled
-//! once here, kept as the debug path and as the baseline the benchmarks compare with. AVX-512
-//! and AVX2 have both; the portable fallback's shape-generic names forward to its run-time-shaped
-//! entry points, so a user's crate compiles two copies of each layer, not three.
+//! once here, kept as the debug path and as the baseline the benchmarks compare with. AVX-512,
+//! AVX2 and NEON have both; the portable fallback's shape-generic names forward to its
+//! run-time-shaped entry points, so a user's crate compiles one copy of each layer per SIMD ISA
+//! of its target (two on x86-64, one on aarch64), not one more for the fallback.
 
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::dw::DwRow;
@@ -23,11 +24,13 @@ pub enum Isa {
     Avx2,
     /// AVX-512F (16 lanes).
     Avx512,
+    /// AArch64 Advanced SIMD (4 lanes, 32 registers).
+    Neon,
 }
 
 impl Isa {
     /// Every ISA, best first.
-    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+    pub const ALL: [Isa; 4] = [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Portable];
 
     /// Whether this CPU runs `self`: detected at run time with `std`, decided by the compile
     /// target's features (`-C target-feature`, `-C target-cpu`) without it.
@@ -46,7 +49,11 @@ impl Isa {
             Isa::Avx2 => cfg!(all(target_feature = "avx2", target_feature = "fma")),
             #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
             Isa::Avx512 => cfg!(all(target_feature = "avx512f", target_feature = "avx2", target_feature = "fma")),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(all(target_arch = "aarch64", feature = "std"))]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(all(target_arch = "aarch64", not(feature = "std")))]
+            Isa::Neon => cfg!(target_feature = "neon"),
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -57,13 +64,14 @@ impl Isa {
         Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
     }
 
-    /// The best supported ISA, or the one named by `MOBILENET_ISA` (`avx512`, `avx2`,
+    /// The best supported ISA, or the one named by `MOBILENET_ISA` (`avx512`, `avx2`, `neon`,
     /// `portable`) if this CPU runs it.
     #[cfg(feature = "std")]
     pub fn detect() -> Isa {
         let forced = std::env::var("MOBILENET_ISA").ok().and_then(|v| match v.to_ascii_lowercase().as_str() {
             "avx512" => Some(Isa::Avx512),
             "avx2" => Some(Isa::Avx2),
+            "neon" => Some(Isa::Neon),
             "portable" => Some(Isa::Portable),
             _ => None,
         });
@@ -319,6 +327,10 @@ entries!(portable, crate::simd::portable::Portable, , gemm = (4, 2), gemv_nv = 4
 entries!(avx2, crate::simd::avx2::Avx2, #[target_feature(enable = "avx2,fma")], gemm = (6, 2), gemv_nv = 4, px = 4, shape_constant = yes);
 #[cfg(target_arch = "x86_64")]
 entries!(avx512, crate::simd::avx512::Avx512, #[target_feature(enable = "avx512f,avx2,fma")], gemm = (12, 2), gemv_nv = 4, px = 8, shape_constant = yes);
+// 6 pixels x 16 channels: 24 accumulators, 4 weight vectors and the broadcast pixel fit the 32
+// registers; the one-pixel GEMV keeps 8 accumulators in flight (4-cycle FMA latency, 2 pipes).
+#[cfg(target_arch = "aarch64")]
+entries!(neon, crate::simd::neon::Neon, #[target_feature(enable = "neon")], gemm = (6, 4), gemv_nv = 8, px = 8, shape_constant = yes);
 
 /// Route a kernel call to the `Cpu`'s ISA.
 macro_rules! route {
@@ -328,6 +340,8 @@ macro_rules! route {
             $crate::isa::Isa::Avx512 => avx512::$f$(::<$($g),*>)?($($arg),*),
             #[cfg(target_arch = "x86_64")]
             $crate::isa::Isa::Avx2 => avx2::$f$(::<$($g),*>)?($($arg),*),
+            #[cfg(target_arch = "aarch64")]
+            $crate::isa::Isa::Neon => neon::$f$(::<$($g),*>)?($($arg),*),
             _ => portable::$f$(::<$($g),*>)?($($arg),*),
         }
     };

@@ -15,6 +15,8 @@ use crate::isa::{route, Cpu};
 use crate::layout::NR;
 use crate::threads::{share, SharedPtr, Threads};
 
+#[cfg(target_arch = "aarch64")]
+use crate::isa::neon;
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};

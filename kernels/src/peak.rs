@@ -5,6 +5,8 @@
 use crate::isa::{route, Cpu};
 use crate::simd::Simd;
 
+#[cfg(target_arch = "aarch64")]
+use crate::isa::neon;
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};

@@ -4,11 +4,9 @@
 //! `forward_rgb8` and prints the top-5 classes with softmax probabilities.
 #![forbid(unsafe_code)]
 
-use quickstart::photo;
+use quickstart::{photo, KerasPhoto};
 use std::path::Path;
 use std::process::ExitCode;
-
-mobilenet_runtime::mobilenet!("photo.yaml");
 
 fn main() -> ExitCode {
     let paths: Vec<String> = std::env::args().skip(1).collect();

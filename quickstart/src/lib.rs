@@ -1,8 +1,16 @@
-//! The quickstart's library part: photo preprocessing and the small helpers that the binary, the
-//! `classify` example and the tests share.
+//! The quickstart's library part: photo preprocessing, the photo model and the small helpers
+//! that the binary, the `classify` example and the tests share.
 #![forbid(unsafe_code)]
 
 pub mod photo;
+
+/// The `classify` example's model (`photo.yaml`: the Keras reference MobileNetV2 0.5-128, taking
+/// 8-bit frames), compiled here once for the example and its tests.
+pub mod model {
+    mobilenet_runtime::mobilenet!("photo.yaml");
+}
+
+pub use model::KerasPhoto;
 
 /// Softmax of `logits`, computed stably (the largest logit subtracted first).
 pub fn softmax(logits: &[f32]) -> Vec<f32> {

@@ -4,10 +4,8 @@
 
 use image::{Rgb, RgbImage};
 use mobilenet_runtime::Padding;
-use quickstart::{photo, top_k};
+use quickstart::{photo, top_k, KerasPhoto};
 use std::path::{Path, PathBuf};
-
-mobilenet_runtime::mobilenet!("photo.yaml");
 
 const PIXELS: usize = KerasPhoto::INPUT_HEIGHT * KerasPhoto::INPUT_WIDTH * 3;
 

@@ -1,6 +1,6 @@
 //! A small vector abstraction: the kernels are written once over `Simd` and instantiated for
-//! AVX-512, AVX2+FMA and a portable fallback. Every method is `#[inline(always)]` so a kernel
-//! inlines whole into its `#[target_feature]` entry point.
+//! AVX-512, AVX2+FMA, NEON (aarch64) and a portable fallback. Every method is
+//! `#[inline(always)]` so a kernel inlines whole into its `#[target_feature]` entry point.
 //!
 //! All methods are `unsafe`: pointers must be valid for the lanes touched, and the ISA's CPU
 //! features must be present (guaranteed by `Isa::detect` before any entry point runs).
@@ -9,6 +9,8 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
 pub(crate) mod portable;
 
 pub(crate) trait Simd: Copy {

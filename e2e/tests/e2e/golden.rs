@@ -1,11 +1,9 @@
 //! Golden numerics: compiled models against torchvision's logits and per-stage outputs, with
-//! every kernel path this CPU runs (AVX-512, AVX2+FMA, portable).
+//! every kernel path this CPU runs (AVX-512, AVX2+FMA or NEON, portable).
 
+use crate::models::*;
 use mobilenet_e2e::{load_fixture, max_abs, max_abs_diff, repo_root, top_k, Fixture};
 use mobilenet_runtime::Isa;
-
-mobilenet_runtime::mobilenet!("../models/v2.yaml");
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
 
 const TOL: f32 = 1e-4;
 

@@ -1,10 +1,10 @@
 //! Time of each `features.N` stage of models/v2.yaml (from `forward_inspect` callbacks):
-//! `cargo run --release -p quickstart --example stages`.
+//! `cargo run --release -p mobilenet-benches --bin stages`.
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
 
-mobilenet_runtime::mobilenet!("../models/v2.yaml");
+use mobilenet_benches::MobileNetV2;
 
 fn main() {
     // STAGES_LOADED=1: weights loaded at run time (heap) instead of baked into the binary.

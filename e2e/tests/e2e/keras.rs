@@ -4,14 +4,12 @@
 //! recorded within 1e-4 of their largest magnitude, on every ISA and through the reference
 //! interpreter as well.
 
+use crate::models::*;
 use mobilenet_compiler::{compile_file, reference};
 use mobilenet_e2e::{le_f32s, max_abs, max_abs_diff, repo_root, top_k};
 use mobilenet_runtime::{Isa, Padding};
 use safetensors::SafeTensors;
 use std::path::Path;
-
-mobilenet_runtime::mobilenet!("../models/keras/v2_0.5_128_c10/model.yaml");
-mobilenet_runtime::mobilenet!("../models/keras/finetune_0.35_96_c5/model.yaml");
 
 const TOL: f32 = 1e-4;
 

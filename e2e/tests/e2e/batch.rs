@@ -1,11 +1,9 @@
 //! `forward_batch`: bit-identical to `forward` on each image, on every kernel path, with
 //! shape-constant and run-time-shaped kernels; errors for bad lengths and small arenas.
 
+use crate::models::*;
 use mobilenet_e2e::input;
 use mobilenet_runtime::{Error, Isa};
-
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
-mobilenet_runtime::mobilenet!("specs/width14_nonsquare.yaml");
 
 macro_rules! batch_matches_forward {
     ($model:ident, $new:expr) => {{

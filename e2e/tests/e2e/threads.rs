@@ -1,10 +1,8 @@
 //! Threads: `forward_parallel` gives bit-identical logits to `forward` for any thread count;
 //! one model shared by several threads (each with its own arena) gives bit-identical results.
 
+use crate::models::*;
 use mobilenet_runtime::{Error, Isa, Threads};
-
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
-mobilenet_runtime::mobilenet!("specs/width14_nonsquare.yaml");
 
 fn image(len: usize, seed: u32) -> Vec<f32> {
     (0..len).map(|i| ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 20) as f32 / 2048.0 - 1.0).collect()

@@ -1,11 +1,8 @@
 //! The public contract of generated code: constants, errors, arena ownership, thread traits.
 
+use crate::models::*;
 use mobilenet_e2e::repo_root;
 use mobilenet_runtime::{ArenaBuffer, Error};
-
-mobilenet_runtime::mobilenet!("../models/v2.yaml");
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
-mobilenet_runtime::mobilenet!("specs/odd_nonsquare.yaml");
 
 fn assert_send_sync<T: Send + Sync>() {}
 

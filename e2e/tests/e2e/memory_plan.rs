@@ -4,15 +4,11 @@
 //! reference images; also against torchvision's logits), and a Keras-style network that takes
 //! 8-bit frames (random weights; also against the reference interpreter).
 
+use crate::models::*;
 use mobilenet_compiler::{compile_file, reference};
 use mobilenet_e2e::{input, load_fixture, max_abs, max_abs_diff, random_weights};
 use mobilenet_runtime::{Isa, Threads};
 use std::path::Path;
-
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");
-mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10_memory.yaml");
-mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
-mobilenet_runtime::mobilenet!("specs/tf_rgb8_memory.yaml");
 
 const TOL: f32 = 1e-4;
 

@@ -3,18 +3,11 @@
 //! table with round_nearest 4, few classes, TF padding with Keras's BatchNorm epsilon (fused
 //! and unfused stem); with every kernel path this CPU runs.
 
+use crate::models::*;
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
 use mobilenet_e2e::{input, max_abs, max_abs_diff};
 use mobilenet_runtime::Isa;
 use std::path::Path;
-
-mobilenet_runtime::mobilenet!("specs/odd_nonsquare.yaml");
-mobilenet_runtime::mobilenet!("specs/width035_odd.yaml");
-mobilenet_runtime::mobilenet!("specs/width14_nonsquare.yaml");
-mobilenet_runtime::mobilenet!("specs/custom_table.yaml");
-mobilenet_runtime::mobilenet!("specs/one_pixel_wide.yaml");
-mobilenet_runtime::mobilenet!("specs/tf_even_nonsquare.yaml");
-mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
 
 const TOL: f32 = 1e-4;
 

@@ -2,10 +2,9 @@
 //! equals normalise-then-`forward` on every ISA and thread count, checks the pixel slice's
 //! length, and leaves `forward` on floats as it was; a batch of floats still works.
 
+use crate::models::*;
 use mobilenet_e2e::{max_abs, max_abs_diff, random_weights};
 use mobilenet_runtime::{Error, Isa, Padding, Threads};
-
-mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
 
 /// Deterministic pixels covering 0..=255.
 fn pixels(len: usize, seed: u64) -> Vec<u8> {

@@ -1,10 +1,9 @@
 //! The trained digits model (`models/digits/`) on its 360 held-out test images against PyTorch:
 //! logits, predictions and accuracy, through `forward` and `forward_parallel`.
 
+use crate::models::*;
 use mobilenet_e2e::{le_f32s, max_abs_diff, repo_root, top_k};
 use mobilenet_runtime::Threads;
-
-mobilenet_runtime::mobilenet!("../models/digits/model.yaml");
 
 const TOL: f32 = 1e-4;
 const K: usize = DigitsNet::NUM_CLASSES;
