@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the dozen random-but-valid specs of e2e/tests/e2e/generated.rs (deterministic: seed 2026).
+"""Write the dozen random-but-valid specs of e2e/tests/interpreter/generated.rs (deterministic: seed 2026).
 
 Run from this folder: `python3 generate.py`. Each spec varies resolution (odd, non-square, tiny),
 width, round_nearest, stem/last channels, the table (1-5 rows, fractional t, strides 1/2) and

@@ -68,16 +68,21 @@ impl Isa {
     /// `portable`) if this CPU runs it.
     #[cfg(feature = "std")]
     pub fn detect() -> Isa {
-        let forced = std::env::var("MOBILENET_ISA").ok().and_then(|v| match v.to_ascii_lowercase().as_str() {
+        let forced = std::env::var("MOBILENET_ISA").ok().and_then(|v| Isa::from_name(&v));
+        match forced {
+            Some(isa) if isa.is_supported() => isa,
+            _ => Isa::best(),
+        }
+    }
+
+    /// The ISA `MOBILENET_ISA` names (`avx512`, `avx2`, `neon`, `portable`, any case).
+    pub fn from_name(name: &str) -> Option<Isa> {
+        match name.to_ascii_lowercase().as_str() {
             "avx512" => Some(Isa::Avx512),
             "avx2" => Some(Isa::Avx2),
             "neon" => Some(Isa::Neon),
             "portable" => Some(Isa::Portable),
             _ => None,
-        });
-        match forced {
-            Some(isa) if isa.is_supported() => isa,
-            _ => Isa::best(),
         }
     }
 
@@ -347,3 +352,35 @@ macro_rules! route {
     };
 }
 pub(crate) use route;
+
+#[cfg(test)]
+mod tests {
+    use super::Isa;
+
+    #[test]
+    fn names_select_isas() {
+        assert_eq!(Isa::from_name("neon"), Some(Isa::Neon));
+        assert_eq!(Isa::from_name("AVX512"), Some(Isa::Avx512));
+        assert_eq!(Isa::from_name("avx2"), Some(Isa::Avx2));
+        assert_eq!(Isa::from_name("portable"), Some(Isa::Portable));
+        assert_eq!(Isa::from_name("sse"), None);
+    }
+
+    /// On aarch64 (under qemu in CI) the kernels run NEON unless told otherwise; the x86 ISAs
+    /// are never offered there, nor NEON on x86.
+    #[test]
+    fn the_architectures_simd_is_the_default() {
+        #[cfg(target_arch = "aarch64")]
+        {
+            assert!(Isa::Neon.is_supported());
+            assert_eq!(Isa::best(), Isa::Neon);
+            assert!(!Isa::Avx512.is_supported() && !Isa::Avx2.is_supported());
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert!(!Isa::Neon.is_supported());
+            assert_ne!(Isa::best(), Isa::Neon);
+        }
+        assert!(Isa::Portable.is_supported());
+    }
+}

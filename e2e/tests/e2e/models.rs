@@ -10,7 +10,3 @@ mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10_memory.yaml");
 mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
 mobilenet_runtime::mobilenet!("specs/tf_rgb8_memory.yaml");
 mobilenet_runtime::mobilenet!("../models/digits/model.yaml");
-mobilenet_runtime::mobilenet!("specs/width035_odd.yaml");
-mobilenet_runtime::mobilenet!("specs/custom_table.yaml");
-mobilenet_runtime::mobilenet!("specs/one_pixel_wide.yaml");
-mobilenet_runtime::mobilenet!("specs/tf_even_nonsquare.yaml");
