@@ -77,13 +77,8 @@ impl Isa {
 
     /// The ISA `MOBILENET_ISA` names (`avx512`, `avx2`, `neon`, `portable`, any case).
     pub fn from_name(name: &str) -> Option<Isa> {
-        match name.to_ascii_lowercase().as_str() {
-            "avx512" => Some(Isa::Avx512),
-            "avx2" => Some(Isa::Avx2),
-            "neon" => Some(Isa::Neon),
-            "portable" => Some(Isa::Portable),
-            _ => None,
-        }
+        let names = [("avx512", Isa::Avx512), ("avx2", Isa::Avx2), ("neon", Isa::Neon), ("portable", Isa::Portable)];
+        names.into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, isa)| isa)
     }
 
     /// The best ISA the compile target guarantees.
