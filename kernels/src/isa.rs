@@ -53,7 +53,6 @@ impl Isa {
             Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             #[cfg(all(target_arch = "aarch64", not(feature = "std")))]
             Isa::Neon => cfg!(target_feature = "neon"),
-            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
