@@ -215,27 +215,3 @@ impl Ours {
         diff
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_orders_largest_first() {
-        assert_eq!(top_k(&[0.5, 3.0, -1.0, 2.0], 3), vec![1, 3, 0]);
-    }
-
-    #[test]
-    fn tiny_matches_torchvision() {
-        let mut ours = Ours::new(TINY);
-        assert!(ours.check() < 1e-4);
-        assert_eq!(top_k(ours.forward(), 5), top_k(&ours.fixture.logits, 5));
-    }
-
-    #[test]
-    fn cases_resolve_by_name() {
-        assert_eq!(case("v2").map(|c| c.group), Some("v2_1.0_224"));
-        assert_eq!(case("tiny").map(|c| c.classes), Some(10));
-        assert!(case("v3").is_none());
-    }
-}

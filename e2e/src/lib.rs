@@ -78,3 +78,56 @@ pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
     idx.truncate(k);
     idx
 }
+
+/// Tolerance of a compiled variant against the reference interpreter, relative to the largest
+/// magnitude of the tensor compared.
+pub const VARIANT_TOL: f32 = 1e-4;
+
+/// `check_variant!(test_name, Model, "spec.yaml")`: a test comparing compiled model `Model`
+/// (from `spec.yaml`) with random torchvision-named weights against the reference interpreter
+/// (BatchNorm unfolded, direct loops), stage by stage and in its logits, on every kernel path
+/// this CPU runs, for two seeds. Shared by the two test binaries that compile variant models.
+#[macro_export]
+macro_rules! check_variant {
+    ($test:ident, $model:ident, $spec:literal) => {
+        #[test]
+        fn $test() {
+            let compiled =
+                ::mobilenet_compiler::compile_file(::std::path::Path::new(env!("CARGO_MANIFEST_DIR")), $spec).unwrap();
+            let net = &compiled.program.network;
+            assert_eq!(($model::INPUT_HEIGHT, $model::INPUT_WIDTH), (net.input.h, net.input.w));
+            assert_eq!($model::PARAMETERS, net.torch_params());
+            for seed in [1u64, 2] {
+                let weights = ::mobilenet_compiler::init_weights::init_weights(net, seed);
+                let model = $model::from_safetensors(&weights).unwrap();
+                let x = $crate::input($model::INPUT_HEIGHT * $model::INPUT_WIDTH * 3, seed);
+                let want = ::mobilenet_compiler::reference::run(net, &weights, &x).unwrap();
+                for isa in ::mobilenet_runtime::Isa::supported() {
+                    let mut arena = $model::arena();
+                    assert!(arena.set_isa(isa));
+                    let mut logits = vec![0.0f32; $model::NUM_CLASSES];
+                    let mut stages = Vec::new();
+                    model
+                        .forward_inspect(&mut arena, &x, &mut logits, &mut |n: &str, s: [usize; 3], d: &[f32]| {
+                            stages.push((n.to_string(), s, d.to_vec()))
+                        })
+                        .unwrap();
+                    assert_eq!(stages.len(), want.stages.len());
+                    for ((name, shape, got), (wname, wshape, wdata)) in stages.iter().zip(&want.stages) {
+                        assert_eq!((name, shape), (wname, wshape));
+                        let (diff, scale) = ($crate::max_abs_diff(got, wdata), $crate::max_abs(wdata));
+                        assert!(
+                            diff <= $crate::VARIANT_TOL * scale.max(1e-3),
+                            "{isa:?} {name}: |diff| {diff} vs max magnitude {scale}"
+                        );
+                    }
+                    let (diff, scale) = ($crate::max_abs_diff(&logits, &want.logits), $crate::max_abs(&want.logits));
+                    assert!(
+                        diff <= $crate::VARIANT_TOL * scale.max(1e-3),
+                        "{isa:?} logits: |diff| {diff} vs max magnitude {scale}"
+                    );
+                }
+            }
+        }
+    };
+}

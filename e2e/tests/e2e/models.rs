@@ -1,4 +1,5 @@
-//! Every model the end-to-end tests compile, each once: the tests share them.
+//! Every model the end-to-end tests compile, each once: the tests share them. (The `classify`
+//! tests use the quickstart lib's photo model.)
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
 mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10.yaml");

@@ -3,6 +3,7 @@
 //! torchvision's resize-and-centre-crop geometry.
 
 use image::{Rgb, RgbImage};
+use mobilenet_e2e::max_abs_diff;
 use mobilenet_runtime::Padding;
 use quickstart::{photo, top_k, KerasPhoto};
 use std::path::{Path, PathBuf};
@@ -36,11 +37,6 @@ fn reference() -> (Vec<u8>, Vec<f32>, Vec<f32>) {
 fn astronaut() -> Vec<u8> {
     let img = photo::load(&repo("fixtures/photos/astronaut.png")).unwrap();
     photo::preprocess(&img, KerasPhoto::PADDING, KerasPhoto::INPUT_HEIGHT, KerasPhoto::INPUT_WIDTH)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 fn rgb8_logits(pixels: &[u8]) -> Vec<f32> {
