@@ -13,6 +13,7 @@ pub mod ir;
 pub mod keras;
 pub mod labels;
 pub mod passes;
+pub mod quantize;
 pub mod reference;
 pub mod spec;
 pub mod summary;

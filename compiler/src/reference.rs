@@ -31,6 +31,17 @@ pub struct Output {
 /// Only on a malformed IR: a tensor read before it is written, or shapes that disagree with
 /// the convolution arithmetic (both are compiler bugs this oracle is there to expose).
 pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, Error> {
+    run_observed(net, weights, input_hwc, &mut |_, _| {})
+}
+
+/// [`run`], showing `observe` every layer's output (layer index, HWC data) as it is computed:
+/// what calibration measures.
+pub fn run_observed(
+    net: &Network,
+    weights: &[u8],
+    input_hwc: &[f32],
+    observe: &mut dyn FnMut(usize, &[f32]),
+) -> Result<Output, Error> {
     if input_hwc.len() != net.input.len() {
         return Err(Error::InputLength { expected: net.input.len(), found: input_hwc.len() });
     }
@@ -56,6 +67,7 @@ pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, E
             }
         }
         let y: Vec<f32> = y.into_iter().map(|v| v as f32).collect();
+        observe(i, &y);
         if let Some(n) = layer.stage {
             let s = layer.output_shape;
             stages.push((format!("features.{n}"), [s.h, s.w, s.c], y.clone()));
@@ -69,15 +81,19 @@ pub fn run(net: &Network, weights: &[u8], input_hwc: &[f32]) -> Result<Output, E
     Ok(Output { stages, logits: logits.expect("the network writes its logits") })
 }
 
+fn mac(w: f32, x: f32) -> f64 {
+    w as f64 * x as f64
+}
+
 /// One layer: convolution (or pooling, or the classifier), BatchNorm, ReLU6; in f64.
 fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32], padding: Padding, eps: f64) -> Result<Vec<f64>, Error> {
     let (i, o) = (layer.input_shape, layer.output_shape);
     let conv = || layer.conv.as_deref().expect("a parameterised layer names its weights");
     let weight = |shape: &[usize]| read(st, &format!("{}.weight", conv()), shape);
     let mut y = match layer.op {
-        Op::Stem => conv2d(x, i, &weight(&[o.c, 3, 3, 3])?, o.c, 3, 2, padding, 1),
-        Op::Pointwise { .. } => conv2d(x, i, &weight(&[o.c, i.c, 1, 1])?, o.c, 1, 1, padding, 1),
-        Op::Depthwise { stride } => conv2d(x, i, &weight(&[o.c, 1, 3, 3])?, o.c, 3, stride, padding, i.c),
+        Op::Stem => conv2d(x, i, &weight(&[o.c, 3, 3, 3])?, o.c, 3, 2, padding, 1, mac),
+        Op::Pointwise { .. } => conv2d(x, i, &weight(&[o.c, i.c, 1, 1])?, o.c, 1, 1, padding, 1, mac),
+        Op::Depthwise { stride } => conv2d(x, i, &weight(&[o.c, 1, 3, 3])?, o.c, 3, stride, padding, i.c, mac),
         Op::AvgPool => (avg_pool(x, i), Shape { h: 1, w: 1, c: i.c }),
         Op::Linear => {
             let w = weight(&[o.c, i.c])?;
@@ -112,18 +128,20 @@ fn eval(st: &SafeTensors<'_>, layer: &Layer, x: &[f32], padding: Padding, eps: f
 
 /// PyTorch's `Conv2d` (no bias, padding `k / 2`) with square kernel `k`, or TF's with "SAME"
 /// padding, on an HWC input of shape `s`, weights OIHW `[cout, cin / groups, k, k]`. Returns
-/// the HWC output and its shape.
+/// the HWC output and its shape. Each tap adds `mac(weight, input)`; padding adds nothing
+/// (zero in f32; the zero point's level in int8, whose `mac` subtracts the zero point).
 #[allow(clippy::too_many_arguments)]
-fn conv2d(
-    x: &[f32],
+pub(crate) fn conv2d<X: Copy, W: Copy, A: Copy + Default + std::ops::AddAssign>(
+    x: &[X],
     s: Shape,
-    w: &[f32],
+    w: &[W],
     cout: usize,
     k: usize,
     stride: usize,
     padding: Padding,
     groups: usize,
-) -> (Vec<f64>, Shape) {
+    mac: impl Fn(W, X) -> A,
+) -> (Vec<A>, Shape) {
     assert!(s.c.is_multiple_of(groups) && cout.is_multiple_of(groups), "channels divisible by groups");
     let (cin_g, cout_g) = (s.c / groups, cout / groups);
     let (ho, wo) = (conv_out(s.h, k, stride, k / 2), conv_out(s.w, k, stride, k / 2));
@@ -132,12 +150,12 @@ fn conv2d(
         Padding::Tf => ((out - 1) * stride + k).saturating_sub(size) / 2,
     };
     let (pad_y, pad_x) = (before(s.h, ho) as isize, before(s.w, wo) as isize);
-    let mut y = vec![0.0f64; ho * wo * cout];
+    let mut y = vec![A::default(); ho * wo * cout];
     for oy in 0..ho {
         for ox in 0..wo {
             for co in 0..cout {
                 let g = co / cout_g;
-                let mut acc = 0.0f64;
+                let mut acc = A::default();
                 for ky in 0..k {
                     let iy = (oy * stride + ky) as isize - pad_y;
                     if iy < 0 || iy >= s.h as isize {
@@ -151,7 +169,7 @@ fn conv2d(
                         let px = (iy as usize * s.w + ix as usize) * s.c;
                         for ci in 0..cin_g {
                             let wv = w[((co * cin_g + ci) * k + ky) * k + kx];
-                            acc += wv as f64 * x[px + g * cin_g + ci] as f64;
+                            acc += mac(wv, x[px + g * cin_g + ci]);
                         }
                     }
                 }

@@ -16,9 +16,28 @@ pub const TORCH_BN_EPS: f64 = 1e-5;
 ///
 /// Every tensor of the file must be used, except BatchNorm's `num_batches_tracked`.
 pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize, bn_eps: f64) -> Result<Vec<f32>, Error> {
+    let mut params = vec![0.0f32; total];
+    for (layer, folded) in layers.iter().zip(load_folded(bytes, layers, bn_eps)?) {
+        let end = layer.offset + layer.kind.packed_len();
+        layer.kind.pack(&folded.weight, &folded.bias, &mut params[layer.offset..end]);
+    }
+    Ok(params)
+}
+
+/// One layer's parameters with BatchNorm folded in, in torchvision's layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Folded {
+    /// `[cout, cin / groups, k, k]` (`[cout, cin]` for Linear), row-major.
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// Load and fold (BatchNorm epsilon `bn_eps`) every layer of `layers` from safetensors `bytes`,
+/// in order, unpacked. The same checks as [`load_params`].
+pub fn load_folded(bytes: &[u8], layers: &[ParamLayer<'_>], bn_eps: f64) -> Result<Vec<Folded>, Error> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| Error::NotSafetensors { reason: e.to_string() })?;
     let mut used = BTreeSet::new();
-    let mut params = vec![0.0f32; total];
+    let mut out = Vec::with_capacity(layers.len());
     for layer in layers {
         let cout = layer.kind.cout();
         let w_name = format!("{}.weight", layer.conv);
@@ -57,8 +76,7 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize, bn_eps
             };
             return Err(Error::InvalidValue { name, index, reason: NON_FINITE });
         }
-        let end = layer.offset + layer.kind.packed_len();
-        layer.kind.pack(&w, &b, &mut params[layer.offset..end]);
+        out.push(Folded { weight: w, bias: b });
     }
     let mut names: Vec<&str> = st.names();
     names.sort_unstable();
@@ -73,7 +91,7 @@ pub fn load_params(bytes: &[u8], layers: &[ParamLayer<'_>], total: usize, bn_eps
             return Err(Error::UnexpectedTensor { name: name.to_string(), shape });
         }
     }
-    Ok(params)
+    Ok(out)
 }
 
 /// Fold `y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta` into the conv weights (in place,

@@ -1,0 +1,157 @@
+//! int8 quantization: the trained digits model calibrated on its calibration images only,
+//! against PyTorch's float logits on the 360 held-out test images (agreement, accuracy, RMS
+//! logit error); random-weight specs against the float reference interpreter; calibration
+//! files that are wrong.
+
+use mobilenet_compiler::init_weights::init_weights;
+use mobilenet_compiler::quantize::calibrate::read_images;
+use mobilenet_compiler::quantize::{interpreter, quantize, Requant};
+use mobilenet_compiler::{compile_file, compile_str, reference};
+use safetensors::{serialize, tensor::TensorView, Dtype};
+use std::path::Path;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+fn rms(a: &[f32], b: &[f32]) -> f64 {
+    let sum: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+    (sum / a.len() as f64).sqrt()
+}
+
+fn images_file(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = TensorView::new(Dtype::F32, shape.to_vec(), &bytes).unwrap();
+    serialize([("images", view)], None).unwrap()
+}
+
+#[test]
+fn digits_int8_agrees_with_float_on_the_test_split() {
+    let compiled = compile_file(&repo("."), "models/digits/model.yaml").unwrap();
+    let net = &compiled.program.network;
+    let weights = std::fs::read(repo("models/digits/weights.safetensors")).unwrap();
+    let (n, images) = read_images(&std::fs::read(repo("models/digits/calibration.safetensors")).unwrap(), net).unwrap();
+    assert_eq!(n, 200);
+    let q = quantize(&compiled.program, &weights, &images, n).unwrap();
+
+    let test = std::fs::read(repo("fixtures/digits/test.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&test).unwrap();
+    let inputs = f32s(st.tensor("input_nhwc").unwrap().data());
+    let want = f32s(st.tensor("logits").unwrap().data());
+    let labels: Vec<usize> = st
+        .tensor("labels")
+        .unwrap()
+        .data()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    let k = net.num_classes();
+    let (mut agree, mut right_int8, mut right_float) = (0, 0, 0);
+    let mut got = Vec::new();
+    for (i, x) in inputs.chunks_exact(net.input.len()).enumerate() {
+        let logits = interpreter::run(&q, x).unwrap().logits;
+        let (p8, pf) = (argmax(&logits), argmax(&want[i * k..(i + 1) * k]));
+        agree += usize::from(p8 == pf);
+        right_int8 += usize::from(p8 == labels[i]);
+        right_float += usize::from(pf == labels[i]);
+        got.extend(logits);
+    }
+    let total = labels.len();
+    assert_eq!((total, right_float), (360, 358), "the fixture's float accuracy is PyTorch's 358/360");
+    let err = rms(&got, &want);
+    let spread = rms(&want, &vec![0.0; want.len()]);
+    println!(
+        "digits int8: top-1 agreement {agree}/{total}, accuracy {right_int8}/{total} (float {right_float}/{total}), RMS logit error {err:.4} (float logits' RMS {spread:.3})"
+    );
+    assert!(agree * 100 >= total * 99, "top-1 agreement {agree}/{total} is under 99%");
+    assert!(
+        (right_float - right_int8) * 100 <= total,
+        "accuracy {right_int8}/{total} is more than 1 point under float's"
+    );
+    assert!(err < 0.05 * spread, "RMS logit error {err} against logits of RMS {spread}");
+}
+
+/// Small specs covering both paddings, residual blocks, odd sizes and expansion 1, with random
+/// weights, calibrated on random images: int8 logits near the float reference's.
+#[test]
+fn random_specs_stay_near_the_float_reference() {
+    let specs = [
+        "name: A\nresolution: 17\nwidth_mult: 0.5\nnum_classes: 5\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2]]\n",
+        "name: B\nresolution: [19, 12]\nwidth_mult: 0.35\nnum_classes: 7\npadding: tf\nbn_eps: 0.001\ninverted_residual_setting: [[1, 8, 1, 1], [4, 16, 2, 1], [6, 24, 2, 2]]\n",
+    ];
+    for text in specs {
+        let program = compile_str("t.yaml", text).unwrap();
+        let net = &program.network;
+        let weights = init_weights(net, 3);
+        let per = net.input.len();
+        let images: Vec<f32> = (0..16 * per).map(|i| ((i * 7919 % 2003) as f32 / 2003.0) * 4.0 - 2.0).collect();
+        let q = quantize(&program, &weights, &images, 16).unwrap();
+        let mut worst = 0.0f64;
+        for x in images.chunks_exact(per).take(4) {
+            let want = reference::run(net, &weights, x).unwrap().logits;
+            let got = interpreter::run(&q, x).unwrap();
+            assert_eq!(got.stages.len(), net.stages);
+            worst = worst.max(rms(&got.logits, &want) / rms(&want, &vec![0.0; want.len()]));
+        }
+        assert!(worst < 0.1, "{text}: RMS logit error {worst} of the logits' RMS");
+    }
+}
+
+#[test]
+fn every_layer_is_quantized_as_its_op_needs() {
+    let program = compile_file(&repo("."), "models/digits/model.yaml").unwrap().program;
+    let weights = std::fs::read(repo("models/digits/weights.safetensors")).unwrap();
+    let net = &program.network;
+    let images: Vec<f32> = (0..2 * net.input.len()).map(|i| (i % 17) as f32 / 8.0 - 1.0).collect();
+    let q = quantize(&program, &weights, &images, 2).unwrap();
+    for (layer, ql) in net.layers.iter().zip(&q.layers) {
+        match &ql.requant {
+            Requant::Levels { output, multipliers, residual, clamp } => {
+                assert_eq!(multipliers.len(), layer.output_shape.c);
+                assert_eq!(residual.is_some(), layer.residual.is_some());
+                let c = layer.output_shape.c;
+                assert_eq!(ql.weight_scales.len(), c);
+                for row in ql.weight.chunks_exact(ql.weight.len() / c) {
+                    let largest = row.iter().map(|w| w.unsigned_abs()).max().unwrap();
+                    assert!(largest == 127 || largest == 0, "per-channel symmetric: each row spans [-127, 127]");
+                }
+                if clamp.0 > 0 || clamp.1 < 255 {
+                    assert_eq!(i32::from(clamp.0), output.zero_point, "ReLU6's floor is the zero point");
+                }
+            }
+            Requant::Mean => assert!(ql.weight.is_empty()),
+            Requant::Logits { scales } => assert_eq!(scales.len(), net.num_classes()),
+        }
+    }
+}
+
+#[test]
+fn bad_calibration_files_say_what_is_wrong() {
+    let net = compile_str("t.yaml", "name: T\nresolution: 4\nwidth_mult: 0.25\nnum_classes: 3\n").unwrap().network;
+    let err = |bytes: &[u8]| read_images(bytes, &net).unwrap_err();
+    assert!(err(b"not safetensors").contains("not a safetensors file"));
+    let wrong_name = {
+        let bytes = vec![0u8; 4];
+        let view = TensorView::new(Dtype::F32, vec![1], &bytes).unwrap();
+        serialize([("pictures", view)], None).unwrap()
+    };
+    let e = err(&wrong_name);
+    assert!(e.contains("no tensor `images`") && e.contains("pictures"), "{e}");
+    let e = err(&images_file(&[2, 5, 4, 3], &[0.0; 120]));
+    assert!(e.contains("[2, 5, 4, 3]") && e.contains("[N, 4, 4, 3]"), "{e}");
+    let e = err(&images_file(&[0, 4, 4, 3], &[]));
+    assert!(e.contains("no images"), "{e}");
+    let mut nan = vec![0.5f32; 96];
+    nan[50] = f32::NAN;
+    let e = err(&images_file(&[2, 4, 4, 3], &nan));
+    assert!(e.contains("image 1, element 2"), "{e}");
+    assert_eq!(read_images(&images_file(&[2, 4, 4, 3], &[0.25; 96]), &net).unwrap().0, 2);
+}
