@@ -196,7 +196,8 @@ fn scalar_chain_gflops() -> f64 {
 /// for a busy hyperthread sibling; both rates are best of a few runs, so a moment of load on a
 /// shared machine does not decide. Under user-mode emulation (`scripts/aarch64.sh` sets
 /// `MOBILENET_EMULATED`) every vector lane is emulated one after another, so no speed holds there;
-/// the probe still has to run on every ISA.
+/// the probe still has to run on every ISA. Nor is the portable probe's speed checked in the dev
+/// profile (see below); `cargo test --release` checks it.
 #[test]
 fn fma_peak_beats_a_scalar_chain_by_the_vector_width() {
     if std::env::var_os("MOBILENET_EMULATED").is_some() {
@@ -212,8 +213,15 @@ fn fma_peak_beats_a_scalar_chain_by_the_vector_width() {
             Isa::Avx512 => 16.0,
             Isa::Avx2 => 8.0,
             Isa::Neon => 4.0,
-            // How far LLVM vectorises the portable arrays depends on the opt-level; their
-            // independent chains still keep two operations in flight (9x measured).
+            // The portable arrays are only as fast as LLVM makes them: in an optimised build
+            // their independent chains keep at least two operations in flight (9x measured). The
+            // dev profile (opt-level 1, no ThinLTO) keeps the 16 x 8 accumulators on the stack,
+            // where the probe measured 1.05-1.2x one scalar chain: nothing to check there.
+            Isa::Portable if cfg!(debug_assertions) => {
+                let gflops = mobilenet_kernels::fma_peak_gflops(cpu);
+                eprintln!("Portable: {gflops:.3} GFLOP/s in an unoptimised build; speed not checked");
+                continue;
+            }
             Isa::Portable => 2.0,
         };
         let gflops = mobilenet_kernels::fma_peak_gflops(cpu);
