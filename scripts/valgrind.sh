@@ -8,7 +8,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
   apt-get update -q && apt-get install -y -q valgrind
 fi
 
-bin=$(cargo test -q -p mobilenet-e2e --test e2e --no-run --message-format=json 2>/dev/null \
+# `--workspace`, as `cargo test --workspace` built it: with `-p mobilenet-e2e` cargo would
+# unify features over that package alone and rebuild the binary with other dependency features.
+bin=$(cargo test -q --workspace --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
