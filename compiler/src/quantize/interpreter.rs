@@ -62,7 +62,8 @@ pub fn run(q: &QuantizedNetwork, input_hwc: &[f32]) -> Result<Output, Error> {
         };
         assert_eq!(acc.len(), o.len(), "layer {i}: output length");
         let c = o.c;
-        let bias = |k: usize| if ql.bias.is_empty() { 0 } else { ql.bias[k % c] };
+        // Only layers with weights (all but pooling) have biases, and only they read one.
+        let bias = |k: usize| ql.bias[k % c];
         let y: Vec<u8> = match &ql.requant {
             Requant::Mean => acc.iter().map(|&v| v as u8).collect(),
             Requant::Logits { scales } => {

@@ -3,15 +3,15 @@
 //! torchvision's resize-and-centre-crop geometry.
 
 use image::{Rgb, RgbImage};
-use mobilenet_e2e::max_abs_diff;
+use mobilenet_e2e::{max_abs_diff, repo_root};
 use mobilenet_runtime::Padding;
 use quickstart::{photo, top_k, KerasPhoto};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const PIXELS: usize = KerasPhoto::INPUT_HEIGHT * KerasPhoto::INPUT_WIDTH * 3;
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    repo_root().join(path)
 }
 
 /// TensorFlow's reference for the astronaut (image 0): its input as the bytes PIL produced
