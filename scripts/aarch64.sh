@@ -2,9 +2,10 @@
 # The test suite on aarch64 (`cargo test --workspace --target aarch64-unknown-linux-gnu`) under
 # user-mode emulation: built by Debian's rustc (which ships the arm64 standard library), linked by
 # the cross gcc, each test binary run by qemu-aarch64. The kernels pick NEON there, as on an ARM
-# machine. Extra arguments go to `cargo test`.
+# machine. Extra arguments go to `cargo test`. It builds in target/aarch64-debian-rustc, its own
+# directory, so that it can run while a host cargo holds target/ (as .ci/run does).
 # Installs the Debian packages it needs (rustc-web, libstd-rust-web-dev:arm64,
-# gcc-aarch64-linux-gnu, qemu-user) when they are missing.
+# gcc-aarch64-linux-gnu, qemu-user) when they are missing; MOBILENET_INSTALL_ONLY=1 stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ -z "${MOBILENET_INSTALL_ONLY:-}" ] || exit 0
 
+export CARGO_TARGET_DIR="$PWD/target/aarch64-debian-rustc"
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 # `-L /`, not the cross tree (/usr/aarch64-linux-gnu): libstd-rust-web-dev:arm64 brings the arm64

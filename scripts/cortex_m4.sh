@@ -5,7 +5,7 @@
 # Prints flash (text + rodata), the arena, the stack's high-water mark and the instructions one
 # forward pass executes (qemu -icount shift=0: 1 ns of virtual time per instruction).
 # Installs the Debian packages it needs (rustc-web, rust-web-src, gcc-arm-none-eabi,
-# qemu-system-arm) when they are missing.
+# qemu-system-arm) when they are missing; MOBILENET_INSTALL_ONLY=1 stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ -z "${MOBILENET_INSTALL_ONLY:-}" ] || exit 0
 
 cd firmware/cortex-m4
 # Debian's rustc has no prebuilt thumbv7em standard library: build `core` from rust-web-src.

@@ -5,8 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v valgrind >/dev/null 2>&1; then
-  apt-get update -q && apt-get install -y -q valgrind
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends valgrind >/dev/null
 fi
+[ -z "${MOBILENET_INSTALL_ONLY:-}" ] || exit 0
 
 # `--workspace`, as `cargo test --workspace` built it: with `-p mobilenet-e2e` cargo would
 # unify features over that package alone and rebuild the binary with other dependency features.
