@@ -33,6 +33,8 @@ pub struct Compiled {
     pub source: SourceFile,
     pub program: Program,
     pub baked: Option<Vec<f32>>,
+    /// For `precision: int8`: the quantized network and its packed parameters.
+    pub int8: Option<(quantize::QuantizedNetwork, quantize::pack::Packed)>,
     /// Class names from the spec's `labels` file.
     pub labels: Option<Vec<String>>,
     pub tracked: codegen::Tracked,
@@ -64,7 +66,12 @@ pub fn expand(input: TokenStream, target: codegen::Target) -> Result<TokenStream
 /// Compile the spec at `rel` (relative to `base`, the crate root) into tokens.
 pub fn expand_file(base: &Path, rel: &str, target: codegen::Target) -> Result<TokenStream, Error> {
     let c = compile_file(base, rel)?;
-    Ok(codegen::generate(&c.program, c.baked.as_deref(), c.labels.as_deref(), &c.tracked, target))
+    let baked = match (&c.int8, &c.baked) {
+        (Some((q, packed)), _) => Some(codegen::Baked::Int8(codegen::Int8 { q, packed })),
+        (None, Some(floats)) => Some(codegen::Baked::F32(floats)),
+        (None, None) => None,
+    };
+    Ok(codegen::generate(&c.program, baked, c.labels.as_deref(), &c.tracked, target))
 }
 
 /// Read, validate and compile the spec at `rel` (relative to `base`); fold its weights.
@@ -80,7 +87,7 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
     let source = SourceFile { display: rel.to_string(), text };
     let spec = spec::parse(&source)?;
     let program = passes::compile(&spec, &source)?;
-    let mut tracked = codegen::Tracked { spec: Some(absolute(&path)), weights: None, labels: None };
+    let mut tracked = codegen::Tracked { spec: Some(absolute(&path)), weights: None, labels: None, calibration: None };
     let labels = match &spec.labels {
         None => None,
         Some(l) => {
@@ -95,6 +102,7 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
             Some(names)
         }
     };
+    let mut weight_bytes = None;
     let baked = match &spec.weights {
         None => None,
         Some(w) => {
@@ -110,10 +118,26 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
                     ),
                 )
             })?;
+            weight_bytes = Some(bytes);
             Some(folded)
         }
     };
-    Ok(Compiled { source, program, baked, labels, tracked })
+    let int8 = match (&spec.calibration, weight_bytes) {
+        (Some(c), Some(weights)) if spec.precision == spec::Precision::Int8 => {
+            let at = || locate(&source, &[Seg::Key("calibration")]);
+            let hint = "`calibration` is relative to the spec's folder";
+            let (file, shown, bytes) = read_named(&source, &path, rel, &root, "calibration", c, hint)?;
+            tracked.calibration = Some(file);
+            let (n, images) = quantize::calibrate::read_images(&bytes, &program.network)
+                .map_err(|why| Error::at(at(), format!("calibration `{shown}`: {why}")))?;
+            let q = quantize::quantize(&program, &weights, &images, n)
+                .map_err(|e| Error::at(at(), format!("calibrating with `{shown}` failed: {e}")))?;
+            let packed = quantize::pack::pack(&q);
+            Some((q, packed))
+        }
+        _ => None,
+    };
+    Ok(Compiled { source, program, baked, int8, labels, tracked })
 }
 
 /// Read `name`, which the spec at `path` (shown as `rel`) names under `key`, relative to its

@@ -1,8 +1,10 @@
 //! A per-layer table of a compiled network in the spirit of torchsummary: output shapes,
-//! parameters (as torchvision counts them), multiply-accumulates, then the memory plan.
+//! parameters (as torchvision counts them), multiply-accumulates, then the memory plan (in bytes
+//! of f32 activations, or of int8 ones), and for an int8 model every tensor's quantization.
 
 use crate::ir::Value;
 use crate::passes::fuse_blocks::{Buffer, FusedBlock, Step};
+use crate::quantize::{QuantizedNetwork, Requant};
 use crate::Program;
 use std::fmt::Write;
 
@@ -19,9 +21,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The summary table of `program`, ending in a newline.
-pub fn summary(program: &Program) -> String {
+/// The summary table of `program` (`int8`: its quantization, for a `precision: int8` spec),
+/// ending in a newline.
+pub fn summary(program: &Program, int8: Option<&QuantizedNetwork>) -> String {
     let net = &program.network;
+    // Bytes an activation takes.
+    let size: u64 = if int8.is_some() { 1 } else { 4 };
     let header = ["Layer (type)", "Output Shape", "Param #", "MACs"];
     let rows: Vec<[String; 4]> = net
         .layers
@@ -133,7 +138,7 @@ pub fn summary(program: &Program) -> String {
                     c.chunk
                 );
                 let bands = format!("{}, {}", a.band, b.band);
-                [k.to_string(), what, bands, thousands(c.scratch_len() as u64 * 4)]
+                [k.to_string(), what, bands, thousands(c.scratch_len() as u64 * size)]
             }
             Step::Block(b) => {
                 let d = b.dims;
@@ -151,30 +156,36 @@ pub fn summary(program: &Program) -> String {
                     if d.expand { "" } else { ", no expand" },
                     if d.residual { ", residual" } else { "" }
                 );
-                [k.to_string(), what, format!("{} of {}", d.band, d.ho()), thousands(d.scratch_len() as u64 * 4)]
+                [k.to_string(), what, format!("{} of {}", d.band, d.ho()), thousands(d.scratch_len() as u64 * size)]
             }
         })
         .collect();
     out.push_str(&table(["Step", "What", "Band rows", "Scratch (B)"], &step_rows));
     let _ = writeln!(
         out,
-        "Arena: {} bytes (peak), liveness lower bound {} bytes",
-        thousands(arena.bytes() as u64),
-        thousands(arena.lower_bound_bytes() as u64)
+        "Arena: {} bytes (peak{}), liveness lower bound {} bytes",
+        thousands(arena.size as u64 * size),
+        if int8.is_some() { ", int8 activations" } else { "" },
+        thousands(arena.lower_bound as u64 * size)
     );
     let _ = writeln!(
         out,
         "Op-by-op schedule would need at least {} bytes ({:.2}x the fused peak)",
-        thousands(program.op_by_op_bound as u64 * 4),
+        thousands(program.op_by_op_bound as u64 * size),
         program.op_by_op_bound as f64 / arena.size.max(1) as f64
     );
     let per_thread = sched.thread_scratch_len();
-    let _ = writeln!(out, "forward_parallel: {} bytes of scratch per extra thread", thousands(per_thread as u64 * 4));
-    let _ = writeln!(
-        out,
-        "forward_batch: steps 0..{} image by image, steps {}.. step by step over the batch",
-        program.batch_step_major_from, program.batch_step_major_from
-    );
+    let _ =
+        writeln!(out, "forward_parallel: {} bytes of scratch per extra thread", thousands(per_thread as u64 * size));
+    if int8.is_some() {
+        let _ = writeln!(out, "forward_batch: every step image by image");
+    } else {
+        let _ = writeln!(
+            out,
+            "forward_batch: steps 0..{} image by image, steps {}.. step by step over the batch",
+            program.batch_step_major_from, program.batch_step_major_from
+        );
+    }
 
     let buffer_rows: Vec<[String; 5]> = arena
         .placements
@@ -194,13 +205,57 @@ pub fn summary(program: &Program) -> String {
             [
                 holds,
                 shape,
-                thousands(p.offset as u64 * 4),
-                thousands(p.len as u64 * 4),
+                thousands(p.offset as u64 * size),
+                thousands(p.len as u64 * size),
                 format!("{}..={}", p.first, p.last),
             ]
         })
         .collect();
     out.push_str(&table(["Buffer", "Shape", "Offset (B)", "Bytes", "Live (steps)"], &buffer_rows));
+    if let Some(q) = int8 {
+        out.push_str(&quantization(q));
+    }
+    out
+}
+
+/// An int8 model's quantization: the rule, the image's parameters, then per layer its input's
+/// and output's scale and zero point, its clamp and its weight scales' range.
+fn quantization(q: &QuantizedNetwork) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "int8: activation ranges are the float model's min/max over the calibration images, widened to contain 0; weights symmetric per output channel; real = scale * (level - zero_point)"
+    );
+    let _ = writeln!(out, "Image: scale {:.6e}, zero point {}", q.image.scale, q.image.zero_point);
+    let rows: Vec<[String; 5]> = q
+        .network
+        .layers
+        .iter()
+        .zip(&q.layers)
+        .map(|(l, ql)| {
+            let name = format!("{} ({})", l.conv.as_deref().unwrap_or("pool"), l.kind_name());
+            let input = format!("{:.4e} / {}", ql.input.scale, ql.input.zero_point);
+            let (output, clamp) = match &ql.requant {
+                Requant::Levels { output, clamp, .. } => {
+                    (format!("{:.4e} / {}", output.scale, output.zero_point), format!("{}..={}", clamp.0, clamp.1))
+                }
+                Requant::Mean => ("as input".into(), "-".into()),
+                Requant::Logits { .. } => ("f32 logits".into(), "-".into()),
+            };
+            let weights = match ql.weight_scales.iter().copied().reduce(f32::min) {
+                Some(lo) => {
+                    let hi = ql.weight_scales.iter().copied().fold(lo, f32::max);
+                    format!("{lo:.3e}..{hi:.3e}")
+                }
+                None => "-".into(),
+            };
+            [name, input, output, clamp, weights]
+        })
+        .collect();
+    out.push_str(&table(
+        ["Layer (type)", "Input scale / zero point", "Output scale / zero point", "Clamp", "Weight scales"],
+        &rows,
+    ));
     out
 }
 
@@ -256,7 +311,7 @@ mod tests {
     #[test]
     fn mobilenet_v2_totals() {
         let program = crate::compile_str("v.yaml", "name: V\nresolution: 224\n").unwrap();
-        let s = summary(&program);
+        let s = summary(&program, None);
         assert!(s.contains("\nTotal params: 3,504,872\n"), "{s}");
         assert!(s.contains("\nTotal MACs: 300,774,272\n"), "{s}");
         assert!(s.contains("\nInput: 224x224x3\nPadding: torch (1 on every side); BatchNorm eps: 1e-5\n"), "{s}");

@@ -165,7 +165,7 @@ fn memory_plan_arena_bytes() {
         assert_eq!((speed.arena.bytes(), memory.arena.bytes()), (speed_bytes, memory_bytes));
         assert_eq!(memory.arena.bytes(), memory.arena.lower_bound_bytes());
         assert!(memory.arena.bytes() <= if speed_text == tiny { 131_072 } else { 838_860 });
-        let s = summary(&memory);
+        let s = summary(&memory, None);
         assert!(
             s.contains(
                 "\nPlan: memory (blocks chained and row bands narrowed where they set the peak: the bound is that of one-row bands and chunks)\n"

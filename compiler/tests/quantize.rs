@@ -155,3 +155,12 @@ fn bad_calibration_files_say_what_is_wrong() {
     assert!(e.contains("image 1, element 2"), "{e}");
     assert_eq!(read_images(&images_file(&[2, 4, 4, 3], &[0.25; 96]), &net).unwrap().0, 2);
 }
+
+/// MobileNetV2 1.0-224's int8 arena: the speed plan, one byte an activation.
+#[test]
+fn v2_int8_arena_is_under_0_4_mib() {
+    let program = compile_str("v2.yaml", "name: V\nresolution: 224\n").unwrap();
+    let bytes = program.arena.int8_bytes();
+    println!("v2 1.0-224 int8 ARENA_BYTES: {bytes} ({:.3} MiB)", bytes as f64 / (1 << 20) as f64);
+    assert!(bytes * 10 <= 4 << 20, "int8 arena {bytes} bytes is over 0.4 MiB");
+}

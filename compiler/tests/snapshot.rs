@@ -1,7 +1,7 @@
 //! Snapshot of the generated code for a tiny spec, formatted with prettyplease, so every change
 //! to codegen shows up in review.
 
-use mobilenet_compiler::codegen::{generate, Target, Tracked};
+use mobilenet_compiler::codegen::{generate, Baked, Target, Tracked};
 use mobilenet_compiler::compile_str;
 
 const TINY: &str = "\
@@ -46,7 +46,7 @@ fn no_std_code_uses_only_what_no_std_has() {
     let text = format!("{TINY}input: {{format: rgb8, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}\n");
     let program = compile_str("tiny.yaml", &text).unwrap();
     let baked = vec![0.0f32; program.params.total];
-    let code = generate(&program, Some(&baked), None, &Tracked::default(), Target::NO_STD).to_string();
+    let code = generate(&program, Some(Baked::F32(&baked)), None, &Tracked::default(), Target::NO_STD).to_string();
     syn::parse_file(&code).expect("generated code parses as a Rust file");
     for present in ["fn new", "fn forward_in", "fn forward_rgb8_in", "buffer_floats", "Cpu :: detected"] {
         assert!(code.contains(present), "no_std code lacks `{present}`");
@@ -62,10 +62,43 @@ fn no_std_code_uses_only_what_no_std_has() {
     ] {
         assert!(!code.contains(absent), "no_std code names `{absent}`");
     }
-    let std_code = generate(&program, Some(&baked), None, &Tracked::default(), Target::STD).to_string();
+    let std_code = generate(&program, Some(Baked::F32(&baked)), None, &Tracked::default(), Target::STD).to_string();
     assert!(std_code.contains("fn forward_in") && std_code.contains("Arena") && std_code.contains("stem_output"));
 
     let unbaked = generate(&program, None, None, &Tracked::default(), Target::NO_STD).to_string();
     assert!(unbaked.contains("compile_error"), "a no_std model without weights must not compile");
     assert!(unbaked.contains("names no `weights`"));
+}
+
+/// An int8 model: int8 entry points over the packed blob, no weight loader (its ranges were
+/// calibrated for the baked weights), a little-endian guard; without `std`, nothing that
+/// allocates (the dequantizing inspector).
+#[test]
+fn int8_code_runs_the_int8_kernels() {
+    use mobilenet_compiler::codegen::Int8;
+    use mobilenet_compiler::init_weights::init_weights;
+    use mobilenet_compiler::quantize::{pack::pack, quantize};
+    let text = format!("{TINY}input: {{format: rgb8, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}\n");
+    let program = compile_str("tiny.yaml", &text).unwrap();
+    let weights = init_weights(&program.network, 1);
+    let images: Vec<f32> = (0..2 * program.network.input.len()).map(|i| (i % 13) as f32 / 6.0 - 1.0).collect();
+    let q = quantize(&program, &weights, &images, 2).unwrap();
+    let packed = pack(&q);
+    let baked = || Some(Baked::Int8(Int8 { q: &q, packed: &packed }));
+    let code = generate(&program, baked(), None, &Tracked::default(), Target::STD).to_string();
+    syn::parse_file(&code).expect("generated code parses as a Rust file");
+    for present in
+        ["par_block8", "par_linear8", "avg_pool8", "quantize_rgb8", "bytes_mut", "target_endian", "dequantize"]
+    {
+        assert!(code.contains(present), "int8 code lacks `{present}`");
+    }
+    for absent in ["from_safetensors", "load_params", "par_block ::", "normalize_rgb8", "PARAM_FLOATS"] {
+        assert!(!code.contains(absent), "int8 code names `{absent}`");
+    }
+    let no_std = generate(&program, baked(), None, &Tracked::default(), Target::NO_STD).to_string();
+    syn::parse_file(&no_std).expect("generated code parses as a Rust file");
+    assert!(no_std.contains("fn forward_in") && no_std.contains("par_block8"));
+    for absent in ["dequantize", "stem8_output", "Threads ::", "forward_batch"] {
+        assert!(!no_std.contains(absent), "no_std int8 code names `{absent}`");
+    }
 }

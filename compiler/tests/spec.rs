@@ -1,7 +1,7 @@
 //! Spec parsing: defaults reproduce torchvision, `plan` takes its two values, and errors found
-//! after parsing are located.
+//! after parsing are located; `precision: int8` needs `weights` and `calibration`.
 
-use mobilenet_compiler::spec::{parse, Plan, DEFAULT_TABLE};
+use mobilenet_compiler::spec::{parse, Plan, Precision, DEFAULT_TABLE};
 use mobilenet_compiler::{compile_str, SourceFile};
 
 fn src(text: &str) -> SourceFile {
@@ -95,4 +95,27 @@ fn bad_plan_is_located_and_names_the_values() {
     assert!(e.to_string().starts_with("m.yaml:3:7: plan: invalid type: sequence, expected `speed` or `memory`"), "{e}");
     let e = parse(&src("name: M\nresolution: 8\nplna: memory\n")).unwrap_err();
     assert!(e.to_string().starts_with("m.yaml:3:1: unknown key `plna`: did you mean `plan`?"), "{e}");
+}
+
+#[test]
+fn precision_is_f32_or_int8_with_weights_and_calibration() {
+    let base = "name: M\nresolution: 8\n";
+    assert_eq!(parse(&src(base)).unwrap().precision, Precision::F32);
+    let int8 = format!("{base}weights: w.safetensors\nprecision: int8\ncalibration: c.safetensors\n");
+    let spec = parse(&src(&int8)).unwrap();
+    assert_eq!((spec.precision, spec.calibration.as_deref()), (Precision::Int8, Some("c.safetensors")));
+    assert_eq!((Precision::F32.name(), Precision::Int8.name()), ("f32", "int8"));
+    let err = |text: String| parse(&src(&text)).unwrap_err().to_string();
+    let e = err(format!("{base}precision: int4\n"));
+    assert!(e.starts_with("m.yaml:3:12: precision: must be `f32` (the default) or `int8`"), "{e}");
+    let e = err(format!("{base}weights: w.safetensors\nprecision: int8\n"));
+    assert!(e.starts_with("m.yaml:4:12: `precision: int8` needs calibration images"), "{e}");
+    let e = err(format!("{base}precision: int8\ncalibration: c.safetensors\n"));
+    assert!(e.starts_with("m.yaml:3:12: `precision: int8` quantizes the spec's weights"), "{e}");
+    let e = err(format!("{base}calibration: c.safetensors\n"));
+    assert!(e.starts_with("m.yaml:3:14: `calibration` is only read for `precision: int8`"), "{e}");
+    let e = err(format!("{int8}plan: memory\n"));
+    assert!(e.starts_with("m.yaml:6:7: int8 models have no `plan: memory` schedule"), "{e}");
+    let e = err(format!("{base}precison: int8\n"));
+    assert!(e.starts_with("m.yaml:3:1: unknown key `precison`: did you mean `precision`?"), "{e}");
 }

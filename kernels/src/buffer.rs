@@ -49,7 +49,7 @@ pub fn buffer_floats(buffer: &mut [u8], floats: usize) -> Result<&mut [f32], Err
     bytemuck::try_cast_slice_mut(&mut buffer[..needed]).map_err(|_| Error::BufferMisaligned { misalignment })
 }
 
-/// A `(offset, len)` region of the arena, in floats.
+/// A `(offset, len)` region of the arena, in elements (floats; bytes for int8 models).
 pub type Region = (usize, usize);
 
 /// Borrow `N` disjoint regions of the arena at once (the memory plan guarantees they are).
@@ -57,10 +57,10 @@ pub type Region = (usize, usize);
 /// # Panics
 /// If two regions overlap or one lies outside `buf`: a bug in the compiler's plan.
 #[inline]
-pub fn split<const N: usize>(buf: &mut [f32], regions: [Region; N]) -> [&mut [f32]; N] {
+pub fn split<T, const N: usize>(buf: &mut [T], regions: [Region; N]) -> [&mut [T]; N] {
     let mut order: [usize; N] = core::array::from_fn(|i| i);
     order.sort_unstable_by_key(|&i| regions[i].0);
-    let mut out: [&mut [f32]; N] = core::array::from_fn(|_| Default::default());
+    let mut out: [&mut [T]; N] = core::array::from_fn(|_| Default::default());
     let mut rest = buf;
     let mut base = 0;
     for i in order {

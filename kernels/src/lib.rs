@@ -21,6 +21,7 @@ pub mod dispatch;
 mod dw;
 mod error;
 mod gemm;
+pub mod int8;
 mod isa;
 pub mod layout;
 mod par;

@@ -40,6 +40,12 @@ impl Params {
         Params(Inner::Baked(bytemuck::cast_slice(bytes)))
     }
 
+    /// The parameters' bytes (an int8 model's blob).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(self.as_slice())
+    }
+
     #[inline]
     pub fn as_slice(&self) -> &[f32] {
         match &self.0 {
@@ -100,17 +106,22 @@ pub fn batch_arena(a: &mut [f32], planned: usize, images: usize) -> Result<&mut 
     Ok(&mut a[..needed])
 }
 
-/// Split the arena into the planned region and the per-thread scratch behind it, checking there
-/// is scratch for `threads` threads.
-pub fn split_thread_scratch(
-    a: &mut [f32],
+/// Split the arena (floats, or bytes for int8 models) into the planned region and the
+/// per-thread scratch behind it, checking there is scratch for `threads` threads.
+pub fn split_thread_scratch<T>(
+    a: &mut [T],
     planned: usize,
     per_thread: usize,
     threads: usize,
-) -> Result<(&mut [f32], &mut [f32]), Error> {
+) -> Result<(&mut [T], &mut [T]), Error> {
     let needed = planned + threads.saturating_sub(1) * per_thread;
+    let size = core::mem::size_of::<T>();
     if a.len() < needed {
-        return Err(Error::ArenaTooSmall { threads, needed_bytes: needed * 4, found_bytes: a.len() * 4 });
+        return Err(Error::ArenaTooSmall {
+            threads,
+            needed_bytes: needed * size,
+            found_bytes: core::mem::size_of_val(a),
+        });
     }
     Ok(a.split_at_mut(planned))
 }

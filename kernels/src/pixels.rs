@@ -20,7 +20,7 @@ pub fn normalize_rgb8(pixels: &[u8], scale: &[f32; 3], bias: &[f32; 3], out: &mu
 /// `a * b + c` rounded once. `core` has no `mul_add`; without `std` it is rounded twice (the
 /// difference is below the 1e-4 the outputs are checked to).
 #[inline(always)]
-fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn mul_add(a: f32, b: f32, c: f32) -> f32 {
     #[cfg(feature = "std")]
     return a.mul_add(b, c);
     #[cfg(not(feature = "std"))]

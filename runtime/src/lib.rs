@@ -35,6 +35,12 @@ pub use mobilenet_macros::mobilenet;
 pub mod __private {
     #[cfg(feature = "std")]
     pub use mobilenet_kernels::dispatch::{block_output, stem_output};
+    pub use mobilenet_kernels::int8::{
+        avg_pool8, bytes_mut, f32s, i32s, i8s, par_block8, par_linear8, par_pointwise8, par_stem8, quantize_rgb8,
+        BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut,
+    };
+    #[cfg(feature = "std")]
+    pub use mobilenet_kernels::int8::{dequantize, stem8_output};
     #[cfg(feature = "std")]
     pub use mobilenet_kernels::load_params;
     pub use mobilenet_kernels::{

@@ -88,7 +88,7 @@ fn cmd_summary(args: &[String]) -> Result<(), Error> {
     };
     let base = std::env::current_dir().map_err(|e| Error::new(format!("cannot read the current directory: {e}")))?;
     let compiled = compile_file(&base, spec)?;
-    let mut text = summary(&compiled.program);
+    let mut text = summary(&compiled.program, compiled.int8.as_ref().map(|(q, _)| q));
     if let Some(n) = threads {
         text.push('\n');
         text.push_str(&mobilenet_compiler::work_split::report(&compiled.program, n));

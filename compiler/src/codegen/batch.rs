@@ -1,7 +1,8 @@
 //! `forward_batch`: the steps before `Program::batch_step_major_from` run image by image, the
 //! rest step by step over the batch (see `passes::plan_batch`): fused blocks through
 //! `block_batch` (weight panels outermost over groups of images), the classifier as one matrix
-//! product over every image's features. Each image has its own copy of the memory plan.
+//! product over every image's features. Each image has its own copy of the memory plan. An
+//! int8 model runs every step image by image (its kernels have no batched form yet).
 
 use super::{block, lit, param_slices, region, rt, tensor_region};
 use crate::ir::{Op, Value};
@@ -10,12 +11,39 @@ use crate::passes::Program;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// The methods `arena_batch` and `forward_batch`; `steps` is each step's code as `run` has it.
-pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
+/// The methods `arena_batch` and `forward_batch`; `steps` is each step's code as `run` has it;
+/// `int8`: the model is int8 (its arena and parameters are bytes).
+pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> TokenStream {
     let rt = rt();
     let net = &program.network;
     let name_str = net.spec.name.as_str();
-    let split = program.batch_step_major_from.min(steps.len());
+    let split = if int8 { steps.len() } else { program.batch_step_major_from.min(steps.len()) };
+    let (param_view, arena_view, no_extra) = if int8 {
+        (
+            quote!(let p: &[u8] = self.params.as_bytes();),
+            quote!(let a = #rt::bytes_mut(a);),
+            quote!(let extra: &mut [u8] = &mut [];),
+        )
+    } else {
+        (quote!(let p: &[f32] = self.params.as_slice();), quote!(), quote!(let extra: &mut [f32] = &mut [];))
+    };
+    let doc = if int8 {
+        quote! {
+            /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
+            /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
+            /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
+            /// each image, bit for bit; an int8 model runs the images one after another. One
+            /// thread; allocates nothing.
+        }
+    } else {
+        quote! {
+            /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
+            /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
+            /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
+            /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
+            /// their weights are fetched from memory once per batch. One thread; allocates nothing.
+        }
+    };
     let prefix = &steps[..split];
     // The first step of a model that takes 8-bit frames reads `pixels`; batches take floats.
     let no_pixels = program
@@ -25,6 +53,7 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
     // Names each step's code expects, bound to image `i` of the batch.
     let per_image = quote! {
         let a = &mut all[i * Self::ARENA_FLOATS..(i + 1) * Self::ARENA_FLOATS];
+        #arena_view
         let input = &inputs_hwc[i * image..(i + 1) * image];
         let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
         let _ = (&input, &logits);
@@ -62,11 +91,7 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
             ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
         }
 
-        /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
-        /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
-        /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
-        /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
-        /// their weights are fetched from memory once per batch. One thread; allocates nothing.
+        #doc
         pub fn forward_batch(
             &self,
             arena: &mut ::mobilenet_runtime::Arena,
@@ -77,11 +102,11 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream]) -> TokenStream {
             let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
             let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
             let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
-            let p: &[f32] = self.params.as_slice();
+            #param_view
             let mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads> = ::core::option::Option::None;
             let mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])> =
                 ::core::option::Option::None;
-            let extra: &mut [f32] = &mut [];
+            #no_extra
             for i in 0..images {
                 #per_image
                 #(#prefix)*

@@ -4,6 +4,7 @@
 mod batch;
 mod block;
 mod chain;
+mod int8;
 mod linear;
 mod pointwise;
 mod pool;
@@ -18,12 +19,22 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::path::PathBuf;
 
+pub use int8::Int8;
+
+/// Weights baked into the model: f32 (folded, packed), or an int8 quantization.
+#[derive(Clone, Copy)]
+pub enum Baked<'a> {
+    F32(&'a [f32]),
+    Int8(Int8<'a>),
+}
+
 /// Files the macro read: cargo rebuilds the user's crate when they change.
 #[derive(Clone, Debug, Default)]
 pub struct Tracked {
     pub spec: Option<PathBuf>,
     pub weights: Option<PathBuf>,
     pub labels: Option<PathBuf>,
+    pub calibration: Option<PathBuf>,
 }
 
 /// What the generated code may use of the runtime.
@@ -53,11 +64,11 @@ fn region((offset, len): (usize, usize)) -> TokenStream {
     quote!((#o, #l))
 }
 
-/// Generate the model for `program`; `baked` holds folded, packed weights for `new()`,
-/// `labels` the class names of the spec's labels file.
+/// Generate the model for `program`; `baked` holds the weights for `new()` (folded and packed,
+/// or quantized: then the model runs int8), `labels` the class names of the spec's labels file.
 pub fn generate(
     program: &Program,
-    baked: Option<&[f32]>,
+    baked: Option<Baked<'_>>,
     labels: Option<&[String]>,
     tracked: &Tracked,
     target: Target,
@@ -69,12 +80,22 @@ pub fn generate(
     let name_str = spec.name.as_str();
     let (h, w) = (lit(net.input.h), lit(net.input.w));
     let classes = lit(spec.num_classes);
-    let arena_bytes = lit(program.arena.bytes());
+    let int8 = match baked {
+        Some(Baked::Int8(q)) => Some(q),
+        _ => None,
+    };
+    // An int8 plan is in bytes; the arena and the thread scratch stay whole floats.
+    let (arena_floats, scratch_floats) = match int8 {
+        Some(_) => (program.arena.int8_bytes() / 4, program.schedule.thread_scratch_len().div_ceil(4)),
+        None => (program.arena.size, program.schedule.thread_scratch_len()),
+    };
+    let arena_bytes_n = arena_floats * 4;
+    let arena_bytes = lit(arena_bytes_n);
     let params = lit(net.torch_params());
     let macs = Literal::u64_unsuffixed(net.macs());
     let param_floats = lit(program.params.total);
-    let arena_floats = lit(program.arena.size);
-    let thread_scratch = lit(program.schedule.thread_scratch_len());
+    let thread_scratch = lit(scratch_floats);
+    let arena_floats = lit(arena_floats);
     let id = Literal::u64_unsuffixed(model_id(program));
     let bn_eps = Literal::f64_suffixed(spec.bn_eps);
     let layer_descs = program.params.entries.iter().map(param_desc);
@@ -84,13 +105,14 @@ pub fn generate(
         .iter()
         .enumerate()
         .map(|(k, step)| match step {
+            _ if int8.is_some() => int8.expect("int8").step(program, k, step, target.std),
             Step::Layer(i) => layer_code(program, *i, &net.layers[*i]),
             Step::Block(b) => block::emit(program, k, b, target.std),
             Step::Chain(c) => chain::emit(program, k, c, target.std),
         })
         .collect();
 
-    let batch = target.std.then(|| batch::emit(program, &body));
+    let batch = target.std.then(|| batch::emit(program, &body, int8.is_some()));
     let shapes_mod = block::shapes_module(program);
     let shape_items = block::shape_items(program);
     let track_spec = tracked.spec.as_ref().map(|p| {
@@ -111,6 +133,12 @@ pub fn generate(
             const _: &str = ::core::include_str!(#p);
         )
     });
+    let track_calibration = tracked.calibration.as_ref().map(|p| {
+        let p = p.to_string_lossy();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#p);
+        )
+    });
     let labels_const = labels.map(|names| {
         quote! {
             /// Class names, from the spec's `labels` file: `LABELS[i]` names logit `i`.
@@ -118,7 +146,7 @@ pub fn generate(
         }
     });
     let padding_const = padding(spec.padding);
-    let rgb8 = rgb8::emit(program, target.std);
+    let rgb8 = rgb8::emit(program, target.std, int8.map(|q| q.q.image));
     let pixels_param = rgb8.is_some().then(|| quote!(pixels: ::core::option::Option<&[u8]>,));
     let pixels_none = rgb8.is_some().then(|| quote!(::core::option::Option::None,));
     let check_input = if rgb8.is_some() {
@@ -133,12 +161,19 @@ pub fn generate(
     };
     let stage_pixels = rgb8.as_ref().map(|r| r.stage.clone());
     let rgb8_methods = rgb8.map(|r| r.methods);
-    let baked_ctor = baked.map(|floats| {
-        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+    let baked_ctor = baked.map(|baked| {
+        let bytes: Vec<u8> = match baked {
+            Baked::F32(floats) => floats.iter().flat_map(|f| f.to_le_bytes()).collect(),
+            Baked::Int8(q) => q.packed.blob.clone(),
+        };
+        let what = match baked {
+            Baked::F32(_) => "The model with the weights named in its spec, folded and packed at compile time.",
+            Baked::Int8(_) => "The model with the weights named in its spec, quantized to int8 at compile time.",
+        };
         let n = lit(bytes.len());
         let data = Literal::byte_string(&bytes);
         quote! {
-            /// The model with the weights named in its spec, folded and packed at compile time.
+            #[doc = #what]
             pub fn new() -> Self {
                 static BAKED: #rt::Aligned<[u8; #n]> = #rt::Aligned(*#data);
                 #name { params: #rt::Params::baked(&BAKED.0) }
@@ -162,7 +197,9 @@ pub fn generate(
         );
         quote!(::core::compile_error!(#msg);)
     });
-    let std_methods = target.std.then(|| {
+    // An int8 model's activation ranges were calibrated for its baked weights: other weights
+    // would need calibrating again, so it loads none at run time.
+    let from_safetensors = int8.is_none().then(|| {
         quote! {
             /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
             /// pack the weights for the kernels.
@@ -170,6 +207,32 @@ pub fn generate(
                 let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
                 ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
             }
+        }
+    });
+    let param_floats_const = int8.is_none().then(|| quote!(const PARAM_FLOATS: usize = #param_floats;));
+    let loader_consts = int8.is_none().then(|| {
+        quote! {
+            const BN_EPS: f64 = #bn_eps;
+            const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
+        }
+    });
+    let inspect_doc = match int8 {
+        Some(_) => quote! {
+            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
+            /// `features.N` stage (HWC), dequantized from its int8 levels, for debugging against
+            /// another implementation. Stages the plan never materialises (the stem's output) are
+            /// recomputed into temporary buffers, so unlike `forward` this allocates.
+        },
+        None => quote! {
+            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
+            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
+            /// plan never materialises (the stem's output; a chain's first block's) are recomputed
+            /// into temporary buffers, so unlike `forward` this may allocate.
+        },
+    };
+    let std_methods = target.std.then(|| {
+        quote! {
+            #from_safetensors
 
             /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
             pub fn arena() -> ::mobilenet_runtime::Arena {
@@ -209,10 +272,7 @@ pub fn generate(
 
             #batch
 
-            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
-            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
-            /// plan never materialises (the stem's output; a chain's first block's) are recomputed
-            /// into temporary buffers, so unlike `forward` this may allocate.
+            #inspect_doc
             pub fn forward_inspect(
                 &self,
                 arena: &mut ::mobilenet_runtime::Arena,
@@ -226,20 +286,38 @@ pub fn generate(
         }
     });
     let doc = format!(
-        "MobileNetV2 `{name_str}` compiled from its spec: {}x{}x3 input, {} classes, {} parameters, {} MACs, {} arena bytes.",
+        "MobileNetV2 `{name_str}` compiled from its spec: {}x{}x3 input, {} classes, {} parameters, {} MACs, {} arena bytes{}.",
         net.input.h,
         net.input.w,
         spec.num_classes,
         net.torch_params(),
         net.macs(),
-        program.arena.bytes()
+        arena_bytes_n,
+        if int8.is_some() { ", int8 (quantized at build time; f32 in and out)" } else { "" }
     );
+    // The int8 blob's i32 arrays are read in place: little-endian only.
+    let endian_guard = int8.map(|_| {
+        let msg = format!("spec `{name_str}`: int8 models run on little-endian targets only");
+        quote! {
+            #[cfg(target_endian = "big")]
+            ::core::compile_error!(#msg);
+        }
+    });
+    let (param_view, arena_view) = match int8 {
+        Some(_) => (
+            quote!(let p: &[u8] = self.params.as_bytes();),
+            quote!(let (a, extra) = (#rt::bytes_mut(a), #rt::bytes_mut(extra));),
+        ),
+        None => (quote!(let p: &[f32] = self.params.as_slice();), quote!()),
+    };
 
     quote! {
         #track_spec
         #track_weights
         #track_labels
+        #track_calibration
         #no_ctor
+        #endian_guard
 
         /// Shapes of the fused blocks of the model below, as types.
         #[doc(hidden)]
@@ -280,10 +358,9 @@ pub fn generate(
             pub const THREAD_SCRATCH_BYTES: usize = Self::THREAD_SCRATCH_FLOATS * 4;
             const THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
             const ARENA_FLOATS: usize = #arena_floats;
-            const PARAM_FLOATS: usize = #param_floats;
+            #param_floats_const
             const MODEL_ID: u64 = #id;
-            const BN_EPS: f64 = #bn_eps;
-            const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
+            #loader_consts
 
             #baked_ctor
 
@@ -318,8 +395,9 @@ pub fn generate(
                 #check_input
                 let count = threads.as_ref().map_or(1, |t| t.count());
                 let (a, extra) = #rt::split_thread_scratch(a, Self::ARENA_FLOATS, Self::THREAD_SCRATCH_FLOATS, count)?;
+                #arena_view
                 #stage_pixels
-                let p: &[f32] = self.params.as_slice();
+                #param_view
                 #(#body)*
                 let _ = (&mut inspect, &mut threads, &extra);
                 ::core::result::Result::Ok(())

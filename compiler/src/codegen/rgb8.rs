@@ -4,10 +4,12 @@
 //! floats. Normalising before the stem, rather than folding it into the stem's weights, keeps
 //! one set of weights for `forward` and `forward_rgb8`, zero padding exact at the borders, and
 //! the results equal to `forward` on the same normalised floats; the 8-bit values need a
-//! conversion to f32 either way.
+//! conversion to f32 either way. An int8 model stages the image's levels instead: each
+//! normalised value quantized as `forward` quantizes the caller's floats.
 
 use super::{lit, rt};
 use crate::passes::Program;
+use crate::quantize::arith::QParams;
 use crate::spec::InputFormat;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -20,8 +22,9 @@ pub(crate) struct Rgb8 {
     pub methods: TokenStream,
 }
 
-/// `None` unless the spec's input format is `rgb8`.
-pub(crate) fn emit(program: &Program, with_std: bool) -> Option<Rgb8> {
+/// `None` unless the spec's input format is `rgb8`; `int8`: the image's quantization, for an
+/// int8 model.
+pub(crate) fn emit(program: &Program, with_std: bool, int8: Option<QParams>) -> Option<Rgb8> {
     let spec = &program.network.spec;
     if spec.input.format != InputFormat::Rgb8 {
         return None;
@@ -63,9 +66,19 @@ pub(crate) fn emit(program: &Program, with_std: bool) -> Option<Rgb8> {
             }
         }
     });
-    let stage = quote! {
-        if let ::core::option::Option::Some(px) = pixels {
-            #rt::normalize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, &mut a[#o..#e])?;
+    let stage = match int8 {
+        None => quote! {
+            if let ::core::option::Option::Some(px) = pixels {
+                #rt::normalize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, &mut a[#o..#e])?;
+            }
+        },
+        Some(q) => {
+            let (inv, zp) = (Literal::f32_suffixed(q.inverse_scale()), Literal::i32_unsuffixed(q.zero_point));
+            quote! {
+                if let ::core::option::Option::Some(px) = pixels {
+                    #rt::quantize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, #inv, #zp, &mut a[#o..#e])?;
+                }
+            }
         }
     };
     let methods = quote! {

@@ -52,6 +52,12 @@ impl ArenaPlan {
         self.size * 4
     }
 
+    /// The plan with one byte an activation (an int8 model), rounded up to whole floats (its
+    /// arena is allocated, and checked, as floats).
+    pub fn int8_bytes(&self) -> usize {
+        self.size.next_multiple_of(4)
+    }
+
     pub fn lower_bound_bytes(&self) -> usize {
         self.lower_bound * 4
     }

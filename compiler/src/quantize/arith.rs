@@ -1,11 +1,15 @@
-//! The integer arithmetic of int8 inference, shared by the quantizer and the int8 reference
-//! interpreter (and the definition every int8 kernel must reproduce bit for bit).
+//! The quantizer's side of the int8 arithmetic: choosing activation parameters, fixed-point
+//! multipliers and weight levels. What runs (rounding, requantization, quantizing the image) is
+//! `mobilenet_kernels::int8::arith`, the one definition the interpreter and the kernels share.
 //!
 //! - Activations are 8-bit unsigned with a zero point: `real = scale * (q - zero_point)`.
 //! - Weights are symmetric signed 8-bit per output channel (`[-127, 127]`); biases are i32 in
 //!   units of `input scale * weight scale`; products accumulate in i32.
 //! - Requantization multiplies by fixed-point multipliers `m / 2^shift` (`m` a 31-bit integer)
 //!   in 64 bits and rounds half up: `(t + 2^(shift - 1)) >> shift` (an arithmetic shift).
+
+use mobilenet_kernels::int8::arith as kernel;
+pub use mobilenet_kernels::int8::arith::round_shift;
 
 /// Affine 8-bit quantization: `real = scale * (q - zero_point)`, `q` in `0..=255`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,8 +34,7 @@ impl QParams {
     /// `x` quantized: `round_ties_even(x * (1 / scale)) + zero_point`, saturated to `0..=255`.
     /// The reciprocal is computed once in f32, so SIMD code multiplying by it gets the same bits.
     pub fn quantize(self, x: f32) -> u8 {
-        let q = (x * self.inverse_scale()).round_ties_even() + self.zero_point as f32;
-        q.clamp(0.0, 255.0) as u8
+        kernel::quantize(x, self.inverse_scale(), self.zero_point)
     }
 
     pub fn inverse_scale(self) -> f32 {
@@ -98,31 +101,16 @@ impl Multiplier {
     }
 }
 
-/// `(t + 2^(shift - 1)) >> shift`: `t / 2^shift` rounded half up.
-pub fn round_shift(t: i64, shift: u32) -> i64 {
-    (t + (1i64 << (shift - 1))) >> shift
-}
-
 /// An output level: `zero_point + round(acc * multiplier)`, clamped to `[lo, hi]`.
-pub fn requantize(acc: i32, mul: Multiplier, zero_point: i32, (lo, hi): (u8, u8)) -> u8 {
-    let y = round_shift(i64::from(acc) * i64::from(mul.m), mul.shift) + i64::from(zero_point);
-    y.clamp(i64::from(lo), i64::from(hi)) as u8
+pub fn requantize(acc: i32, mul: Multiplier, zero_point: i32, clamp: (u8, u8)) -> u8 {
+    kernel::requantize(acc, mul.m, mul.shift, zero_point, clamp)
 }
 
 /// A residual block's output level: `zero_point + round(acc * m_acc + (r - r_zero_point) *
 /// m_res)` with one rounding (both multipliers share a shift), clamped to `[lo, hi]`.
-pub fn requantize_add(
-    acc: i32,
-    m_acc: Multiplier,
-    r: i32,
-    m_res: Multiplier,
-    zero_point: i32,
-    (lo, hi): (u8, u8),
-) -> u8 {
+pub fn requantize_add(acc: i32, m_acc: Multiplier, r: i32, m_res: Multiplier, zero_point: i32, clamp: (u8, u8)) -> u8 {
     debug_assert_eq!(m_acc.shift, m_res.shift);
-    let t = i64::from(acc) * i64::from(m_acc.m) + i64::from(r) * i64::from(m_res.m);
-    let y = round_shift(t, m_acc.shift) + i64::from(zero_point);
-    y.clamp(i64::from(lo), i64::from(hi)) as u8
+    kernel::requantize_add(acc, m_acc.m, r, m_res.m, m_acc.shift, zero_point, clamp)
 }
 
 /// Symmetric per-channel int8: each of the `rows` rows of `w` scaled so its largest magnitude is
@@ -157,15 +145,6 @@ mod tests {
         assert_eq!(lo as i32, wide.zero_point);
         assert!((wide.dequantize(hi) - 6.0).abs() <= wide.scale / 2.0);
         assert_eq!(QParams::from_range(0.0, 0.0), QParams { scale: 1.0, zero_point: 0 });
-    }
-
-    #[test]
-    fn quantize_rounds_ties_to_even_and_saturates() {
-        let q = QParams { scale: 0.5, zero_point: 10 };
-        assert_eq!(q.quantize(0.25), 10); // 0.5 -> 0
-        assert_eq!(q.quantize(0.75), 12); // 1.5 -> 2
-        assert_eq!(q.quantize(-100.0), 0);
-        assert_eq!(q.quantize(1e9), 255);
     }
 
     #[test]

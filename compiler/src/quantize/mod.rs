@@ -8,12 +8,14 @@
 //! rescaled into the block's output with a single rounding, average pooling in the input's
 //! scale, and the classifier's accumulators dequantized to f32 logits.
 //!
-//! This is the compiler's side of int8 (quantizer and oracle); no generated code or kernel runs
-//! int8 yet.
+//! `pack` lays the result out for the kernels (`mobilenet_kernels::int8`) and codegen bakes it
+//! into the model; `executor` runs the same kernels with run-time shapes, for tests.
 
 pub mod arith;
 pub mod calibrate;
+pub mod executor;
 pub mod interpreter;
+pub mod pack;
 
 use crate::ir::{Network, Op, Value};
 use crate::passes::Program;

@@ -3,12 +3,14 @@
 
 mod input;
 mod plan;
+mod precision;
 mod values;
 
 use crate::error::{Error, Location};
 pub use input::{InputFormat, InputSpec};
 pub use mobilenet_kernels::Padding;
 pub use plan::Plan;
+pub use precision::Precision;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -70,10 +72,14 @@ pub struct Spec {
     pub labels: Option<String>,
     /// What fused blocks' band heights optimise: speed, or the arena's size.
     pub plan: Plan,
+    /// f32, or int8 quantized at build time.
+    pub precision: Precision,
+    /// Calibration images for int8 (safetensors, tensor `images`), relative to the spec file.
+    pub calibration: Option<String>,
 }
 
 /// The keys a spec may hold, for "did you mean" hints.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 16] = [
     "name",
     "resolution",
     "width_mult",
@@ -88,6 +94,8 @@ pub const KEYS: [&str; 14] = [
     "input",
     "labels",
     "plan",
+    "precision",
+    "calibration",
 ];
 
 /// Bounds that keep every derived size far from overflow and compile times sane.
@@ -127,6 +135,10 @@ struct RawSpec {
     labels: Option<WeightsPath>,
     #[serde(default)]
     plan: Option<plan::PlanDe>,
+    #[serde(default)]
+    precision: Option<precision::PrecisionDe>,
+    #[serde(default)]
+    calibration: Option<WeightsPath>,
 }
 
 /// Parse and validate a spec.
@@ -144,7 +156,7 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
         }
         None => InputSpec::default(),
     };
-    Ok(Spec {
+    let spec = Spec {
         name: raw.name.0,
         height: raw.resolution.0,
         width: raw.resolution.1,
@@ -160,7 +172,11 @@ pub fn parse(src: &SourceFile) -> Result<Spec, Error> {
         input,
         labels: raw.labels.map(|l| l.0),
         plan: raw.plan.map_or(Plan::Speed, |p| p.0),
-    })
+        precision: raw.precision.map_or(Precision::F32, |p| p.0),
+        calibration: raw.calibration.map(|c| c.0),
+    };
+    precision::check(&spec, src)?;
+    Ok(spec)
 }
 
 /// A number as a person wrote it: plain when short, scientific when huge.

@@ -11,3 +11,5 @@ mobilenet_runtime::mobilenet!("../models/v2_0.35_96_c10_memory.yaml");
 mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
 mobilenet_runtime::mobilenet!("specs/tf_rgb8_memory.yaml");
 mobilenet_runtime::mobilenet!("../models/digits/model.yaml");
+mobilenet_runtime::mobilenet!("../models/digits/int8.yaml");
+mobilenet_runtime::mobilenet!("specs/tf_rgb8_int8.yaml");

@@ -1,0 +1,86 @@
+//! The int8 kernels (`mobilenet_kernels::int8`, run with run-time shapes by
+//! `quantize::executor` over the model's own schedule, memory plan and parameter blob) against
+//! the int8 reference interpreter: every materialised stage's levels and the logits, bit for bit,
+//! on 1 and 3 threads, for the trained digits model and random specs that cover a fused and an
+//! unfused stem, both paddings, residual blocks, expansion 1, odd and non-square sizes, bands of
+//! one row and of several.
+
+use mobilenet_compiler::init_weights::init_weights;
+use mobilenet_compiler::quantize::calibrate::read_images;
+use mobilenet_compiler::quantize::{executor, interpreter, pack::pack, quantize};
+use mobilenet_compiler::{compile_file, compile_str, Program};
+use mobilenet_kernels::Threads;
+use std::path::Path;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// Random images in about [-2.5, 2.5], a little wider than calibration saw (so levels saturate).
+fn images(program: &Program, n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n * program.network.input.len())
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 5.0 - 2.5
+        })
+        .collect()
+}
+
+fn check(name: &str, program: &Program, weights: &[u8], calibration: &[f32], n: usize, inputs: &[f32]) {
+    let q = quantize(program, weights, calibration, n).unwrap();
+    let packed = pack(&q);
+    let mut pool = Threads::new(3);
+    for (i, x) in inputs.chunks_exact(program.network.input.len()).enumerate() {
+        let want = interpreter::run(&q, x).unwrap();
+        let one = executor::run(program, &q, &packed, x, None);
+        let three = executor::run(program, &q, &packed, x, Some(&mut pool));
+        assert_eq!(one, three, "{name}, image {i}: 1 and 3 threads differ");
+        assert!(!one.stages.is_empty());
+        for (stage, levels) in &one.stages {
+            let (_, _, wanted, _) = want.stages.iter().find(|s| &s.0 == stage).expect("the interpreter has the stage");
+            let diff = levels.iter().zip(wanted).filter(|(a, b)| a != b).count();
+            assert_eq!(diff, 0, "{name}, image {i}: {stage}: {diff} of {} levels differ", levels.len());
+        }
+        assert_eq!(
+            one.logits.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.logits.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{name}, image {i}: logits"
+        );
+    }
+}
+
+#[test]
+fn digits_kernels_match_the_interpreter() {
+    let compiled = compile_file(&repo("."), "models/digits/model.yaml").unwrap();
+    let program = &compiled.program;
+    let weights = std::fs::read(repo("models/digits/weights.safetensors")).unwrap();
+    let cal = std::fs::read(repo("models/digits/calibration.safetensors")).unwrap();
+    let (n, calibration) = read_images(&cal, &program.network).unwrap();
+    let per = program.network.input.len();
+    let inputs = [&calibration[..3 * per], &images(program, 2, 7)[..]].concat();
+    check("digits", program, &weights, &calibration, n, &inputs);
+}
+
+#[test]
+fn random_specs_kernels_match_the_interpreter() {
+    let specs = [
+        // Stem fused into the first block; residual blocks; bands of several rows.
+        "name: A\nresolution: 17\nwidth_mult: 0.5\nnum_classes: 5\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2]]\n",
+        // TF padding, non-square, expansion 1 after the first block.
+        "name: B\nresolution: [19, 12]\nwidth_mult: 0.35\nnum_classes: 7\npadding: tf\nbn_eps: 0.001\ninverted_residual_setting: [[1, 8, 1, 1], [4, 16, 2, 1], [1, 16, 2, 1], [6, 24, 2, 2]]\n",
+        // An expanding first block: the stem runs as its own step.
+        "name: C\nresolution: [22, 15]\nwidth_mult: 0.25\nnum_classes: 3\ninverted_residual_setting: [[2, 8, 2, 1], [6, 16, 2, 2]]\n",
+        // A larger map (bands narrower than the map, several per block), TF padding at even sizes.
+        "name: D\nresolution: 64\nwidth_mult: 0.35\nnum_classes: 11\npadding: tf\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]]\n",
+    ];
+    for (k, text) in specs.iter().enumerate() {
+        let program = compile_str("t.yaml", text).unwrap();
+        let weights = init_weights(&program.network, 11 + k as u64);
+        let calibration = images(&program, 8, 100 + k as u64);
+        let inputs = images(&program, 2, 200 + k as u64);
+        check(text.lines().next().unwrap(), &program, &weights, &calibration, 8, &inputs);
+    }
+}

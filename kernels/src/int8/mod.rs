@@ -1,0 +1,147 @@
+//! int8 inference: TFLite's integer scheme (8-bit activations with zero points, symmetric int8
+//! weights per output channel, i32 accumulation, fixed-point requantization, ReLU6 as a clamp,
+//! residual adds rescaled in the projection's requantization), with the f32 path's step
+//! structure: the stem, inverted-residual blocks fused in bands of output rows with a ring of
+//! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
+//! classifier, whose accumulators become f32 logits.
+//!
+//! One portable kernel body per op, in plain Rust (no SIMD intrinsics yet); the entry points take
+//! the step's shapes as const generics or a `BlockShape` type, so each layer's instance sees its
+//! shapes as constants, and a `Cpu` for the SIMD paths to come. Every kernel reproduces the
+//! compiler's int8 reference interpreter bit for bit.
+//!
+//! Weight layouts (the compiler packs them): the stem `[cout][ci][ky][kx]`, depthwise tap-major
+//! `[ky][kx][c]`, 1x1 convolutions and the classifier `[cout][cin]`.
+
+pub mod arith;
+mod conv;
+mod par;
+
+#[cfg(feature = "std")]
+pub use par::stem8_output;
+pub use par::{
+    avg_pool8, avg_pool8_dyn, block8_dyn, linear8_dyn, par_block8, par_linear8, par_pointwise8, par_stem8,
+    pointwise8_dyn, stem8_dyn,
+};
+
+/// A quantized convolution: int8 weights, i32 biases, per-channel multipliers `m / 2^shift`,
+/// and the zero points and clamp of its input and output levels.
+#[derive(Clone, Copy, Debug)]
+pub struct QConv<'a> {
+    pub weight: &'a [i8],
+    pub bias: &'a [i32],
+    pub m: &'a [i32],
+    pub shift: &'a [i32],
+    pub input_zero: i32,
+    pub output_zero: i32,
+    /// ReLU6's range as levels, or `(0, 255)`.
+    pub clamp: (u8, u8),
+}
+
+/// The shortcut of a residual block: the input's zero point and the multipliers that rescale it
+/// into the output (sharing each channel's shift with the projection's).
+#[derive(Clone, Copy, Debug)]
+pub struct QShortcut<'a> {
+    pub zero: i32,
+    pub m: &'a [i32],
+}
+
+/// The classifier: f32 logits `(acc + bias) * scales[c]`.
+#[derive(Clone, Copy, Debug)]
+pub struct QLinear<'a> {
+    pub weight: &'a [i8],
+    pub bias: &'a [i32],
+    pub scales: &'a [f32],
+    pub input_zero: i32,
+}
+
+/// The parts of a fused block.
+#[derive(Clone, Copy, Debug)]
+pub struct QBlockParams<'a> {
+    pub stem: Option<QConv<'a>>,
+    pub expand: Option<QConv<'a>>,
+    pub depthwise: QConv<'a>,
+    pub project: QConv<'a>,
+    pub shortcut: Option<QShortcut<'a>>,
+}
+
+/// The network's input as the stem reads it: the caller's floats, quantized as they are read,
+/// or levels staged in the arena (`forward_rgb8`).
+#[derive(Clone, Copy, Debug)]
+pub enum Image<'a> {
+    Floats { x: &'a [f32], inverse_scale: f32, zero_point: i32 },
+    Levels(&'a [u8]),
+}
+
+impl Image<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Image::Floats { x, .. } => x.len(),
+            Image::Levels(l) => l.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a fused block reads: the image (a block with a fused stem) or a tensor's levels.
+#[derive(Clone, Copy, Debug)]
+pub enum BlockInput<'a> {
+    Image(Image<'a>),
+    Levels(&'a [u8]),
+}
+
+/// Normalise 8-bit RGB pixels as `normalize_rgb8` does, then quantize them as the stem's input
+/// (`arith::quantize`), into `out`. `Err` unless `pixels` holds exactly `out.len()` values.
+pub fn quantize_rgb8(
+    pixels: &[u8],
+    scale: &[f32; 3],
+    bias: &[f32; 3],
+    inverse_scale: f32,
+    zero_point: i32,
+    out: &mut [u8],
+) -> Result<(), crate::Error> {
+    if pixels.len() != out.len() {
+        return Err(crate::Error::PixelsLength { expected: out.len(), found: pixels.len() });
+    }
+    for (o, p) in out.chunks_exact_mut(3).zip(pixels.chunks_exact(3)) {
+        for c in 0..3 {
+            let x = crate::pixels::mul_add(f32::from(p[c]), scale[c], bias[c]);
+            o[c] = arith::quantize(x, inverse_scale, zero_point);
+        }
+    }
+    Ok(())
+}
+
+/// The arena's floats as bytes (an int8 model's plan is in bytes; arenas hold f32).
+#[inline]
+pub fn bytes_mut(a: &mut [f32]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(a)
+}
+
+/// Baked int8 parameters are one little-endian byte blob: `i8s(&p[a..b])` and `i32s(&p[c..d])`
+/// view its weights and its 4-byte-aligned i32 (and `f32s`: f32) arrays.
+#[inline]
+pub fn i8s(b: &[u8]) -> &[i8] {
+    bytemuck::cast_slice(b)
+}
+
+/// See `i8s`. Panics if `b` is misaligned: the compiler aligns every i32 array.
+#[inline]
+pub fn i32s(b: &[u8]) -> &[i32] {
+    bytemuck::cast_slice(b)
+}
+
+/// See `i8s`.
+#[inline]
+pub fn f32s(b: &[u8]) -> &[f32] {
+    bytemuck::cast_slice(b)
+}
+
+/// Levels back to reals: `scale * (q - zero_point)` (for `forward_inspect`).
+#[cfg(feature = "std")]
+pub fn dequantize(levels: &[u8], scale: f32, zero_point: i32) -> std::vec::Vec<f32> {
+    levels.iter().map(|&q| scale * (i32::from(q) - zero_point) as f32).collect()
+}

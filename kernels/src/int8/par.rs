@@ -1,0 +1,372 @@
+//! The int8 entry points generated code calls, and the fused block's bands. Each checks its
+//! operands once, then runs its kernel on its output rows, split across `Threads` (rows of the
+//! stem and of blocks, pixels of 1x1 layers, classes of the classifier). Splits never change an
+//! output's arithmetic: every thread count gives the same bits.
+
+use super::conv::{avg_pool, dw_row, linear, pointwise, stem_row};
+use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
+use crate::block::{BlockDims, BlockShape};
+use crate::dispatch::check;
+use crate::isa::Cpu;
+use crate::reference::Padding;
+use crate::threads::{share, Threads};
+use core::ops::Range;
+
+/// A mutable base pointer threads share, each writing its own disjoint part.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+
+impl<T> Shared<T> {
+    /// `len` elements from `offset`.
+    ///
+    /// # Safety
+    /// The range lies inside the allocation and no other live reference overlaps it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn part(&self, offset: usize, len: usize) -> &mut [T] {
+        // SAFETY: forwarded contract.
+        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
+}
+
+// SAFETY: only used to hand disjoint regions to the threads of one `Threads::run`.
+unsafe impl<T> Sync for Shared<T> {}
+
+/// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
+fn run(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
+    match threads.filter(|t| t.count() > 1) {
+        Some(t) => {
+            let n = t.count();
+            t.run(&|i| job(i, n));
+        }
+        None => job(0, 1),
+    }
+}
+
+fn check_conv(what: &str, q: &QConv, weights: usize, cout: usize) {
+    check(what, q.weight.len(), weights);
+    check(what, q.bias.len(), cout);
+    check(what, q.m.len(), cout);
+    check(what, q.shift.len(), cout);
+    assert!(q.shift[..cout].iter().all(|s| (1..=62).contains(s)), "internal error: {what}: shift out of range");
+}
+
+/// The stem (3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, ReLU6; TF's
+/// padding if `TF`), output rows split across `threads`.
+pub fn par_stem8<const H: usize, const W: usize, const CO: usize, const TF: bool>(
+    threads: Option<&mut Threads>,
+    _cpu: Cpu,
+    img: Image<'_>,
+    q: QConv<'_>,
+    out: &mut [u8],
+) {
+    stem_on(threads, H, W, CO, Padding::of_tf(TF), img, q, out);
+}
+
+/// `par_stem8` with run-time shapes (tests).
+#[allow(clippy::too_many_arguments)]
+pub fn stem8_dyn(
+    threads: Option<&mut Threads>,
+    h: usize,
+    w: usize,
+    co: usize,
+    padding: Padding,
+    img: Image<'_>,
+    q: QConv<'_>,
+    out: &mut [u8],
+) {
+    stem_on(threads, h, w, co, padding, img, q, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn stem_on(
+    threads: Option<&mut Threads>,
+    h: usize,
+    w: usize,
+    co: usize,
+    padding: Padding,
+    img: Image<'_>,
+    q: QConv<'_>,
+    out: &mut [u8],
+) {
+    let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
+    let (pt, pl) = (padding.before(h, 2), padding.before(w, 2));
+    check("stem input", img.len(), h * w * 3);
+    check_conv("stem", &q, 27 * co, co);
+    check("stem output", out.len(), ho * wo * co);
+    let o = Shared(out.as_mut_ptr());
+    run(threads, &|i, n| {
+        for oy in share(ho, n, i) {
+            // SAFETY: row `oy` lies in `out` (checked above); each thread writes its own rows.
+            let row = unsafe { o.part(oy * wo * co, wo * co) };
+            stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, &q, row);
+        }
+    });
+}
+
+/// The stem's output as a new buffer, for `forward_inspect` when the plan fuses the stem into
+/// the first block. Allocates; `forward` never calls it.
+#[cfg(feature = "std")]
+pub fn stem8_output(
+    h: usize,
+    w: usize,
+    co: usize,
+    padding: Padding,
+    img: Image<'_>,
+    q: QConv<'_>,
+) -> std::vec::Vec<u8> {
+    let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
+    let (pt, pl) = (padding.before(h, 2), padding.before(w, 2));
+    let mut out = std::vec![0; ho * wo * co];
+    for (oy, row) in out.chunks_exact_mut(wo * co).enumerate() {
+        stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, &q, row);
+    }
+    out
+}
+
+/// A 1x1 convolution of `P` pixels, `K` channels to `N` (the shortcut's levels added when
+/// given), pixels split across `threads`.
+pub fn par_pointwise8<const P: usize, const K: usize, const N: usize>(
+    threads: Option<&mut Threads>,
+    _cpu: Cpu,
+    x: &[u8],
+    q: QConv<'_>,
+    shortcut: Option<(&[u8], QShortcut<'_>)>,
+    out: &mut [u8],
+) {
+    pointwise_on(threads, P, K, N, x, q, shortcut, out);
+}
+
+/// `par_pointwise8` with run-time shapes (tests).
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise8_dyn(
+    threads: Option<&mut Threads>,
+    pixels: usize,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    q: QConv<'_>,
+    shortcut: Option<(&[u8], QShortcut<'_>)>,
+    out: &mut [u8],
+) {
+    pointwise_on(threads, pixels, k, n, x, q, shortcut, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pointwise_on(
+    threads: Option<&mut Threads>,
+    pixels: usize,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    q: QConv<'_>,
+    shortcut: Option<(&[u8], QShortcut<'_>)>,
+    out: &mut [u8],
+) {
+    check("pointwise input", x.len(), pixels * k);
+    check_conv("pointwise", &q, k * n, n);
+    check("pointwise output", out.len(), pixels * n);
+    if let Some((r, s)) = shortcut {
+        check("pointwise shortcut", r.len(), pixels * n);
+        check("pointwise shortcut multipliers", s.m.len(), n);
+    }
+    let o = Shared(out.as_mut_ptr());
+    run(threads, &|i, parts| {
+        let px = share(pixels, parts, i);
+        // SAFETY: the pixels lie in `out` (checked above); each thread writes its own.
+        let out = unsafe { o.part(px.start * n, px.len() * n) };
+        let res = shortcut.map(|(r, s)| (&r[px.start * n..px.end * n], s));
+        pointwise(&x[px.start * k..px.end * k], k, n, &q, res, out);
+    });
+}
+
+/// Global average pooling of `HW` pixels of `C` channels.
+pub fn avg_pool8<const HW: usize, const C: usize>(_cpu: Cpu, x: &[u8], out: &mut [u8]) {
+    avg_pool8_dyn(HW, C, x, out);
+}
+
+/// `avg_pool8` with run-time shapes (tests).
+#[inline(always)]
+pub fn avg_pool8_dyn(hw: usize, c: usize, x: &[u8], out: &mut [u8]) {
+    check("pool input", x.len(), hw * c);
+    check("pool output", out.len(), c);
+    avg_pool(&x[..hw * c], c, out);
+}
+
+/// The classifier, `K` features to `N` f32 logits, classes split across `threads`.
+pub fn par_linear8<const K: usize, const N: usize>(
+    threads: Option<&mut Threads>,
+    _cpu: Cpu,
+    x: &[u8],
+    q: QLinear<'_>,
+    logits: &mut [f32],
+) {
+    linear8_dyn(threads, K, N, x, q, logits);
+}
+
+/// `par_linear8` with run-time shapes (tests).
+#[inline(always)]
+pub fn linear8_dyn(threads: Option<&mut Threads>, k: usize, n: usize, x: &[u8], q: QLinear<'_>, logits: &mut [f32]) {
+    check("linear input", x.len(), k);
+    check("linear weights", q.weight.len(), k * n);
+    check("linear bias", q.bias.len(), n);
+    check("linear scales", q.scales.len(), n);
+    check("logits", logits.len(), n);
+    let o = Shared(logits.as_mut_ptr());
+    run(threads, &|i, parts| {
+        let cls = share(n, parts, i);
+        // SAFETY: the classes lie in `logits` (checked above); each thread writes its own.
+        let out = unsafe { o.part(cls.start, cls.len()) };
+        linear(x, k, cls.start, &q, out);
+    });
+}
+
+/// The fused block `B`, output rows split across `threads`. Thread 0 uses `scratch`; thread
+/// `i > 0` uses `extra[(i - 1) * stride..][..B::DIMS.scratch_len()]` (bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn par_block8<B: BlockShape>(
+    threads: Option<&mut Threads>,
+    _cpu: Cpu,
+    x: BlockInput<'_>,
+    y: &mut [u8],
+    p: QBlockParams<'_>,
+    scratch: &mut [u8],
+    extra: &mut [u8],
+    stride: usize,
+) {
+    block_on(threads, &B::DIMS, x, y, p, scratch, extra, stride);
+}
+
+/// `par_block8` with run-time shapes (tests).
+#[allow(clippy::too_many_arguments)]
+pub fn block8_dyn(
+    threads: Option<&mut Threads>,
+    d: &BlockDims,
+    x: BlockInput<'_>,
+    y: &mut [u8],
+    p: QBlockParams<'_>,
+    scratch: &mut [u8],
+    extra: &mut [u8],
+    stride: usize,
+) {
+    block_on(threads, d, x, y, p, scratch, extra, stride);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block_on(
+    threads: Option<&mut Threads>,
+    d: &BlockDims,
+    x: BlockInput<'_>,
+    y: &mut [u8],
+    p: QBlockParams<'_>,
+    scratch: &mut [u8],
+    extra: &mut [u8],
+    stride: usize,
+) {
+    check_block(d, &x, y, &p, scratch);
+    let (ho, row) = (d.ho(), d.wo() * d.cout);
+    let (y, s0, ex) = (Shared(y.as_mut_ptr()), Shared(scratch.as_mut_ptr()), Shared(extra.as_mut_ptr()));
+    let need = d.scratch_len();
+    let count = threads.as_ref().map_or(1, |t| t.count());
+    if count > 1 {
+        assert!(stride >= need, "internal error: per-thread scratch too small");
+        check("per-thread scratch", extra.len(), (count - 1) * stride);
+    }
+    run(threads, &|i, n| {
+        let rows = share(ho, n, i);
+        // SAFETY: thread i writes output rows `rows` only, and uses its own scratch: thread 0
+        // the step's, thread i > 0 the i-th extra region (both checked above).
+        let (y, scratch) = unsafe {
+            let scratch = if i == 0 { s0.part(0, need) } else { ex.part((i - 1) * stride, need) };
+            (y.part(rows.start * row, rows.len() * row), scratch)
+        };
+        block_rows(d, &p, x, y, scratch, rows);
+    });
+}
+
+fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratch: &[u8]) {
+    match (x, d.stem) {
+        (BlockInput::Image(img), Some(_)) => check("block image", img.len(), d.x_len()),
+        (BlockInput::Levels(l), None) => check("block input", l.len(), d.x_len()),
+        _ => panic!("internal error: a block's input is the image exactly when it has a stem"),
+    }
+    check("block output", y.len(), d.y_len());
+    check("block scratch", scratch.len(), d.scratch_len());
+    match (d.stem, p.stem) {
+        (Some(_), Some(q)) => check_conv("block stem", &q, 27 * d.hidden, d.hidden),
+        (None, None) => {}
+        _ => panic!("internal error: stem parameters without a stem, or a stem without them"),
+    }
+    match (d.expand, p.expand) {
+        (true, Some(q)) => check_conv("block expand", &q, d.cin * d.hidden, d.hidden),
+        (false, None) => {}
+        _ => panic!("internal error: expand parameters do not match the block"),
+    }
+    check_conv("block depthwise", &p.depthwise, 9 * d.hidden, d.hidden);
+    check_conv("block project", &p.project, d.hidden * d.cout, d.cout);
+    match (d.residual, p.shortcut) {
+        (true, Some(s)) => {
+            assert!(d.stride == 1 && d.cin == d.cout && d.stem.is_none(), "internal error: bad shortcut");
+            check("block shortcut multipliers", s.m.len(), d.cout);
+        }
+        (false, None) => {}
+        _ => panic!("internal error: shortcut parameters do not match the block"),
+    }
+}
+
+/// Output rows `rows` of block `d` into `y` (those rows only), in bands of `d.band` rows: the
+/// expanded (or stem) rows each band's depthwise reads go to the ring in `scratch`, each
+/// computed once, the band's depthwise rows to the band buffer after it, which the project
+/// consumes. A thread starting mid-map computes the expanded rows of its halo itself.
+#[inline(always)]
+fn block_rows(d: &BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scratch: &mut [u8], rows: Range<usize>) {
+    let (w, s, wo, hid, cin, cout) = (d.w, d.stride, d.wo(), d.hidden, d.cin, d.cout);
+    let ((pt, pl), (spt, spl)) = (d.pad(), d.stem_pad());
+    let ring_rows = d.ring_rows();
+    let (ring, rest) = scratch.split_at_mut(d.ring_len());
+    let band = &mut rest[..d.band_len()];
+    let ring_row = w * hid;
+    let ringed = d.expand || d.stem.is_some();
+    let levels = match x {
+        BlockInput::Levels(l) => l,
+        BlockInput::Image(_) => &[],
+    };
+    let mut next = (rows.start * s).saturating_sub(pt);
+    let mut oy0 = rows.start;
+    while oy0 < rows.end {
+        let n_out = d.band.min(rows.end - oy0);
+        let last_in = ((oy0 + n_out - 1) * s + 2 - pt).min(d.h - 1);
+        while ringed && next <= last_in {
+            let slot = &mut ring[(next % ring_rows) * ring_row..][..ring_row];
+            match (x, d.stem, p.stem, p.expand) {
+                (BlockInput::Image(img), Some((img_h, img_w)), Some(q), _) => {
+                    stem_row(img, img_h, img_w, hid, 2 * next + 1 - spt, spl, &q, slot)
+                }
+                (_, _, _, Some(q)) => pointwise(&levels[next * w * cin..][..w * cin], cin, hid, &q, None, slot),
+                _ => unreachable!("checked by `check_block`"),
+            }
+            next += 1;
+        }
+        for r in 0..n_out {
+            let top = (oy0 + r) * s + 1 - pt;
+            let src: [Option<&[u8]>; 3] = core::array::from_fn(|ky| {
+                let iy = (top + ky).wrapping_sub(1);
+                (iy < d.h).then(|| {
+                    if ringed {
+                        &ring[(iy % ring_rows) * ring_row..][..ring_row]
+                    } else {
+                        &levels[iy * w * cin..][..w * cin]
+                    }
+                })
+            });
+            dw_row(src, w, hid, s, pl, &p.depthwise, &mut band[r * wo * hid..][..wo * hid]);
+        }
+        let px = n_out * wo;
+        let res = p.shortcut.map(|sc| (&levels[oy0 * w * cin..][..px * cin], sc));
+        let out = &mut y[(oy0 - rows.start) * wo * cout..][..px * cout];
+        pointwise(&band[..px * hid], hid, cout, &p.project, res, out);
+        oy0 += n_out;
+    }
+}
