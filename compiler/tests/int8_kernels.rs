@@ -1,15 +1,16 @@
 //! The int8 kernels (`mobilenet_kernels::int8`, run with run-time shapes by
 //! `quantize::executor` over the model's own schedule, memory plan and parameter blob) against
-//! the int8 reference interpreter: every materialised stage's levels and the logits, bit for bit,
-//! on 1 and 3 threads, for the trained digits model and random specs that cover a fused and an
-//! unfused stem, both paddings, residual blocks, expansion 1, odd and non-square sizes, bands of
-//! one row and of several.
+//! the int8 reference interpreter: every materialised stage's levels and the logits, bit for
+//! bit, on every ISA this CPU runs (AVX-512 VNNI, AVX2, portable), on 1 and 3 threads, for the
+//! trained digits model and random specs that cover a fused and an unfused stem, both
+//! paddings, residual blocks, expansion 1, odd and non-square sizes (channel counts that are
+//! not multiples of 4 or 16), bands of one row and of several.
 
 use mobilenet_compiler::init_weights::init_weights;
 use mobilenet_compiler::quantize::calibrate::read_images;
 use mobilenet_compiler::quantize::{executor, interpreter, pack::pack, quantize};
 use mobilenet_compiler::{compile_file, compile_str, Program};
-use mobilenet_kernels::Threads;
+use mobilenet_kernels::{Cpu, Isa, Threads};
 use std::path::Path;
 
 fn repo(path: &str) -> std::path::PathBuf {
@@ -35,9 +36,14 @@ fn check(name: &str, program: &Program, weights: &[u8], calibration: &[f32], n: 
     let mut pool = Threads::new(3);
     for (i, x) in inputs.chunks_exact(program.network.input.len()).enumerate() {
         let want = interpreter::run(&q, x).unwrap();
-        let one = executor::run(program, &q, &packed, x, None);
-        let three = executor::run(program, &q, &packed, x, Some(&mut pool));
-        assert_eq!(one, three, "{name}, image {i}: 1 and 3 threads differ");
+        let portable = Cpu::new(Isa::Portable).unwrap();
+        let one = executor::run(program, &q, &packed, x, portable, None);
+        for isa in Isa::supported() {
+            let cpu = Cpu::new(isa).unwrap();
+            let three = executor::run(program, &q, &packed, x, cpu, Some(&mut pool));
+            assert_eq!(one, three, "{name}, image {i}: portable on 1 thread and {isa:?} on 3 differ");
+            assert_eq!(executor::run(program, &q, &packed, x, cpu, None), one, "{name}, image {i}: {isa:?}");
+        }
         assert!(!one.stages.is_empty());
         for (stage, levels) in &one.stages {
             let (_, _, wanted, _) = want.stages.iter().find(|s| &s.0 == stage).expect("the interpreter has the stage");
@@ -75,6 +81,9 @@ fn random_specs_kernels_match_the_interpreter() {
         "name: C\nresolution: [22, 15]\nwidth_mult: 0.25\nnum_classes: 3\ninverted_residual_setting: [[2, 8, 2, 1], [6, 16, 2, 2]]\n",
         // A larger map (bands narrower than the map, several per block), TF padding at even sizes.
         "name: D\nresolution: 64\nwidth_mult: 0.35\nnum_classes: 11\npadding: tf\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]]\n",
+        // Odd channel counts (round_nearest 1): 1x1 inputs of k not a multiple of 4, outputs
+        // not a multiple of 16.
+        "name: E\nresolution: [13, 10]\nround_nearest: 1\ninput_channel: 7\nlast_channel: 37\nnum_classes: 4\ninverted_residual_setting: [[1, 5, 1, 1], [2.4, 11, 2, 2], [3, 19, 1, 1]]\n",
     ];
     for (k, text) in specs.iter().enumerate() {
         let program = compile_str("t.yaml", text).unwrap();

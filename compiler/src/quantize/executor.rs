@@ -8,7 +8,7 @@ use crate::ir::{Op, Value};
 use crate::passes::fuse_blocks::Step;
 use crate::passes::Program;
 use mobilenet_kernels::int8::{self, BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
-use mobilenet_kernels::{split, Threads};
+use mobilenet_kernels::{split, Cpu, Threads};
 
 /// The blob in 8-byte-aligned memory (a `Vec<u8>` promises no alignment for its i32 views).
 struct Blob(Vec<u64>);
@@ -55,7 +55,7 @@ pub struct Output {
     pub logits: Vec<f32>,
 }
 
-/// `q` on one HWC float image, through the kernels on `threads` (`None`: one).
+/// `q` on one HWC float image, through the kernels `cpu` selects on `threads` (`None`: one).
 ///
 /// # Panics
 /// On an input of the wrong length, or a schedule with chained blocks (int8 has none).
@@ -64,6 +64,7 @@ pub fn run(
     q: &QuantizedNetwork,
     packed: &Packed,
     input: &[f32],
+    cpu: Cpu,
     mut threads: Option<&mut Threads>,
 ) -> Output {
     let net = &program.network;
@@ -88,15 +89,21 @@ pub fn run(
                     (Op::Stem, Value::Image, Value::Tensor(y)) => {
                         let [dst] = split(&mut arena, [tensor(y)]);
                         let c = conv(&blob, params(*i), ql);
-                        int8::stem8_dyn(threads.as_deref_mut(), s.h, s.w, o.c, net.spec.padding, image, c, dst);
+                        int8::stem8_dyn(threads.as_deref_mut(), cpu, s.h, s.w, o.c, net.spec.padding, image, c, dst);
                     }
                     (Op::Pointwise { .. }, Value::Tensor(x), Value::Tensor(y)) => {
                         let c = conv(&blob, params(*i), ql);
-                        let sc = shortcut(&blob, params(*i), ql);
-                        let r = layer.residual.map_or((0, 0), tensor);
-                        let [src, res, dst] = split(&mut arena, [tensor(x), r, tensor(y)]);
-                        let sc = sc.map(|s| (&*res, s));
-                        int8::pointwise8_dyn(threads.as_deref_mut(), s.h * s.w, s.c, o.c, src, c, sc, dst);
+                        let (px, t) = (s.h * s.w, threads.as_deref_mut());
+                        match (layer.residual, shortcut(&blob, params(*i), ql)) {
+                            (Some(r), Some(sc)) => {
+                                let [src, res, dst] = split(&mut arena, [tensor(x), tensor(r), tensor(y)]);
+                                int8::pointwise8_dyn(t, cpu, px, s.c, o.c, src, c, Some((&*res, sc)), dst);
+                            }
+                            _ => {
+                                let [src, dst] = split(&mut arena, [tensor(x), tensor(y)]);
+                                int8::pointwise8_dyn(t, cpu, px, s.c, o.c, src, c, None, dst);
+                            }
+                        }
                     }
                     (Op::AvgPool, Value::Tensor(x), Value::Tensor(y)) => {
                         let [src, dst] = split(&mut arena, [tensor(x), tensor(y)]);
@@ -131,12 +138,12 @@ pub fn run(
                     Value::Image => {
                         let [dst, scr] = split(&mut arena, [tensor(b.output), scratch]);
                         let x = BlockInput::Image(image);
-                        int8::block8_dyn(threads.as_deref_mut(), &b.dims, x, dst, p, scr, &mut extra, stride);
+                        int8::block8_dyn(threads.as_deref_mut(), cpu, &b.dims, x, dst, p, scr, &mut extra, stride);
                     }
                     Value::Tensor(t) => {
                         let [src, dst, scr] = split(&mut arena, [tensor(t), tensor(b.output), scratch]);
                         let x = BlockInput::Levels(src);
-                        int8::block8_dyn(threads.as_deref_mut(), &b.dims, x, dst, p, scr, &mut extra, stride);
+                        int8::block8_dyn(threads.as_deref_mut(), cpu, &b.dims, x, dst, p, scr, &mut extra, stride);
                     }
                     Value::Logits => panic!("a block reads the logits"),
                 }

@@ -1,37 +1,49 @@
-//! The int8 kernel bodies, portable: one output row (or run of pixels) at a time, direct
-//! `weight * (level - zero_point)` products in i32, requantized per channel. Shapes come as
-//! arguments; the entry points inline them with constant shapes.
+//! The int8 kernel bodies, portable: one output row (or run of pixels) at a time, products in
+//! i32, requantized per channel. Shapes come as arguments; the entry points inline them with
+//! constant shapes, and compile them once more with AVX2 or AVX-512 enabled where the CPU has it
+//! (LLVM vectorises the channel loops). The stem's weights are tap-major, `[ci][ky][kx][cout]`.
 
 use super::arith::{requantize, requantize_add};
 use super::{Image, QConv, QLinear, QShortcut};
 
 /// Channels the depthwise accumulates at once (a stack array, so the tap loop vectorises).
 const DW_CHUNK: usize = 32;
+/// Output channels the stem accumulates at once.
+const STEM_CHUNK: usize = 32;
 
 /// 1x1 convolution of `out.len() / n` pixels: `x` holds `k` levels a pixel, `out` gets `n`;
-/// with a shortcut, `res` holds `n` levels a pixel, added in the requantization.
+/// with a shortcut, `res` holds `n` levels a pixel, added in the requantization. Weights come
+/// in tiles of 16 output channels, `[k / 4][16][4]` (zero-padded), and the bias has the input's
+/// zero point folded in (`bias - zero_point * sum(weights)`), so levels enter unchanged.
 #[inline(always)]
 pub(crate) fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
     let pixels = out.len() / n;
-    let (x, w) = (&x[..pixels * k], &q.weight[..n * k]);
-    let (bias, m, shift) = (&q.bias[..n], &q.m[..n], &q.shift[..n]);
+    let k4 = k.div_ceil(4);
+    let x = &x[..pixels * k];
     for p in 0..pixels {
         let xr = &x[p * k..(p + 1) * k];
-        let o = &mut out[p * n..(p + 1) * n];
-        for c in 0..n {
-            let wr = &w[c * k..(c + 1) * k];
-            let mut acc = 0i32;
-            for j in 0..k {
-                acc += i32::from(wr[j]) * (i32::from(xr[j]) - q.input_zero);
-            }
-            let acc = acc + bias[c];
-            o[c] = match res {
-                None => requantize(acc, m[c], shift[c] as u32, q.output_zero, q.clamp),
-                Some((r, s)) => {
-                    let r = i32::from(r[p * n + c]) - s.zero;
-                    requantize_add(acc, m[c], r, s.m[c], shift[c] as u32, q.output_zero, q.clamp)
+        for t in 0..n.div_ceil(16) {
+            let wt = &q.weight[t * k4 * 64..(t + 1) * k4 * 64];
+            let mut acc = [0i32; 16];
+            for (g, wg) in wt.chunks_exact(64).enumerate() {
+                let xs: [i32; 4] = core::array::from_fn(|j| xr.get(4 * g + j).map_or(0, |&v| i32::from(v)));
+                for (a, w4) in acc.iter_mut().zip(wg.chunks_exact(4)) {
+                    for j in 0..4 {
+                        *a += i32::from(w4[j]) * xs[j];
+                    }
                 }
-            };
+            }
+            for (l, &a) in acc.iter().enumerate().take(n - t * 16) {
+                let c = t * 16 + l;
+                let acc = a + q.bias[c];
+                out[p * n + c] = match res {
+                    None => requantize(acc, q.m[c], q.shift[c] as u32, q.output_zero, q.clamp),
+                    Some((r, s)) => {
+                        let r = i32::from(r[p * n + c]) - s.zero;
+                        requantize_add(acc, q.m[c], r, s.m[c], q.shift[c] as u32, q.output_zero, q.clamp)
+                    }
+                };
+            }
         }
     }
 }
@@ -96,57 +108,78 @@ pub(crate) fn stem_row(
     q: &QConv,
     out: &mut [u8],
 ) {
-    match img {
-        Image::Floats { x, inverse_scale, zero_point } => {
-            let level = |i: usize| super::arith::quantize(x[i], inverse_scale, zero_point);
-            stem_row_with(level, img_h, img_w, cout, top, pad_l, q, out)
-        }
-        Image::Levels(l) => stem_row_with(|i: usize| l[i], img_h, img_w, cout, top, pad_l, q, out),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn stem_row_with(
-    level: impl Fn(usize) -> u8,
-    img_h: usize,
-    img_w: usize,
-    cout: usize,
-    top: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
     let wo = out.len() / cout;
     let w = &q.weight[..27 * cout];
     for ox in 0..wo {
-        // The window, minus the zero point, in the weights' order (ci, ky, kx); padding is 0.
-        let mut patch = [0i32; 27];
-        for ky in 0..3 {
-            let iy = (top + ky).wrapping_sub(1);
-            if iy >= img_h {
-                continue;
-            }
-            for kx in 0..3 {
-                let ix = (2 * ox + kx).wrapping_sub(pad_l);
-                if ix >= img_w {
-                    continue;
-                }
-                for ci in 0..3 {
-                    patch[ci * 9 + ky * 3 + kx] = i32::from(level((iy * img_w + ix) * 3 + ci)) - q.input_zero;
+        let patch = stem_patch(img, img_h, img_w, top, pad_l, ox, q.input_zero);
+        let mut c0 = 0;
+        while c0 < cout {
+            let len = STEM_CHUNK.min(cout - c0);
+            let mut acc = [0i32; STEM_CHUNK];
+            for (t, &v) in patch.iter().enumerate() {
+                let wt = &w[t * cout + c0..][..len];
+                for j in 0..len {
+                    acc[j] += i32::from(wt[j]) * v;
                 }
             }
-        }
-        let o = &mut out[ox * cout..(ox + 1) * cout];
-        for c in 0..cout {
-            let wr = &w[c * 27..(c + 1) * 27];
-            let mut acc = q.bias[c];
-            for t in 0..27 {
-                acc += i32::from(wr[t]) * patch[t];
+            let o = &mut out[ox * cout + c0..][..len];
+            for j in 0..len {
+                let c = c0 + j;
+                o[j] = requantize(acc[j] + q.bias[c], q.m[c], q.shift[c] as u32, q.output_zero, q.clamp);
             }
-            o[c] = requantize(acc, q.m[c], q.shift[c] as u32, q.output_zero, q.clamp);
+            c0 += len;
         }
     }
+}
+
+/// The stem's window for output column `ox`, minus the zero point, in the weights' order
+/// (ci, ky, kx); padding is 0.
+#[inline(always)]
+pub(crate) fn stem_patch(
+    img: Image,
+    img_h: usize,
+    img_w: usize,
+    top: usize,
+    pad_l: usize,
+    ox: usize,
+    zero: i32,
+) -> [i32; 27] {
+    match img {
+        Image::Floats { x, inverse_scale, zero_point } => {
+            let level = |i: usize| super::arith::quantize(x[i], inverse_scale, zero_point);
+            patch_with(level, img_h, img_w, top, pad_l, ox, zero)
+        }
+        Image::Levels(l) => patch_with(|i: usize| l[i], img_h, img_w, top, pad_l, ox, zero),
+    }
+}
+
+#[inline(always)]
+fn patch_with(
+    level: impl Fn(usize) -> u8,
+    img_h: usize,
+    img_w: usize,
+    top: usize,
+    pad_l: usize,
+    ox: usize,
+    zero: i32,
+) -> [i32; 27] {
+    let mut patch = [0i32; 27];
+    for ky in 0..3 {
+        let iy = (top + ky).wrapping_sub(1);
+        if iy >= img_h {
+            continue;
+        }
+        for kx in 0..3 {
+            let ix = (2 * ox + kx).wrapping_sub(pad_l);
+            if ix >= img_w {
+                continue;
+            }
+            for ci in 0..3 {
+                patch[ci * 9 + ky * 3 + kx] = i32::from(level((iy * img_w + ix) * 3 + ci)) - zero;
+            }
+        }
+    }
+    patch
 }
 
 /// Logits `out[c]` (for the classes `out` covers, from `c0`) of the pooled features `x`.

@@ -5,18 +5,24 @@
 //! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
 //! classifier, whose accumulators become f32 logits.
 //!
-//! One portable kernel body per op, in plain Rust (no SIMD intrinsics yet); the entry points take
-//! the step's shapes as const generics or a `BlockShape` type, so each layer's instance sees its
-//! shapes as constants, and a `Cpu` for the SIMD paths to come. Every kernel reproduces the
-//! compiler's int8 reference interpreter bit for bit.
+//! One portable kernel body per op (`conv`), compiled three ways (`isa`): plain, with AVX2, and
+//! with AVX-512 where the 1x1 convolutions use VNNI's `vpdpbusd` (`vnni`). The entry points take
+//! a block's shapes as a `BlockShape` type, so each block's instance sees its shapes as
+//! constants. Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
 //!
-//! Weight layouts (the compiler packs them): the stem `[cout][ci][ky][kx]`, depthwise tap-major
-//! `[ky][kx][c]`, 1x1 convolutions and the classifier `[cout][cin]`.
+//! Weight layouts (the compiler packs them): the stem and depthwise tap-major (`[ci][ky][kx]
+//! [cout]`, `[ky][kx][c]`), 1x1 convolutions in tiles of 16 output channels `[k / 4][16][4]`
+//! with the input's zero point folded into the bias, the classifier `[cout][cin]`.
 
 pub mod arith;
 mod conv;
+mod isa;
 mod par;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
+#[cfg(target_arch = "x86_64")]
+pub use isa::has_avx512_vnni;
 #[cfg(feature = "std")]
 pub use par::stem8_output;
 pub use par::{

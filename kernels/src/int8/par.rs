@@ -3,14 +3,105 @@
 //! stem and of blocks, pixels of 1x1 layers, classes of the classifier). Splits never change an
 //! output's arithmetic: every thread count gives the same bits.
 
-use super::conv::{avg_pool, dw_row, linear, pointwise, stem_row};
+use super::conv::{avg_pool, linear};
+use super::isa::{path, Ops, Path, Plain};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
 use crate::block::{BlockDims, BlockShape};
 use crate::dispatch::check;
 use crate::isa::Cpu;
 use crate::reference::Padding;
 use crate::threads::{share, Threads};
+use core::marker::PhantomData;
 use core::ops::Range;
+
+/// A block's shapes: a constant (`Const<B>`, so the kernels instantiated on it see constants)
+/// or a run-time value.
+pub(crate) trait Dims: Copy + Sync {
+    fn get(self) -> BlockDims;
+}
+
+/// `fn() -> B`: copyable and shareable whatever `B` is.
+pub(crate) struct Const<B>(PhantomData<fn() -> B>);
+
+impl<B> Clone for Const<B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<B> Copy for Const<B> {}
+
+impl<B: BlockShape> Dims for Const<B> {
+    #[inline(always)]
+    fn get(self) -> BlockDims {
+        B::DIMS
+    }
+}
+
+impl Dims for BlockDims {
+    #[inline(always)]
+    fn get(self) -> BlockDims {
+        self
+    }
+}
+
+/// The kernels compiled with a path's target features.
+macro_rules! isa_entries {
+    ($module:ident, $features:literal, $ops:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $module {
+            use super::*;
+
+            /// # Safety
+            /// The CPU has the module's features; operands as `block_rows`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn block<D: Dims>(
+                d: D,
+                p: &QBlockParams,
+                x: BlockInput,
+                y: &mut [u8],
+                scratch: &mut [u8],
+                rows: Range<usize>,
+            ) {
+                block_rows::<$ops>(&d.get(), p, x, y, scratch, rows)
+            }
+
+            /// # Safety
+            /// The CPU has the module's features; operands as `stem_rows`.
+            #[allow(clippy::too_many_arguments)]
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn stem(
+                img: Image,
+                h: usize,
+                w: usize,
+                co: usize,
+                pad: (usize, usize),
+                q: &QConv,
+                out: &mut [u8],
+                rows: Range<usize>,
+            ) {
+                stem_rows::<$ops>(img, h, w, co, pad, q, out, rows)
+            }
+
+            /// # Safety
+            /// The CPU has the module's features; operands as `Ops::pointwise`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn pointwise(
+                x: &[u8],
+                k: usize,
+                n: usize,
+                q: &QConv,
+                res: Option<(&[u8], QShortcut)>,
+                out: &mut [u8],
+            ) {
+                <$ops>::pointwise(x, k, n, q, res, out)
+            }
+        }
+    };
+}
+
+isa_entries!(on_avx2, "avx2,fma", Plain);
+isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
 
 /// A mutable base pointer threads share, each writing its own disjoint part.
 #[derive(Clone, Copy)]
@@ -50,22 +141,49 @@ fn check_conv(what: &str, q: &QConv, weights: usize, cout: usize) {
     assert!(q.shift[..cout].iter().all(|s| (1..=62).contains(s)), "internal error: {what}: shift out of range");
 }
 
+/// A 1x1 convolution's operands: weights in tiles of 16 channels, per-channel arrays padded
+/// to whole tiles.
+fn check_pointwise(what: &str, q: &QConv, k: usize, n: usize) {
+    let tiles = n.div_ceil(16);
+    check_conv(what, q, tiles * k.div_ceil(4) * 64, tiles * 16);
+}
+
+/// Stem output rows `rows`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn stem_rows<O: Ops>(
+    img: Image,
+    h: usize,
+    w: usize,
+    co: usize,
+    (pt, pl): (usize, usize),
+    q: &QConv,
+    out: &mut [u8],
+    rows: Range<usize>,
+) {
+    let row = ((w - 1) / 2 + 1) * co;
+    for (oy, o) in rows.clone().zip(out.chunks_exact_mut(row)) {
+        O::stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, q, o);
+    }
+}
+
 /// The stem (3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, ReLU6; TF's
 /// padding if `TF`), output rows split across `threads`.
 pub fn par_stem8<const H: usize, const W: usize, const CO: usize, const TF: bool>(
     threads: Option<&mut Threads>,
-    _cpu: Cpu,
+    cpu: Cpu,
     img: Image<'_>,
     q: QConv<'_>,
     out: &mut [u8],
 ) {
-    stem_on(threads, H, W, CO, Padding::of_tf(TF), img, q, out);
+    stem_on(threads, cpu, H, W, CO, Padding::of_tf(TF), img, q, out);
 }
 
 /// `par_stem8` with run-time shapes (tests).
 #[allow(clippy::too_many_arguments)]
 pub fn stem8_dyn(
     threads: Option<&mut Threads>,
+    cpu: Cpu,
     h: usize,
     w: usize,
     co: usize,
@@ -74,13 +192,14 @@ pub fn stem8_dyn(
     q: QConv<'_>,
     out: &mut [u8],
 ) {
-    stem_on(threads, h, w, co, padding, img, q, out);
+    stem_on(threads, cpu, h, w, co, padding, img, q, out);
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn stem_on(
     threads: Option<&mut Threads>,
+    cpu: Cpu,
     h: usize,
     w: usize,
     co: usize,
@@ -90,16 +209,24 @@ fn stem_on(
     out: &mut [u8],
 ) {
     let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
-    let (pt, pl) = (padding.before(h, 2), padding.before(w, 2));
+    let pad = (padding.before(h, 2), padding.before(w, 2));
     check("stem input", img.len(), h * w * 3);
     check_conv("stem", &q, 27 * co, co);
     check("stem output", out.len(), ho * wo * co);
     let o = Shared(out.as_mut_ptr());
+    let path = path(cpu);
     run(threads, &|i, n| {
-        for oy in share(ho, n, i) {
-            // SAFETY: row `oy` lies in `out` (checked above); each thread writes its own rows.
-            let row = unsafe { o.part(oy * wo * co, wo * co) };
-            stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, &q, row);
+        let rows = share(ho, n, i);
+        // SAFETY: the rows lie in `out` (checked above); each thread writes its own rows.
+        let out = unsafe { o.part(rows.start * wo * co, rows.len() * wo * co) };
+        match path {
+            Path::Portable => stem_rows::<Plain>(img, h, w, co, pad, &q, out, rows),
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe { on_avx2::stem(img, h, w, co, pad, &q, out, rows) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Vnni => unsafe { on_vnni::stem(img, h, w, co, pad, &q, out, rows) },
         }
     });
 }
@@ -115,12 +242,10 @@ pub fn stem8_output(
     img: Image<'_>,
     q: QConv<'_>,
 ) -> std::vec::Vec<u8> {
-    let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
-    let (pt, pl) = (padding.before(h, 2), padding.before(w, 2));
-    let mut out = std::vec![0; ho * wo * co];
-    for (oy, row) in out.chunks_exact_mut(wo * co).enumerate() {
-        stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, &q, row);
-    }
+    let ho = (h - 1) / 2 + 1;
+    let mut out = std::vec![0; ho * ((w - 1) / 2 + 1) * co];
+    let pad = (padding.before(h, 2), padding.before(w, 2));
+    stem_rows::<Plain>(img, h, w, co, pad, &q, &mut out, 0..ho);
     out
 }
 
@@ -128,19 +253,20 @@ pub fn stem8_output(
 /// given), pixels split across `threads`.
 pub fn par_pointwise8<const P: usize, const K: usize, const N: usize>(
     threads: Option<&mut Threads>,
-    _cpu: Cpu,
+    cpu: Cpu,
     x: &[u8],
     q: QConv<'_>,
     shortcut: Option<(&[u8], QShortcut<'_>)>,
     out: &mut [u8],
 ) {
-    pointwise_on(threads, P, K, N, x, q, shortcut, out);
+    pointwise_on(threads, cpu, P, K, N, x, q, shortcut, out);
 }
 
 /// `par_pointwise8` with run-time shapes (tests).
 #[allow(clippy::too_many_arguments)]
 pub fn pointwise8_dyn(
     threads: Option<&mut Threads>,
+    cpu: Cpu,
     pixels: usize,
     k: usize,
     n: usize,
@@ -149,13 +275,14 @@ pub fn pointwise8_dyn(
     shortcut: Option<(&[u8], QShortcut<'_>)>,
     out: &mut [u8],
 ) {
-    pointwise_on(threads, pixels, k, n, x, q, shortcut, out);
+    pointwise_on(threads, cpu, pixels, k, n, x, q, shortcut, out);
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn pointwise_on(
     threads: Option<&mut Threads>,
+    cpu: Cpu,
     pixels: usize,
     k: usize,
     n: usize,
@@ -165,19 +292,32 @@ fn pointwise_on(
     out: &mut [u8],
 ) {
     check("pointwise input", x.len(), pixels * k);
-    check_conv("pointwise", &q, k * n, n);
+    check_pointwise("pointwise", &q, k, n);
     check("pointwise output", out.len(), pixels * n);
     if let Some((r, s)) = shortcut {
         check("pointwise shortcut", r.len(), pixels * n);
-        check("pointwise shortcut multipliers", s.m.len(), n);
+        check("pointwise shortcut multipliers", s.m.len(), n.div_ceil(16) * 16);
     }
     let o = Shared(out.as_mut_ptr());
+    let path = path(cpu);
     run(threads, &|i, parts| {
         let px = share(pixels, parts, i);
+        if px.is_empty() {
+            return;
+        }
         // SAFETY: the pixels lie in `out` (checked above); each thread writes its own.
         let out = unsafe { o.part(px.start * n, px.len() * n) };
         let res = shortcut.map(|(r, s)| (&r[px.start * n..px.end * n], s));
-        pointwise(&x[px.start * k..px.end * k], k, n, &q, res, out);
+        let x = &x[px.start * k..px.end * k];
+        match path {
+            Path::Portable => Plain::pointwise(x, k, n, &q, res, out),
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe { on_avx2::pointwise(x, k, n, &q, res, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Vnni => unsafe { on_vnni::pointwise(x, k, n, &q, res, out) },
+        }
     });
 }
 
@@ -227,7 +367,7 @@ pub fn linear8_dyn(threads: Option<&mut Threads>, k: usize, n: usize, x: &[u8], 
 #[allow(clippy::too_many_arguments)]
 pub fn par_block8<B: BlockShape>(
     threads: Option<&mut Threads>,
-    _cpu: Cpu,
+    cpu: Cpu,
     x: BlockInput<'_>,
     y: &mut [u8],
     p: QBlockParams<'_>,
@@ -235,13 +375,14 @@ pub fn par_block8<B: BlockShape>(
     extra: &mut [u8],
     stride: usize,
 ) {
-    block_on(threads, &B::DIMS, x, y, p, scratch, extra, stride);
+    block_on(threads, cpu, Const::<B>(PhantomData), x, y, p, scratch, extra, stride);
 }
 
 /// `par_block8` with run-time shapes (tests).
 #[allow(clippy::too_many_arguments)]
 pub fn block8_dyn(
     threads: Option<&mut Threads>,
+    cpu: Cpu,
     d: &BlockDims,
     x: BlockInput<'_>,
     y: &mut [u8],
@@ -250,14 +391,15 @@ pub fn block8_dyn(
     extra: &mut [u8],
     stride: usize,
 ) {
-    block_on(threads, d, x, y, p, scratch, extra, stride);
+    block_on(threads, cpu, *d, x, y, p, scratch, extra, stride);
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn block_on(
+fn block_on<D: Dims>(
     threads: Option<&mut Threads>,
-    d: &BlockDims,
+    cpu: Cpu,
+    dims: D,
     x: BlockInput<'_>,
     y: &mut [u8],
     p: QBlockParams<'_>,
@@ -265,6 +407,7 @@ fn block_on(
     extra: &mut [u8],
     stride: usize,
 ) {
+    let d = &dims.get();
     check_block(d, &x, y, &p, scratch);
     let (ho, row) = (d.ho(), d.wo() * d.cout);
     let (y, s0, ex) = (Shared(y.as_mut_ptr()), Shared(scratch.as_mut_ptr()), Shared(extra.as_mut_ptr()));
@@ -274,15 +417,27 @@ fn block_on(
         assert!(stride >= need, "internal error: per-thread scratch too small");
         check("per-thread scratch", extra.len(), (count - 1) * stride);
     }
+    let path = path(cpu);
     run(threads, &|i, n| {
         let rows = share(ho, n, i);
+        if rows.is_empty() {
+            return;
+        }
         // SAFETY: thread i writes output rows `rows` only, and uses its own scratch: thread 0
         // the step's, thread i > 0 the i-th extra region (both checked above).
         let (y, scratch) = unsafe {
             let scratch = if i == 0 { s0.part(0, need) } else { ex.part((i - 1) * stride, need) };
             (y.part(rows.start * row, rows.len() * row), scratch)
         };
-        block_rows(d, &p, x, y, scratch, rows);
+        match path {
+            Path::Portable => block_rows::<Plain>(&dims.get(), &p, x, y, scratch, rows),
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe { on_avx2::block(dims, &p, x, y, scratch, rows) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Vnni => unsafe { on_vnni::block(dims, &p, x, y, scratch, rows) },
+        }
     });
 }
 
@@ -300,16 +455,16 @@ fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratc
         _ => panic!("internal error: stem parameters without a stem, or a stem without them"),
     }
     match (d.expand, p.expand) {
-        (true, Some(q)) => check_conv("block expand", &q, d.cin * d.hidden, d.hidden),
+        (true, Some(q)) => check_pointwise("block expand", &q, d.cin, d.hidden),
         (false, None) => {}
         _ => panic!("internal error: expand parameters do not match the block"),
     }
     check_conv("block depthwise", &p.depthwise, 9 * d.hidden, d.hidden);
-    check_conv("block project", &p.project, d.hidden * d.cout, d.cout);
+    check_pointwise("block project", &p.project, d.hidden, d.cout);
     match (d.residual, p.shortcut) {
         (true, Some(s)) => {
             assert!(d.stride == 1 && d.cin == d.cout && d.stem.is_none(), "internal error: bad shortcut");
-            check("block shortcut multipliers", s.m.len(), d.cout);
+            check("block shortcut multipliers", s.m.len(), d.cout.div_ceil(16) * 16);
         }
         (false, None) => {}
         _ => panic!("internal error: shortcut parameters do not match the block"),
@@ -321,7 +476,14 @@ fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratc
 /// computed once, the band's depthwise rows to the band buffer after it, which the project
 /// consumes. A thread starting mid-map computes the expanded rows of its halo itself.
 #[inline(always)]
-fn block_rows(d: &BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scratch: &mut [u8], rows: Range<usize>) {
+fn block_rows<O: Ops>(
+    d: &BlockDims,
+    p: &QBlockParams,
+    x: BlockInput,
+    y: &mut [u8],
+    scratch: &mut [u8],
+    rows: Range<usize>,
+) {
     let (w, s, wo, hid, cin, cout) = (d.w, d.stride, d.wo(), d.hidden, d.cin, d.cout);
     let ((pt, pl), (spt, spl)) = (d.pad(), d.stem_pad());
     let ring_rows = d.ring_rows();
@@ -342,9 +504,9 @@ fn block_rows(d: &BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scra
             let slot = &mut ring[(next % ring_rows) * ring_row..][..ring_row];
             match (x, d.stem, p.stem, p.expand) {
                 (BlockInput::Image(img), Some((img_h, img_w)), Some(q), _) => {
-                    stem_row(img, img_h, img_w, hid, 2 * next + 1 - spt, spl, &q, slot)
+                    O::stem_row(img, img_h, img_w, hid, 2 * next + 1 - spt, spl, &q, slot)
                 }
-                (_, _, _, Some(q)) => pointwise(&levels[next * w * cin..][..w * cin], cin, hid, &q, None, slot),
+                (_, _, _, Some(q)) => O::pointwise(&levels[next * w * cin..][..w * cin], cin, hid, &q, None, slot),
                 _ => unreachable!("checked by `check_block`"),
             }
             next += 1;
@@ -361,12 +523,12 @@ fn block_rows(d: &BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scra
                     }
                 })
             });
-            dw_row(src, w, hid, s, pl, &p.depthwise, &mut band[r * wo * hid..][..wo * hid]);
+            O::dw_row(src, w, hid, s, pl, &p.depthwise, &mut band[r * wo * hid..][..wo * hid]);
         }
         let px = n_out * wo;
         let res = p.shortcut.map(|sc| (&levels[oy0 * w * cin..][..px * cin], sc));
         let out = &mut y[(oy0 - rows.start) * wo * cout..][..px * cout];
-        pointwise(&band[..px * hid], hid, cout, &p.project, res, out);
+        O::pointwise(&band[..px * hid], hid, cout, &p.project, res, out);
         oy0 += n_out;
     }
 }

@@ -1,0 +1,132 @@
+//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` 1x1 convolutions, AVX-512 depthwise
+//! and stem, `vnni`) where the CPU has it and the arena's ISA is AVX-512; the
+//! portable bodies compiled with AVX2 for AVX2 (and AVX-512 without VNNI); plain portable code
+//! otherwise (NEON: portable, vectorised by LLVM for the target). Forcing an ISA with
+//! `Arena::set_isa` or `MOBILENET_ISA` forces the int8 path with it. Every path gives the same
+//! bits.
+
+use super::conv;
+use super::{Image, QConv, QShortcut};
+use crate::isa::{Cpu, Isa};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Path {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Vnni,
+}
+
+/// Whether this CPU has AVX-512 F, BW, VL and VNNI (the VNNI path's features).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+}
+
+pub(crate) fn path(cpu: Cpu) -> Path {
+    match cpu.isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if has_avx512_vnni() => Path::Vnni,
+        // `Cpu` proves AVX2 and FMA for both.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2 => Path::Avx2,
+        _ => Path::Portable,
+    }
+}
+
+/// The kernels a path runs (pooling and the classifier are the portable bodies on every path).
+pub(crate) trait Ops {
+    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
+    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]);
+    #[allow(clippy::too_many_arguments)]
+    fn stem_row(
+        img: Image,
+        img_h: usize,
+        img_w: usize,
+        cout: usize,
+        top: usize,
+        pad_l: usize,
+        q: &QConv,
+        out: &mut [u8],
+    );
+}
+
+/// The portable bodies.
+pub(crate) struct Plain;
+
+impl Ops for Plain {
+    #[inline(always)]
+    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+        conv::pointwise(x, k, n, q, res, out)
+    }
+
+    #[inline(always)]
+    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
+        conv::dw_row(rows, w_in, c, stride, pad_l, q, out)
+    }
+
+    #[inline(always)]
+    fn stem_row(
+        img: Image,
+        img_h: usize,
+        img_w: usize,
+        cout: usize,
+        top: usize,
+        pad_l: usize,
+        q: &QConv,
+        out: &mut [u8],
+    ) {
+        conv::stem_row(img, img_h, img_w, cout, top, pad_l, q, out)
+    }
+}
+
+/// `vpdpbusd` 1x1 convolutions. Only the VNNI entry points (`on_vnni`), which run only when
+/// `path` chose `Path::Vnni`, instantiate kernels with it.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Vnni;
+
+#[cfg(target_arch = "x86_64")]
+impl Ops for Vnni {
+    #[inline(always)]
+    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+        // SAFETY: see `Vnni`: the CPU has the features. The packed operands are the compiler's.
+        unsafe { super::vnni::pointwise(x, k, n, q, res, out) }
+    }
+
+    #[inline(always)]
+    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::vnni::dw_row(rows, w_in, c, stride, pad_l, q, out) }
+    }
+
+    #[inline(always)]
+    fn stem_row(
+        img: Image,
+        img_h: usize,
+        img_w: usize,
+        cout: usize,
+        top: usize,
+        pad_l: usize,
+        q: &QConv,
+        out: &mut [u8],
+    ) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::vnni::stem_row(img, img_h, img_w, cout, top, pad_l, q, out) }
+    }
+}
