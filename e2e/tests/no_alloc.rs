@@ -1,7 +1,8 @@
-//! `forward`, `forward_parallel` (row and channel splits), `forward_batch` and `forward_in` allocate
-//! nothing: a counting global allocator watches them. No libtest harness (`harness = false`): its
-//! threads allocate too (a test running past 60 s gets a warning, as this one does under
-//! emulation), so the process holds only this test's threads.
+//! `forward`, `forward_parallel` (row and channel splits), `forward_batch` and `forward_in` (and an
+//! int8 model's `forward` and `forward_parallel`) allocate nothing: a counting global allocator
+//! watches them. No libtest harness (`harness = false`): its threads allocate too (a test
+//! running past 60 s gets a warning, as this one does under emulation), so the process holds
+//! only this test's threads.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +33,26 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 mobilenet_runtime::mobilenet!("../models/v2.yaml");
+mobilenet_runtime::mobilenet!("../models/digits/int8.yaml");
+
+/// An int8 model's `forward` and `forward_parallel` (3 threads) allocate nothing either.
+fn int8_allocates_nothing() {
+    let model = DigitsNetInt8::new();
+    let mut arena = DigitsNetInt8::arena();
+    let mut threads = mobilenet_runtime::Threads::new(3);
+    let mut par = DigitsNetInt8::arena_for(&threads);
+    let input = vec![0.25f32; 32 * 32 * 3];
+    let mut logits = [0.0f32; 10];
+    model.forward(&mut arena, &input, &mut logits).unwrap();
+    model.forward_parallel(&mut threads, &mut par, &input, &mut logits).unwrap();
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        model.forward(&mut arena, &input, &mut logits).unwrap();
+        model.forward_parallel(&mut threads, &mut par, &input, &mut logits).unwrap();
+    }
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "int8 forward allocated {} times", after - before);
+}
 
 fn main() {
     let model = MobileNetV2::new();
@@ -86,5 +107,6 @@ fn main() {
     let v = std::hint::black_box(vec![1u8; 64]);
     assert!(ALLOCATIONS.load(Ordering::SeqCst) > after);
     drop(v);
-    println!("no_alloc: forward, forward_parallel (2 and 8 threads), forward_batch and forward_in allocate nothing");
+    int8_allocates_nothing();
+    println!("no_alloc: forward, forward_parallel (2 and 8 threads), forward_batch and forward_in allocate nothing; so do an int8 model's forward and forward_parallel");
 }
