@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run the golden test binary (both reference models, every kernel path valgrind can run: it
-# hides AVX-512, so AVX2+FMA and portable) under valgrind memcheck; fail on any error.
+# Run the golden tests (both reference models, every kernel path valgrind can run: it hides
+# AVX-512, so AVX2+FMA and portable) under valgrind memcheck; fail on any error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +21,7 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "e2e" and m.get("executable"):
         print(m["executable"])')
 echo "valgrind memcheck: $bin"
+# The 1.0-224 model once: loading its weights at run time instead of baking them runs the same
+# kernel instances (a minute more under valgrind).
 valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-origins=yes -q \
-  "$bin" --test-threads=2 golden::
+  "$bin" --test-threads=2 golden:: --skip v2_1_0_224_from_safetensors

@@ -65,9 +65,12 @@ fn digits_kernels_match_the_interpreter() {
     let weights = std::fs::read(repo("models/digits/weights.safetensors")).unwrap();
     let cal = std::fs::read(repo("models/digits/calibration.safetensors")).unwrap();
     let (n, calibration) = read_images(&cal, &program.network).unwrap();
+    assert_eq!(n, 200);
+    // 20 calibration images are enough here (bit-exactness does not depend on the ranges), and
+    // keep the test quick under emulation.
     let per = program.network.input.len();
     let inputs = [&calibration[..3 * per], &images(program, 2, 7)[..]].concat();
-    check("digits", program, &weights, &calibration, n, &inputs);
+    check("digits", program, &weights, &calibration[..20 * per], 20, &inputs);
 }
 
 #[test]
