@@ -249,21 +249,16 @@ impl Int8<'_> {
     /// Report layer `l`'s finished `features.N` stage, dequantized, to `inspect` (`std` only:
     /// dequantizing allocates).
     fn inspect(&self, program: &Program, l: usize, y: Option<(usize, usize)>, std: bool) -> Option<TokenStream> {
-        let layer = &program.network.layers[l];
-        let (stage, (o, len), out) = (layer.stage?, y?, self.q.layers[l].output()?);
+        let out = self.q.layers[l].output()?;
         if !std {
             return None;
         }
         let rt = rt();
-        let name = format!("features.{stage}");
-        let s = layer.output_shape;
-        let (sh, sw, sc) = (lit(s.h), lit(s.w), lit(s.c));
-        let (o, e) = (lit(o), lit(o + len));
         let (scale, zp) = (Literal::f32_suffixed(out.scale), i32_lit(out.zero_point));
-        Some(quote! {
-            if let ::core::option::Option::Some(f) = inspect.as_mut() {
-                f(#name, [#sh, #sw, #sc], &#rt::dequantize(&a[#o..#e], #scale, #zp));
-            }
-        })
+        Some(super::inspect_stage_as(
+            &program.network.layers[l],
+            y,
+            |data| quote!(&#rt::dequantize(&#data, #scale, #zp)),
+        ))
     }
 }

@@ -461,15 +461,25 @@ pub(crate) fn param_slices(program: &Program, layer: usize) -> Option<(TokenStre
 
 /// Report a finished `features.N` stage to `inspect`.
 pub(crate) fn inspect_stage(layer: &Layer, region: Option<(usize, usize)>) -> TokenStream {
+    inspect_stage_as(layer, region, |data| quote!(&#data))
+}
+
+/// `inspect_stage`, passing `view(a[region])` (an int8 model dequantizes its levels).
+pub(crate) fn inspect_stage_as(
+    layer: &Layer,
+    region: Option<(usize, usize)>,
+    view: impl FnOnce(TokenStream) -> TokenStream,
+) -> TokenStream {
     match (layer.stage, region) {
         (Some(stage), Some((o, l))) => {
             let name = format!("features.{stage}");
             let s = layer.output_shape;
             let (sh, sw, sc) = (lit(s.h), lit(s.w), lit(s.c));
             let (o, e) = (lit(o), lit(o + l));
+            let data = view(quote!(a[#o..#e]));
             quote! {
                 if let ::core::option::Option::Some(f) = inspect.as_mut() {
-                    f(#name, [#sh, #sw, #sc], &a[#o..#e]);
+                    f(#name, [#sh, #sw, #sc], #data);
                 }
             }
         }

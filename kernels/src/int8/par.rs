@@ -176,28 +176,14 @@ pub fn par_stem8<const H: usize, const W: usize, const CO: usize, const TF: bool
     q: QConv<'_>,
     out: &mut [u8],
 ) {
-    stem_on(threads, cpu, H, W, CO, Padding::of_tf(TF), img, q, out);
+    stem8_dyn(threads, cpu, H, W, CO, Padding::of_tf(TF), img, q, out);
 }
 
-/// `par_stem8` with run-time shapes (tests).
-#[allow(clippy::too_many_arguments)]
-pub fn stem8_dyn(
-    threads: Option<&mut Threads>,
-    cpu: Cpu,
-    h: usize,
-    w: usize,
-    co: usize,
-    padding: Padding,
-    img: Image<'_>,
-    q: QConv<'_>,
-    out: &mut [u8],
-) {
-    stem_on(threads, cpu, h, w, co, padding, img, q, out);
-}
-
+/// `par_stem8` with run-time shapes (tests; the const-generic form calls it: its rows run in
+/// `#[target_feature]` entry points that take shapes as values).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn stem_on(
+pub fn stem8_dyn(
     threads: Option<&mut Threads>,
     cpu: Cpu,
     h: usize,
@@ -259,28 +245,14 @@ pub fn par_pointwise8<const P: usize, const K: usize, const N: usize>(
     shortcut: Option<(&[u8], QShortcut<'_>)>,
     out: &mut [u8],
 ) {
-    pointwise_on(threads, cpu, P, K, N, x, q, shortcut, out);
+    pointwise8_dyn(threads, cpu, P, K, N, x, q, shortcut, out);
 }
 
-/// `par_pointwise8` with run-time shapes (tests).
-#[allow(clippy::too_many_arguments)]
-pub fn pointwise8_dyn(
-    threads: Option<&mut Threads>,
-    cpu: Cpu,
-    pixels: usize,
-    k: usize,
-    n: usize,
-    x: &[u8],
-    q: QConv<'_>,
-    shortcut: Option<(&[u8], QShortcut<'_>)>,
-    out: &mut [u8],
-) {
-    pointwise_on(threads, cpu, pixels, k, n, x, q, shortcut, out);
-}
-
+/// `par_pointwise8` with run-time shapes (tests; the const-generic form calls it, as
+/// `stem8_dyn`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn pointwise_on(
+pub fn pointwise8_dyn(
     threads: Option<&mut Threads>,
     cpu: Cpu,
     pixels: usize,
