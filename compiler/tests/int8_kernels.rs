@@ -82,8 +82,9 @@ fn random_specs_kernels_match_the_interpreter() {
         "name: B\nresolution: [19, 12]\nwidth_mult: 0.35\nnum_classes: 7\npadding: tf\nbn_eps: 0.001\ninverted_residual_setting: [[1, 8, 1, 1], [4, 16, 2, 1], [1, 16, 2, 1], [6, 24, 2, 2]]\n",
         // An expanding first block: the stem runs as its own step.
         "name: C\nresolution: [22, 15]\nwidth_mult: 0.25\nnum_classes: 3\ninverted_residual_setting: [[2, 8, 2, 1], [6, 16, 2, 2]]\n",
-        // A larger map (bands narrower than the map, several per block), TF padding at even sizes.
-        "name: D\nresolution: 64\nwidth_mult: 0.35\nnum_classes: 11\npadding: tf\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]]\n",
+        // A larger map (bands narrower than the map, several per block; stem rows wider than
+        // one batch of patches), TF padding at even sizes; classes in three tiles of 16.
+        "name: D\nresolution: 64\nwidth_mult: 0.35\nnum_classes: 40\npadding: tf\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2]]\n",
         // Odd channel counts (round_nearest 1): 1x1 inputs of k not a multiple of 4, outputs
         // not a multiple of 16.
         "name: E\nresolution: [13, 10]\nround_nearest: 1\ninput_channel: 7\nlast_channel: 37\nnum_classes: 4\ninverted_residual_setting: [[1, 5, 1, 1], [2.4, 11, 2, 2], [3, 19, 1, 1]]\n",

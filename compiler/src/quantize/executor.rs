@@ -119,7 +119,7 @@ pub fn run(
                             input_zero: ql.input.zero_point,
                         };
                         let [src] = split(&mut arena, [tensor(x)]);
-                        int8::linear8_dyn(threads.as_deref_mut(), s.c, o.c, src, lin, &mut logits);
+                        int8::linear8_dyn(threads.as_deref_mut(), cpu, s.c, o.c, src, lin, &mut logits);
                     }
                     other => panic!("no int8 kernel for layer {i}: {other:?}"),
                 }

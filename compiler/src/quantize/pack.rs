@@ -2,10 +2,13 @@
 //! binary) holding each layer's weights in the kernels' layout and its i32 biases,
 //! multipliers and shifts (f32 scales for the classifier), every array 64-byte aligned.
 //!
-//! Layouts: the stem tap-major `[ci][ky][kx][cout]`; depthwise tap-major `[ky][kx][c]`; 1x1
-//! convolutions in tiles of 16 output channels, `[k / 4][16][4]` (what `vpdpbusd` reads), with
-//! the input's zero point folded into the bias and every per-channel array padded to whole
-//! tiles; the classifier `[cout][cin]`.
+//! Layouts: the stem, 1x1 convolutions and the classifier in tiles of 16 output channels,
+//! `[k / 4][16][4]` (what `vpdpbusd` reads; the stem's `k` ordered `[ky][kx][ci]`, as its
+//! input patches are), with the input's zero point folded into the bias and every per-channel
+//! array padded to whole tiles; depthwise weights tap-major `[ky][kx][c]` with the per-channel
+//! arrays in groups of 64 channels, each group lane-major (`mobilenet_kernels::int8::dw_lane`:
+//! the VNNI depthwise accumulates channel `4i + j` of a group in lane `i` of accumulator `j`),
+//! padded to whole groups.
 
 use super::{QLayer, QuantizedNetwork, Requant};
 use crate::ir::Op;
@@ -65,11 +68,25 @@ fn tiles16(w: &[i8], k: usize, n: usize) -> Vec<i8> {
     out
 }
 
-/// `v` padded with `fill` to whole tiles of 16.
-fn padded(v: impl IntoIterator<Item = i32>, fill: i32) -> Vec<i32> {
-    let mut v: Vec<i32> = v.into_iter().collect();
-    v.resize(v.len().next_multiple_of(16), fill);
+/// The stem's `[cout][ci][ky][kx]` weights as `[cout][ky][kx][ci]`.
+fn stem_rows_major(w: &[i8], n: usize) -> Vec<i8> {
+    (0..n).flat_map(|c| (0..27).map(move |k| w[c * 27 + (k % 3) * 9 + k / 3])).collect()
+}
+
+/// `v` padded with `fill` to a whole number of `to`.
+fn padded<T: Copy>(v: impl IntoIterator<Item = T>, fill: T, to: usize) -> Vec<T> {
+    let mut v: Vec<T> = v.into_iter().collect();
+    v.resize(v.len().next_multiple_of(to), fill);
     v
+}
+
+/// A depthwise layer's per-channel array in groups of 64 lane-major, padded with `fill`.
+fn dw_lanes(v: &[i32], fill: i32) -> Vec<i32> {
+    let mut out = vec![fill; v.len().next_multiple_of(64)];
+    for (c, &x) in v.iter().enumerate() {
+        out[mobilenet_kernels::int8::dw_lane(c)] = x;
+    }
+    out
 }
 
 pub fn pack(q: &QuantizedNetwork) -> Packed {
@@ -84,35 +101,39 @@ pub fn pack(q: &QuantizedNetwork) -> Packed {
                 return None;
             }
             let (k, n) = (layer.input_shape.c, layer.output_shape.c);
-            let pointwise = matches!(layer.op, Op::Pointwise { .. });
-            let w = match layer.op {
-                Op::Depthwise { .. } | Op::Stem => tap_major(&ql.weight, n),
-                Op::Pointwise { .. } => tiles16(&ql.weight, k, n),
-                _ => ql.weight.clone(),
+            // `[n][k]` weights, with `k` in the order the kernels read it.
+            let (wk, k) = match layer.op {
+                Op::Stem => (stem_rows_major(&ql.weight, n), 27),
+                _ => (ql.weight.clone(), k),
             };
+            let tiled = !matches!(layer.op, Op::Depthwise { .. });
+            let w = if tiled { tiles16(&wk, k, n) } else { tap_major(&wk, n) };
             let weight = push(&mut blob, w.iter().map(|&v| v as u8));
-            let bias: Vec<i32> = if pointwise {
+            // Tiled layers: 16-channel tiles; depthwise: 64-channel lane-major groups.
+            let lay = |v: Vec<i32>, fill: i32| if tiled { padded(v, fill, 16) } else { dw_lanes(&v, fill) };
+            let bias: Vec<i32> = if tiled {
                 // sum(w * (x - zp)) = sum(w * x) - zp * sum(w): the kernels read levels as they are.
                 let zp = i64::from(ql.input.zero_point);
-                let folded = (0..n).map(|c| {
-                    let sum: i64 = ql.weight[c * k..(c + 1) * k].iter().map(|&v| i64::from(v)).sum();
-                    i32::try_from(i64::from(ql.bias[c]) - zp * sum).expect("a folded bias fits an i32")
-                });
-                padded(folded, 0)
+                (0..n)
+                    .map(|c| {
+                        let sum: i64 = wk[c * k..(c + 1) * k].iter().map(|&v| i64::from(v)).sum();
+                        i32::try_from(i64::from(ql.bias[c]) - zp * sum).expect("a folded bias fits an i32")
+                    })
+                    .collect()
             } else {
                 ql.bias.clone()
             };
-            let bias = push(&mut blob, words(bias));
+            let bias = push(&mut blob, words(lay(bias, 0)));
             let (mut m, mut shift, mut shortcut_m, mut scales) = ((0, 0), (0, 0), None, None);
-            let pad = |v: Vec<i32>, fill: i32| if pointwise { padded(v, fill) } else { v };
             match &ql.requant {
                 Requant::Levels { multipliers, residual, .. } => {
-                    m = push(&mut blob, words(pad(multipliers.iter().map(|x| x.m).collect(), 0)));
-                    shift = push(&mut blob, words(pad(multipliers.iter().map(|x| x.shift as i32).collect(), 1)));
+                    m = push(&mut blob, words(lay(multipliers.iter().map(|x| x.m).collect(), 0)));
+                    shift = push(&mut blob, words(lay(multipliers.iter().map(|x| x.shift as i32).collect(), 32)));
                     shortcut_m =
-                        residual.as_ref().map(|(_, r)| push(&mut blob, words(pad(r.iter().map(|x| x.m).collect(), 0))));
+                        residual.as_ref().map(|(_, r)| push(&mut blob, words(lay(r.iter().map(|x| x.m).collect(), 0))));
                 }
                 Requant::Logits { scales: s } => {
+                    let s = padded(s.iter().copied(), 0.0, 16);
                     scales = Some(push(&mut blob, s.iter().flat_map(|v| v.to_le_bytes())));
                 }
                 Requant::Mean => unreachable!("only pooling averages"),

@@ -1,15 +1,17 @@
 //! The int8 kernel bodies, portable: one output row (or run of pixels) at a time, products in
 //! i32, requantized per channel. Shapes come as arguments; the entry points inline them with
 //! constant shapes, and compile them once more with AVX2 or AVX-512 enabled where the CPU has it
-//! (LLVM vectorises the channel loops). The stem's weights are tap-major, `[ci][ky][kx][cout]`.
+//! (LLVM vectorises the channel loops). Layouts as `pack` in the compiler writes them (see the
+//! module above).
 
 use super::arith::{requantize, requantize_add};
-use super::{Image, QConv, QLinear, QShortcut};
+use super::{dw_lane, Image, QConv, QLinear, QShortcut};
+use core::ops::Range;
 
 /// Channels the depthwise accumulates at once (a stack array, so the tap loop vectorises).
 const DW_CHUNK: usize = 32;
-/// Output channels the stem accumulates at once.
-const STEM_CHUNK: usize = 32;
+/// Output pixels of the stem whose input patches are gathered at once.
+pub(crate) const STEM_PX: usize = 24;
 
 /// 1x1 convolution of `out.len() / n` pixels: `x` holds `k` levels a pixel, `out` gets `n`;
 /// with a shortcut, `res` holds `n` levels a pixel, added in the requantization. Weights come
@@ -84,116 +86,84 @@ pub(crate) fn dw_row(
             }
             let o = &mut out[ox * c + c0..][..len];
             for j in 0..len {
-                let ch = c0 + j;
-                o[j] = requantize(acc[j] + q.bias[ch], q.m[ch], q.shift[ch] as u32, q.output_zero, q.clamp);
+                let l = dw_lane(c0 + j);
+                o[j] = requantize(acc[j] + q.bias[l], q.m[l], q.shift[l] as u32, q.output_zero, q.clamp);
             }
         }
         c0 += len;
     }
 }
 
-/// One output row of the stem (3x3, stride 2, 3 channels in, `cout` out) over the `img_h x
-/// img_w` image: tap row `ky` reads image row `top + ky - 1` (outside the image: padding),
-/// tap column `kx` of output column `ox` image column `2 * ox + kx - pad_l`. `out` gets
-/// `wo * cout` levels.
+/// The input patches of `n` stem output pixels from column `ox0` of the output row whose tap
+/// row `ky` reads image row `top + ky - 1` (tap column `kx` of output column `ox`: image column
+/// `2 * ox + kx - pad_l`): `n * 27` levels, `[px][ky][kx][ci]`, padding at the image's zero
+/// point. Each image value is quantized once per call.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn stem_row(
+pub(crate) fn stem_patches(
     img: Image,
     img_h: usize,
     img_w: usize,
-    cout: usize,
     top: usize,
     pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
+    ox0: usize,
+    n: usize,
+    zero: i32,
+    patches: &mut [u8],
 ) {
-    let wo = out.len() / cout;
-    let w = &q.weight[..27 * cout];
-    for ox in 0..wo {
-        let patch = stem_patch(img, img_h, img_w, top, pad_l, ox, q.input_zero);
-        let mut c0 = 0;
-        while c0 < cout {
-            let len = STEM_CHUNK.min(cout - c0);
-            let mut acc = [0i32; STEM_CHUNK];
-            for (t, &v) in patch.iter().enumerate() {
-                let wt = &w[t * cout + c0..][..len];
-                for j in 0..len {
-                    acc[j] += i32::from(wt[j]) * v;
-                }
-            }
-            let o = &mut out[ox * cout + c0..][..len];
-            for j in 0..len {
-                let c = c0 + j;
-                o[j] = requantize(acc[j] + q.bias[c], q.m[c], q.shift[c] as u32, q.output_zero, q.clamp);
-            }
-            c0 += len;
-        }
-    }
-}
-
-/// The stem's window for output column `ox`, minus the zero point, in the weights' order
-/// (ci, ky, kx); padding is 0.
-#[inline(always)]
-pub(crate) fn stem_patch(
-    img: Image,
-    img_h: usize,
-    img_w: usize,
-    top: usize,
-    pad_l: usize,
-    ox: usize,
-    zero: i32,
-) -> [i32; 27] {
-    match img {
-        Image::Floats { x, inverse_scale, zero_point } => {
-            let level = |i: usize| super::arith::quantize(x[i], inverse_scale, zero_point);
-            patch_with(level, img_h, img_w, top, pad_l, ox, zero)
-        }
-        Image::Levels(l) => patch_with(|i: usize| l[i], img_h, img_w, top, pad_l, ox, zero),
-    }
-}
-
-#[inline(always)]
-fn patch_with(
-    level: impl Fn(usize) -> u8,
-    img_h: usize,
-    img_w: usize,
-    top: usize,
-    pad_l: usize,
-    ox: usize,
-    zero: i32,
-) -> [i32; 27] {
-    let mut patch = [0i32; 27];
-    for ky in 0..3 {
+    const COLS: usize = 2 * STEM_PX + 1;
+    let mut win = [[zero as u8; COLS * 3]; 3];
+    let cols = 2 * n + 1;
+    // Image columns `first..first + cols` (`first` may be negative), clipped to the image.
+    let first = (2 * ox0) as isize - pad_l as isize;
+    let start = first.max(0) as usize;
+    let skip = (start as isize - first) as usize;
+    let end = ((first + cols as isize).max(0) as usize).min(img_w);
+    for (ky, wr) in win.iter_mut().enumerate() {
         let iy = (top + ky).wrapping_sub(1);
-        if iy >= img_h {
+        if iy >= img_h || start >= end {
             continue;
         }
-        for kx in 0..3 {
-            let ix = (2 * ox + kx).wrapping_sub(pad_l);
-            if ix >= img_w {
-                continue;
+        let dst = &mut wr[skip * 3..(skip + end - start) * 3];
+        let src = (iy * img_w + start) * 3..(iy * img_w + end) * 3;
+        match img {
+            Image::Floats { x, inverse_scale, zero_point } => {
+                for (o, &v) in dst.iter_mut().zip(&x[src]) {
+                    *o = super::arith::quantize(v, inverse_scale, zero_point);
+                }
             }
-            for ci in 0..3 {
-                patch[ci * 9 + ky * 3 + kx] = i32::from(level((iy * img_w + ix) * 3 + ci)) - zero;
-            }
+            Image::Levels(l) => dst.copy_from_slice(&l[src]),
         }
     }
-    patch
+    for (p, patch) in patches[..n * 27].chunks_exact_mut(27).enumerate() {
+        for (ky, wr) in win.iter().enumerate() {
+            patch[ky * 9..ky * 9 + 9].copy_from_slice(&wr[p * 6..p * 6 + 9]);
+        }
+    }
 }
 
-/// Logits `out[c]` (for the classes `out` covers, from `c0`) of the pooled features `x`.
+/// Logits `out[c - classes.start]` for `classes` of the pooled features `x` (`k` levels): the
+/// weights in tiles of 16 classes like `pointwise`, the input's zero point folded into the bias.
 #[inline(always)]
-pub(crate) fn linear(x: &[u8], k: usize, c0: usize, q: &QLinear, out: &mut [f32]) {
-    let x = &x[..k];
-    for (i, o) in out.iter_mut().enumerate() {
-        let c = c0 + i;
-        let wr = &q.weight[c * k..(c + 1) * k];
-        let mut acc = 0i32;
-        for j in 0..k {
-            acc += i32::from(wr[j]) * (i32::from(x[j]) - q.input_zero);
+pub(crate) fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+    let (x, k4) = (&x[..k], k.div_ceil(4));
+    for t in classes.start / 16..classes.end.div_ceil(16) {
+        let wt = &q.weight[t * k4 * 64..(t + 1) * k4 * 64];
+        let mut acc = [0i32; 16];
+        for (g, wg) in wt.chunks_exact(64).enumerate() {
+            let xs: [i32; 4] = core::array::from_fn(|j| x.get(4 * g + j).map_or(0, |&v| i32::from(v)));
+            for (a, w4) in acc.iter_mut().zip(wg.chunks_exact(4)) {
+                for j in 0..4 {
+                    *a += i32::from(w4[j]) * xs[j];
+                }
+            }
         }
-        *o = (acc + q.bias[c]) as f32 * q.scales[c];
+        for (l, &a) in acc.iter().enumerate() {
+            let c = t * 16 + l;
+            if classes.contains(&c) {
+                out[c - classes.start] = (a + q.bias[c]) as f32 * q.scales[c];
+            }
+        }
     }
 }
 

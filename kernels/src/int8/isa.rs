@@ -1,13 +1,14 @@
-//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` 1x1 convolutions, AVX-512 depthwise
-//! and stem, `vnni`) where the CPU has it and the arena's ISA is AVX-512; the
+//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` for the 1x1 convolutions, the
+//! stem, the depthwise and the classifier, `vnni`) where the CPU has it and the arena's ISA is AVX-512; the
 //! portable bodies compiled with AVX2 for AVX2 (and AVX-512 without VNNI); plain portable code
 //! otherwise (NEON: portable, vectorised by LLVM for the target). Forcing an ISA with
 //! `Arena::set_isa` or `MOBILENET_ISA` forces the int8 path with it. Every path gives the same
 //! bits.
 
-use super::conv;
-use super::{Image, QConv, QShortcut};
+use super::conv::{self, STEM_PX};
+use super::{Image, QConv, QLinear, QShortcut};
 use crate::isa::{Cpu, Isa};
+use core::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Path {
@@ -50,11 +51,18 @@ pub(crate) fn path(cpu: Cpu) -> Path {
     }
 }
 
-/// The kernels a path runs (pooling and the classifier are the portable bodies on every path).
+/// The kernels a path runs (pooling is the portable body on every path).
 pub(crate) trait Ops {
     fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
     fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]);
+    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
+
+    /// One output row of the stem (3x3, stride 2, 3 channels in, `cout` out) over the `img_h x
+    /// img_w` image: tap row `ky` reads image row `top + ky - 1` (outside the image: padding),
+    /// tap column `kx` of output column `ox` image column `2 * ox + kx - pad_l`. A 1x1
+    /// convolution of the pixels' 27-level patches (`conv::stem_patches`).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn stem_row(
         img: Image,
         img_h: usize,
@@ -64,7 +72,17 @@ pub(crate) trait Ops {
         pad_l: usize,
         q: &QConv,
         out: &mut [u8],
-    );
+    ) {
+        let wo = out.len() / cout;
+        let mut patches = [0u8; STEM_PX * 27];
+        let mut ox0 = 0;
+        while ox0 < wo {
+            let n = STEM_PX.min(wo - ox0);
+            conv::stem_patches(img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
+            Self::pointwise(&patches[..n * 27], 27, cout, q, None, &mut out[ox0 * cout..(ox0 + n) * cout]);
+            ox0 += n;
+        }
+    }
 }
 
 /// The portable bodies.
@@ -82,22 +100,13 @@ impl Ops for Plain {
     }
 
     #[inline(always)]
-    fn stem_row(
-        img: Image,
-        img_h: usize,
-        img_w: usize,
-        cout: usize,
-        top: usize,
-        pad_l: usize,
-        q: &QConv,
-        out: &mut [u8],
-    ) {
-        conv::stem_row(img, img_h, img_w, cout, top, pad_l, q, out)
+    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+        conv::linear(x, k, classes, q, out)
     }
 }
 
-/// `vpdpbusd` 1x1 convolutions. Only the VNNI entry points (`on_vnni`), which run only when
-/// `path` chose `Path::Vnni`, instantiate kernels with it.
+/// `vpdpbusd` kernels. Only the VNNI entry points (`on_vnni`), which run only when `path` chose
+/// `Path::Vnni`, instantiate kernels with it.
 #[cfg(target_arch = "x86_64")]
 pub(crate) struct Vnni;
 
@@ -116,17 +125,8 @@ impl Ops for Vnni {
     }
 
     #[inline(always)]
-    fn stem_row(
-        img: Image,
-        img_h: usize,
-        img_w: usize,
-        cout: usize,
-        top: usize,
-        pad_l: usize,
-        q: &QConv,
-        out: &mut [u8],
-    ) {
+    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
         // SAFETY: as `pointwise`.
-        unsafe { super::vnni::stem_row(img, img_h, img_w, cout, top, pad_l, q, out) }
+        unsafe { super::vnni::linear(x, k, classes, q, out) }
     }
 }

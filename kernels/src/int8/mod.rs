@@ -6,13 +6,15 @@
 //! classifier, whose accumulators become f32 logits.
 //!
 //! One portable kernel body per op (`conv`), compiled three ways (`isa`): plain, with AVX2, and
-//! with AVX-512 where the 1x1 convolutions use VNNI's `vpdpbusd` (`vnni`). The entry points take
+//! with AVX-512; where the CPU has VNNI, `vpdpbusd` kernels (`vnni`) replace them. The entry points take
 //! a block's shapes as a `BlockShape` type, so each block's instance sees its shapes as
 //! constants. Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
 //!
-//! Weight layouts (the compiler packs them): the stem and depthwise tap-major (`[ci][ky][kx]
-//! [cout]`, `[ky][kx][c]`), 1x1 convolutions in tiles of 16 output channels `[k / 4][16][4]`
-//! with the input's zero point folded into the bias, the classifier `[cout][cin]`.
+//! Layouts (the compiler packs them): the stem (over its input patches, `k` ordered `[ky][kx]
+//! [ci]`), 1x1 convolutions and the classifier in tiles of 16 output channels, `[k / 4][16][4]`,
+//! with the input's zero point folded into the bias and the per-channel arrays padded to whole
+//! tiles; depthwise weights tap-major (`[ky][kx][c]`), its per-channel arrays in groups of 64
+//! channels in `dw_lane` order.
 
 pub mod arith;
 mod conv;
@@ -29,6 +31,14 @@ pub use par::{
     avg_pool8, avg_pool8_dyn, block8_dyn, linear8_dyn, par_block8, par_linear8, par_pointwise8, par_stem8,
     pointwise8_dyn, stem8_dyn,
 };
+
+/// Where a depthwise layer's per-channel arrays hold channel `c`: groups of 64 channels, each
+/// lane-major (channel `4i + j` of a group at `16j + i`), as the VNNI depthwise's four
+/// accumulators take them.
+#[inline(always)]
+pub const fn dw_lane(c: usize) -> usize {
+    c / 64 * 64 + c % 4 * 16 + c % 64 / 4
+}
 
 /// A quantized convolution: int8 weights, i32 biases, per-channel multipliers `m / 2^shift`,
 /// and the zero points and clamp of its input and output levels.
@@ -52,7 +62,8 @@ pub struct QShortcut<'a> {
     pub m: &'a [i32],
 }
 
-/// The classifier: f32 logits `(acc + bias) * scales[c]`.
+/// The classifier: f32 logits `(acc + bias) * scales[c]`; weights, bias and scales in tiles of
+/// 16 classes.
 #[derive(Clone, Copy, Debug)]
 pub struct QLinear<'a> {
     pub weight: &'a [i8],

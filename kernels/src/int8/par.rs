@@ -1,9 +1,9 @@
 //! The int8 entry points generated code calls, and the fused block's bands. Each checks its
 //! operands once, then runs its kernel on its output rows, split across `Threads` (rows of the
-//! stem and of blocks, pixels of 1x1 layers, classes of the classifier). Splits never change an
-//! output's arithmetic: every thread count gives the same bits.
+//! stem and of blocks, pixels of 1x1 layers, tiles of 16 classes of the classifier). Splits
+//! never change an output's arithmetic: every thread count gives the same bits.
 
-use super::conv::{avg_pool, linear};
+use super::conv::avg_pool;
 use super::isa::{path, Ops, Path, Plain};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
 use crate::block::{BlockDims, BlockShape};
@@ -96,6 +96,13 @@ macro_rules! isa_entries {
             ) {
                 <$ops>::pointwise(x, k, n, q, res, out)
             }
+
+            /// # Safety
+            /// The CPU has the module's features; operands as `Ops::linear`.
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+                <$ops>::linear(x, k, classes, q, out)
+            }
         }
     };
 }
@@ -141,11 +148,18 @@ fn check_conv(what: &str, q: &QConv, weights: usize, cout: usize) {
     assert!(q.shift[..cout].iter().all(|s| (1..=62).contains(s)), "internal error: {what}: shift out of range");
 }
 
-/// A 1x1 convolution's operands: weights in tiles of 16 channels, per-channel arrays padded
-/// to whole tiles.
+/// A 1x1 convolution's (or the stem's, `k` = 27) operands: weights in tiles of 16 channels,
+/// per-channel arrays padded to whole tiles.
 fn check_pointwise(what: &str, q: &QConv, k: usize, n: usize) {
     let tiles = n.div_ceil(16);
     check_conv(what, q, tiles * k.div_ceil(4) * 64, tiles * 16);
+}
+
+/// A depthwise layer's operands: tap-major weights, per-channel arrays padded to whole groups
+/// of 64.
+fn check_depthwise(what: &str, q: &QConv, c: usize) {
+    check(what, q.weight.len(), 9 * c);
+    check_conv(what, q, 0, c.next_multiple_of(64));
 }
 
 /// Stem output rows `rows`.
@@ -197,7 +211,7 @@ pub fn stem8_dyn(
     let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
     let pad = (padding.before(h, 2), padding.before(w, 2));
     check("stem input", img.len(), h * w * 3);
-    check_conv("stem", &q, 27 * co, co);
+    check_pointwise("stem", &q, 27, co);
     check("stem output", out.len(), ho * wo * co);
     let o = Shared(out.as_mut_ptr());
     let path = path(cpu);
@@ -309,28 +323,51 @@ pub fn avg_pool8_dyn(hw: usize, c: usize, x: &[u8], out: &mut [u8]) {
 /// The classifier, `K` features to `N` f32 logits, classes split across `threads`.
 pub fn par_linear8<const K: usize, const N: usize>(
     threads: Option<&mut Threads>,
-    _cpu: Cpu,
+    cpu: Cpu,
     x: &[u8],
     q: QLinear<'_>,
     logits: &mut [f32],
 ) {
-    linear8_dyn(threads, K, N, x, q, logits);
+    linear8_dyn(threads, cpu, K, N, x, q, logits);
 }
 
 /// `par_linear8` with run-time shapes (tests).
 #[inline(always)]
-pub fn linear8_dyn(threads: Option<&mut Threads>, k: usize, n: usize, x: &[u8], q: QLinear<'_>, logits: &mut [f32]) {
+pub fn linear8_dyn(
+    threads: Option<&mut Threads>,
+    cpu: Cpu,
+    k: usize,
+    n: usize,
+    x: &[u8],
+    q: QLinear<'_>,
+    logits: &mut [f32],
+) {
+    let tiles = n.div_ceil(16);
     check("linear input", x.len(), k);
-    check("linear weights", q.weight.len(), k * n);
-    check("linear bias", q.bias.len(), n);
-    check("linear scales", q.scales.len(), n);
+    check("linear weights", q.weight.len(), tiles * k.div_ceil(4) * 64);
+    check("linear bias", q.bias.len(), tiles * 16);
+    check("linear scales", q.scales.len(), tiles * 16);
     check("logits", logits.len(), n);
     let o = Shared(logits.as_mut_ptr());
+    let path = path(cpu);
     run(threads, &|i, parts| {
-        let cls = share(n, parts, i);
+        // Whole tiles of 16 classes to each thread.
+        let cls = share(tiles, parts, i);
+        let cls = cls.start * 16..(cls.end * 16).min(n);
+        if cls.is_empty() {
+            return;
+        }
         // SAFETY: the classes lie in `logits` (checked above); each thread writes its own.
         let out = unsafe { o.part(cls.start, cls.len()) };
-        linear(x, k, cls.start, &q, out);
+        match path {
+            Path::Portable => Plain::linear(x, k, cls, &q, out),
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => unsafe { on_avx2::linear(x, k, cls, &q, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Vnni => unsafe { on_vnni::linear(x, k, cls, &q, out) },
+        }
     });
 }
 
@@ -422,7 +459,7 @@ fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratc
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
     match (d.stem, p.stem) {
-        (Some(_), Some(q)) => check_conv("block stem", &q, 27 * d.hidden, d.hidden),
+        (Some(_), Some(q)) => check_pointwise("block stem", &q, 27, d.hidden),
         (None, None) => {}
         _ => panic!("internal error: stem parameters without a stem, or a stem without them"),
     }
@@ -431,7 +468,7 @@ fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratc
         (false, None) => {}
         _ => panic!("internal error: expand parameters do not match the block"),
     }
-    check_conv("block depthwise", &p.depthwise, 9 * d.hidden, d.hidden);
+    check_depthwise("block depthwise", &p.depthwise, d.hidden);
     check_pointwise("block project", &p.project, d.hidden, d.cout);
     match (d.residual, p.shortcut) {
         (true, Some(s)) => {

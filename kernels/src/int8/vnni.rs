@@ -1,21 +1,35 @@
-//! AVX-512 int8 kernels. 1x1 convolutions with VNNI: `vpdpbusd` multiplies 4 unsigned
-//! activation bytes by 4 signed weight bytes and adds the sums to 16 i32 lanes, exactly (no
-//! 16-bit intermediate to saturate). Weights come packed in tiles of 16 output channels,
-//! `[k / 4][16][4]`, with the input's zero point folded into the bias (`conv::pointwise` reads
-//! the same layout), so the activations enter unchanged. The depthwise and the stem widen to
-//! i32 lanes, 16 channels at a time. The requantization (`requant16`) is `arith::requantize` on
-//! 16 lanes: 64-bit products of the even and odd lanes, the same rounding, clamp and zero point.
+//! AVX-512 int8 kernels on VNNI's `vpdpbusd`, which multiplies 4 unsigned activation bytes by
+//! 4 signed weight bytes and adds the sums to 16 i32 lanes, exactly (no 16-bit intermediate to
+//! saturate).
+//!
+//! - 1x1 convolutions (and the stem, on its 27-level patches, and the classifier): weights in
+//!   tiles of 16 output channels, `[k / 4][16][4]`, the input's zero point folded into the
+//!   bias, so the activations enter unchanged; 6 pixels by 32 channels per register tile.
+//! - Depthwise: 64 channels per load, four accumulators, accumulator `j` taking channel `4i +
+//!   j` in lane `i` (its weight vector keeps only those bytes), so one load feeds four
+//!   `vpdpbusd`; the per-channel arrays are packed in that lane order (`super::dw_lane`) and
+//!   the four results interleave back into channel order with shifts.
+//! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes: 64-bit products of
+//!   the even and odd lanes, the same rounding, clamp and zero point.
 
-use super::{Image, QConv, QShortcut};
+use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
+use core::ops::Range;
 
-/// Pixels per register tile (with two channel tiles: 12 accumulators).
-const MR: usize = 6;
+/// Pixels per register tile (with two channel tiles: 16 accumulators).
+const MR: usize = 8;
 
 /// The requantization of 16 channels (from `c0`, the lanes in `mask`), its per-channel
-/// constants loaded once for every pixel that uses them.
+/// constants computed once for every pixel that uses them.
+///
+/// Where every lane's shift is in `32..=54` (`narrow`: every real multiplier below 0.5, as
+/// nearly all are), `(t + 2^(shift - 1)) >> shift` fits 32 bits (`|t| < 2^62`), so the odd
+/// lanes shift by `shift - 32` and land in the high halves, the zero point rides in the
+/// rounding term (`zp * 2^shift` cannot overflow), and the clamp runs on 32-bit lanes. Otherwise
+/// the shifted values are clamped in 64 bits first.
 #[derive(Clone, Copy)]
 struct Requant16 {
+    narrow: bool,
     m: __m512i,
     m_odd: __m512i,
     m_res: __m512i,
@@ -42,31 +56,57 @@ impl Requant16 {
         unsafe {
             let m = _mm512_maskz_loadu_epi32(mask, q.m.as_ptr().add(c0));
             let m_res = m_res.map_or(_mm512_setzero_si512(), |r| _mm512_maskz_loadu_epi32(mask, r.as_ptr().add(c0)));
-            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(1), mask, q.shift.as_ptr().add(c0));
-            let one = _mm512_set1_epi64(1);
-            let (se, so) = (_mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff)), _mm512_srli_epi64::<32>(shift));
-            let zp = i64::from(q.output_zero);
-            Requant16 {
-                m,
-                m_odd: _mm512_srli_epi64::<32>(m),
-                m_res,
-                m_res_odd: _mm512_srli_epi64::<32>(m_res),
-                shift: se,
-                shift_odd: so,
-                round: _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one)),
-                round_odd: _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one)),
-                lo: _mm512_set1_epi64(i64::from(q.clamp.0) - zp),
-                hi: _mm512_set1_epi64(i64::from(q.clamp.1) - zp),
-                zp: _mm512_set1_epi64(zp),
-            }
+            // Unused lanes get a shift the narrow form accepts.
+            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(32), mask, q.shift.as_ptr().add(c0));
+            Requant16::of(m, m_res, shift, q)
+        }
+    }
+
+    /// From the lanes' multipliers and shifts (each `1..=62`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn of(m: __m512i, m_res: __m512i, shift: __m512i, q: &QConv) -> Requant16 {
+        let narrow = _mm512_cmpge_epi32_mask(shift, _mm512_set1_epi32(32))
+            & _mm512_cmple_epi32_mask(shift, _mm512_set1_epi32(54))
+            == 0xffff;
+        let one = _mm512_set1_epi64(1);
+        let (se, mut so) = (_mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff)), _mm512_srli_epi64::<32>(shift));
+        let mut round = _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one));
+        let mut round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one));
+        let zp = q.output_zero;
+        let (lo, hi) = if narrow {
+            let z = _mm512_set1_epi64(i64::from(zp));
+            round = _mm512_add_epi64(round, _mm512_sllv_epi64(z, se));
+            round_odd = _mm512_add_epi64(round_odd, _mm512_sllv_epi64(z, so));
+            so = _mm512_sub_epi64(so, _mm512_set1_epi64(32));
+            (_mm512_set1_epi32(i32::from(q.clamp.0)), _mm512_set1_epi32(i32::from(q.clamp.1)))
+        } else {
+            (
+                _mm512_set1_epi64(i64::from(q.clamp.0) - i64::from(zp)),
+                _mm512_set1_epi64(i64::from(q.clamp.1) - i64::from(zp)),
+            )
+        };
+        Requant16 {
+            narrow,
+            m,
+            m_odd: _mm512_srli_epi64::<32>(m),
+            m_res,
+            m_res_odd: _mm512_srli_epi64::<32>(m_res),
+            shift: se,
+            shift_odd: so,
+            round,
+            round_odd,
+            lo,
+            hi,
+            zp: _mm512_set1_epi32(zp),
         }
     }
 
     /// 16 accumulators (and, with a shortcut, 16 of its levels minus its zero point) to 16
-    /// levels: `arith::requantize` (`requantize_add`) per lane.
+    /// levels, one per i32 lane: `arith::requantize` (`requantize_add`) per lane.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn apply(&self, acc: __m512i, res: Option<__m512i>) -> __m128i {
+    fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
         let mut even = _mm512_mul_epi32(acc, self.m);
         let mut odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.m_odd);
         if let Some(r) = res {
@@ -75,10 +115,23 @@ impl Requant16 {
         }
         let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
         let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
-        let even = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(even, self.lo), self.hi), self.zp);
-        let odd = _mm512_add_epi64(_mm512_min_epi64(_mm512_max_epi64(odd, self.lo), self.hi), self.zp);
-        let y = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd));
-        _mm512_cvtepi32_epi8(y)
+        if self.narrow {
+            // Even results in the low halves, odd ones in the high halves, zero point included.
+            let y = _mm512_mask_blend_epi32(0xaaaa, even, odd);
+            _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
+        } else {
+            // Clamped in 64 bits, the levels minus the zero point fit 32.
+            let even = _mm512_min_epi64(_mm512_max_epi64(even, self.lo), self.hi);
+            let odd = _mm512_min_epi64(_mm512_max_epi64(odd, self.lo), self.hi);
+            _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), self.zp)
+        }
+    }
+
+    /// `levels` as 16 bytes.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn apply(&self, acc: __m512i, res: Option<__m512i>) -> __m128i {
+        _mm512_cvtepi32_epi8(self.levels(acc, res))
     }
 }
 
@@ -96,6 +149,59 @@ unsafe fn group(row: *const u8, g: usize, k: usize) -> i32 {
             }
             i32::from_le_bytes(b)
         }
+    }
+}
+
+/// The accumulators of `R` pixels (rows of `k` levels from `x`) by `T` tiles of 16 channels
+/// (packed weights from `w`, biases from `bias`). One pointer walks the pixels' rows, the
+/// whole groups of 4 levels broadcast straight from memory; a last partial group, zero-padded.
+///
+/// # Safety
+/// The CPU has the features; `x` holds `R` rows of `k` levels, `w` `T` tiles of `k.div_ceil(4)`
+/// groups, `bias` `16 * T` values.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn accumulate<const R: usize, const T: usize>(
+    x: *const u8,
+    k: usize,
+    w: *const i8,
+    bias: *const i32,
+) -> [[__m512i; T]; R] {
+    let k4 = k.div_ceil(4);
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); T]; R];
+        for t in 0..T {
+            let b = _mm512_loadu_si512(bias.add(16 * t).cast());
+            for row in acc.iter_mut() {
+                row[t] = b;
+            }
+        }
+        let (mut xp, mut wp) = (x, w);
+        for _ in 0..k / 4 {
+            let mut wv = [_mm512_setzero_si512(); T];
+            for (t, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(wp.add(t * k4 * 64).cast());
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_epi32((xp.add(r * k) as *const i32).read_unaligned());
+                for t in 0..T {
+                    row[t] = _mm512_dpbusd_epi32(row[t], xb, wv[t]);
+                }
+            }
+            xp = xp.add(4);
+            wp = wp.add(64);
+        }
+        if !k.is_multiple_of(4) {
+            let g = k / 4;
+            for (r, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_epi32(group(x.add(r * k), g, k));
+                for (t, a) in row.iter_mut().enumerate() {
+                    *a = _mm512_dpbusd_epi32(*a, xb, _mm512_loadu_si512(wp.add(t * k4 * 64).cast()));
+                }
+            }
+        }
+        acc
     }
 }
 
@@ -117,32 +223,19 @@ unsafe fn tile<const R: usize, const T: usize>(
     // SAFETY: `pointwise` checked that `x`, `out` (and the shortcut) hold every pixel, the
     // packed weights and per-channel arrays every tile, and passes tiles and pixels in range.
     unsafe {
-        let w = q.weight.as_ptr();
-        let mut acc = [[_mm512_setzero_si512(); T]; R];
-        for (t, a) in (0..T).map(|t| (t, _mm512_loadu_si512(q.bias.as_ptr().add((t0 + t) * 16).cast()))) {
-            for row in acc.iter_mut() {
-                row[t] = a;
-            }
-        }
-        let rows: [*const u8; R] = core::array::from_fn(|r| x.as_ptr().add((p0 + r) * k));
-        // Whole groups of 4 bytes broadcast straight from memory; a last partial group, zero-padded.
-        for g in 0..k4 {
-            let wv: [__m512i; T] = core::array::from_fn(|t| _mm512_loadu_si512(w.add(((t0 + t) * k4 + g) * 64).cast()));
-            let whole = 4 * g + 4 <= k;
-            for r in 0..R {
-                let xb = if whole {
-                    _mm512_set1_epi32((rows[r].add(4 * g) as *const i32).read_unaligned())
-                } else {
-                    _mm512_set1_epi32(group(rows[r], g, k))
-                };
-                for t in 0..T {
-                    acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], xb, wv[t]);
-                }
-            }
-        }
+        let acc = accumulate::<R, T>(
+            x.as_ptr().add(p0 * k),
+            k,
+            q.weight.as_ptr().add(t0 * k4 * 64),
+            q.bias.as_ptr().add(t0 * 16),
+        );
         let masks: [__mmask16; T] = core::array::from_fn(|t| lanes(n - (t0 + t) * 16));
-        let rq: [Requant16; T] =
-            core::array::from_fn(|t| Requant16::new((t0 + t) * 16, masks[t], q, res.map(|(_, s)| s.m)));
+        // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
+        let m_res = res.map(|(_, s)| s.m);
+        let mut rq = [Requant16::new(t0 * 16, masks[0], q, m_res); T];
+        for t in 1..T {
+            rq[t] = Requant16::new((t0 + t) * 16, masks[t], q, m_res);
+        }
         for (r, row) in acc.iter().enumerate() {
             let p = p0 + r;
             for (t, &a) in row.iter().enumerate() {
@@ -189,22 +282,31 @@ pub(crate) unsafe fn pointwise(
         let mut t = 0;
         while t < tiles {
             let two = t + 2 <= tiles;
+            macro_rules! run {
+                ($r:expr, $p:expr) => {
+                    if two {
+                        tile::<$r, 2>(x, k, n, q, res, out, $p, t)
+                    } else {
+                        tile::<$r, 1>(x, k, n, q, res, out, $p, t)
+                    }
+                };
+            }
             let mut p = 0;
             while p + MR <= pixels {
-                if two {
-                    tile::<MR, 2>(x, k, n, q, res, out, p, t);
-                } else {
-                    tile::<MR, 1>(x, k, n, q, res, out, p, t);
-                }
+                run!(MR, p);
                 p += MR;
             }
-            while p < pixels {
-                if two {
-                    tile::<1, 2>(x, k, n, q, res, out, p, t);
-                } else {
-                    tile::<1, 1>(x, k, n, q, res, out, p, t);
-                }
-                p += 1;
+            // The rest in tiles of 4, 2 and 1 pixels.
+            if pixels - p >= 4 {
+                run!(4, p);
+                p += 4;
+            }
+            if pixels - p >= 2 {
+                run!(2, p);
+                p += 2;
+            }
+            if pixels > p {
+                run!(1, p);
             }
             t += if two { 2 } else { 1 };
         }
@@ -221,10 +323,13 @@ fn lanes(len: usize) -> __mmask16 {
     }
 }
 
-/// `conv::dw_row` on 16 channels at a time: the same operands and results.
+/// `conv::dw_row` on 64 channels at a time: the same operands and results. Padding reads the
+/// input's zero point; the bias is `bias - zero_point * sum(w)` over the taps of the rows
+/// present, so the levels enter `vpdpbusd` as they are.
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW and VL; operands as `conv::dw_row`.
+/// The CPU has AVX-512F, BW, VL and VNNI; operands as `conv::dw_row`, the per-channel arrays
+/// padded to whole groups of 64.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn dw_row(
@@ -237,79 +342,208 @@ pub(crate) unsafe fn dw_row(
     out: &mut [u8],
 ) {
     let wo = out.len() / c;
-    assert!(q.weight.len() >= 9 * c && q.bias.len() >= c && q.m.len() >= c && q.shift.len() >= c);
+    let cp = c.next_multiple_of(64);
+    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
     assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
-    // SAFETY: every access below stays inside a row (`ix < w_in`), the weights (`9 * c`), the
-    // per-channel arrays and `out` (`wo * c`): lanes past `c` are masked.
+    let present = rows.map(|r| r.is_some());
+    let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
+    // SAFETY: loads stay inside a present row (`0 <= ix < w_in`, bytes `c0..c0 + len` of the
+    // pixel), the weights (`9 * c`) and the padded per-channel arrays; stores inside `out`
+    // (`wo * c`): bytes past `c` are masked.
     unsafe {
-        let zp = _mm512_set1_epi32(q.input_zero);
+        let zv = _mm512_set1_epi8(q.input_zero as u8 as i8);
         let w = q.weight.as_ptr();
         let mut c0 = 0;
         while c0 < c {
-            let mask = lanes(c - c0);
-            let bias = _mm512_maskz_loadu_epi32(mask, q.bias.as_ptr().add(c0));
-            let taps: [__m512i; 9] =
-                core::array::from_fn(|t| _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, w.add(t * c + c0).cast())));
-            let rq = Requant16::new(c0, mask, q, None);
-            for ox in 0..wo {
-                let mut acc = bias;
-                for (ky, row) in rows.iter().enumerate() {
-                    let Some(row) = row else { continue };
+            let len = (c - c0).min(64);
+            let bytes: __mmask64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
+            let mut wj = [[_mm512_setzero_si512(); 4]; 9];
+            for (t, wt) in wj.iter_mut().enumerate() {
+                let v = _mm512_maskz_loadu_epi8(bytes, w.add(t * c + c0).cast());
+                for (j, wtj) in wt.iter_mut().enumerate() {
+                    *wtj = _mm512_maskz_mov_epi8(0x1111_1111_1111_1111u64 << j, v);
+                }
+            }
+            // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
+            let mut init = [_mm512_setzero_si512(); 4];
+            for (j, v) in init.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
+            }
+            for ky in 0..3 {
+                if !present[ky] {
+                    continue;
+                }
+                for (i, a) in init.iter_mut().enumerate() {
                     for kx in 0..3 {
-                        let ix = (ox * stride + kx).wrapping_sub(pad_l);
-                        if ix >= w_in {
-                            continue;
-                        }
-                        let xv = _mm_maskz_loadu_epi8(mask, row.as_ptr().add(ix * c + c0).cast());
-                        let xv = _mm512_sub_epi32(_mm512_cvtepu8_epi32(xv), zp);
-                        acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(xv, taps[ky * 3 + kx]));
+                        *a = _mm512_sub_epi32(*a, _mm512_dpbusd_epi32(_mm512_setzero_si512(), zv, wj[ky * 3 + kx][i]));
                     }
                 }
-                let y = rq.apply(acc, None);
-                _mm_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), mask, y);
             }
-            c0 += 16;
+            let group = |j: usize| {
+                let at = c0 + 16 * j;
+                let m = _mm512_loadu_si512(q.m.as_ptr().add(at).cast());
+                (m, _mm512_loadu_si512(q.shift.as_ptr().add(at).cast()))
+            };
+            let (m, sh) = group(0);
+            let mut rq = [Requant16::of(m, _mm512_setzero_si512(), sh, q); 4];
+            for (j, r) in rq.iter_mut().enumerate().skip(1) {
+                let (m, sh) = group(j);
+                *r = Requant16::of(m, _mm512_setzero_si512(), sh, q);
+            }
+            for ox in 0..wo {
+                let ix0 = (ox * stride) as isize - pad_l as isize;
+                let inside = ix0 >= 0 && ix0 + 3 <= w_in as isize;
+                let mut acc = init;
+                for ky in 0..3 {
+                    if !present[ky] {
+                        continue;
+                    }
+                    for kx in 0..3 {
+                        let ix = ix0 + kx as isize;
+                        let xv = if inside || (0..w_in as isize).contains(&ix) {
+                            _mm512_maskz_loadu_epi8(bytes, base[ky].add(ix as usize * c + c0).cast())
+                        } else {
+                            zv
+                        };
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            *a = _mm512_dpbusd_epi32(*a, xv, wj[ky * 3 + kx][j]);
+                        }
+                    }
+                }
+                let mut y = [_mm512_setzero_si512(); 4];
+                for j in 0..4 {
+                    y[j] = rq[j].levels(acc[j], None);
+                }
+                // Lane i of `y[j]` is channel 4i + j: byte j of dword i.
+                let lo = _mm512_or_si512(y[0], _mm512_slli_epi32::<8>(y[1]));
+                let hi = _mm512_or_si512(_mm512_slli_epi32::<16>(y[2]), _mm512_slli_epi32::<24>(y[3]));
+                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), bytes, _mm512_or_si512(lo, hi));
+            }
+            c0 += 64;
         }
     }
 }
 
-/// `conv::stem_row` on 16 output channels at a time: the same operands and results.
+/// `conv::linear` with `vpdpbusd`: the same operands and results.
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW and VL; operands as `conv::stem_row`.
-#[allow(clippy::too_many_arguments)]
+/// The CPU has AVX-512F, BW, VL and VNNI; the weights, bias and scales hold whole tiles of 16
+/// classes up to `classes.end`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn stem_row(
-    img: Image,
-    img_h: usize,
-    img_w: usize,
-    cout: usize,
-    top: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
+pub(crate) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+    let (k4, t1) = (k.div_ceil(4), classes.end.div_ceil(16));
+    assert!(x.len() >= k && q.weight.len() >= t1 * k4 * 64, "internal error: linear operands");
+    assert!(q.bias.len() >= t1 * 16 && q.scales.len() >= t1 * 16 && out.len() >= classes.len());
+    let mut t = classes.start / 16;
+    // SAFETY: checked above; `linear_tiles` stores only the lanes of `classes`.
+    unsafe {
+        while t < t1 {
+            match t1 - t {
+                1 => linear_tiles::<1>(x, k, t, q, &classes, out),
+                2 => linear_tiles::<2>(x, k, t, q, &classes, out),
+                3 => linear_tiles::<3>(x, k, t, q, &classes, out),
+                _ => linear_tiles::<4>(x, k, t, q, &classes, out),
+            }
+            t += 4;
+        }
+    }
+}
+
+/// `T` tiles of 16 classes from tile `t0`: independent accumulator chains.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn linear_tiles<const T: usize>(
+    x: &[u8],
+    k: usize,
+    t0: usize,
+    q: &QLinear,
+    classes: &Range<usize>,
+    out: &mut [f32],
 ) {
-    let wo = out.len() / cout;
-    assert!(q.weight.len() >= 27 * cout && q.bias.len() >= cout && q.m.len() >= cout && q.shift.len() >= cout);
-    assert!(img.len() >= img_h * img_w * 3, "internal error: stem image");
-    for ox in 0..wo {
-        let patch = super::conv::stem_patch(img, img_h, img_w, top, pad_l, ox, q.input_zero);
-        // SAFETY: weights `27 * cout`, per-channel arrays and `out` (`wo * cout`) bound every
-        // access; lanes past `cout` are masked.
-        unsafe {
-            let mut c0 = 0;
-            while c0 < cout {
-                let mask = lanes(cout - c0);
-                let mut acc = _mm512_maskz_loadu_epi32(mask, q.bias.as_ptr().add(c0));
-                for (t, &v) in patch.iter().enumerate() {
-                    let wv =
-                        _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, q.weight.as_ptr().add(t * cout + c0).cast()));
-                    acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(wv, _mm512_set1_epi32(v)));
+    let k4 = k.div_ceil(4);
+    // SAFETY: `linear` checked the weights, bias and scales up to tile `t0 + T`; stores keep
+    // the lanes of `classes`, which `out` holds from `classes.start`.
+    unsafe {
+        let w = q.weight.as_ptr();
+        let mut acc = [_mm512_setzero_si512(); T];
+        for g in 0..k4 {
+            let xb = _mm512_set1_epi32(group(x.as_ptr(), g, k));
+            for (t, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_dpbusd_epi32(*a, xb, _mm512_loadu_si512(w.add(((t0 + t) * k4 + g) * 64).cast()));
+            }
+        }
+        for (t, &a) in acc.iter().enumerate() {
+            let c0 = (t0 + t) * 16;
+            let v = _mm512_add_epi32(a, _mm512_loadu_si512(q.bias.as_ptr().add(c0).cast()));
+            let f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_loadu_ps(q.scales.as_ptr().add(c0)));
+            let mut mask: __mmask16 = 0;
+            for l in 0..16 {
+                if classes.contains(&(c0 + l)) {
+                    mask |= 1 << l;
                 }
-                let y = Requant16::new(c0, mask, q, None).apply(acc, None);
-                _mm_mask_storeu_epi8(out.as_mut_ptr().add(ox * cout + c0).cast(), mask, y);
-                c0 += 16;
+            }
+            _mm512_mask_storeu_ps(out.as_mut_ptr().wrapping_add(c0).wrapping_sub(classes.start), mask, f);
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::int8::arith::{requantize, requantize_add};
+
+    /// Both forms of `Requant16` (narrow shifts, and shifts outside `32..=54` in some lane)
+    /// against `arith`, at extreme accumulators and multipliers.
+    #[test]
+    fn requant16_matches_arith() {
+        if !crate::int8::has_avx512_vnni() {
+            return;
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
+        for round in 0..4000 {
+            let shifts: [i32; 16] = core::array::from_fn(|_| match round % 3 {
+                0 => 32 + (next() % 23) as i32, // all narrow
+                1 => 1 + (next() % 62) as i32,  // any
+                _ => [1, 31, 32, 54, 55, 62][(next() % 6) as usize],
+            });
+            let m: [i32; 16] = core::array::from_fn(|l| match next() % 4 {
+                0 => i32::MAX,
+                1 => 1 << 30,
+                _ => (next() >> 33) as i32 >> (shifts[l] % 3),
+            });
+            let m_res: [i32; 16] = core::array::from_fn(|_| (next() >> 33) as i32);
+            let acc: [i32; 16] = core::array::from_fn(|_| match next() % 3 {
+                0 => edges[(next() % 8) as usize],
+                1 => (next() as i32) >> (next() % 31),
+                _ => next() as i32,
+            });
+            let r: [i32; 16] = core::array::from_fn(|_| (next() % 256) as i32 - (next() % 256) as i32);
+            let zp = (next() % 256) as i32;
+            let lo = (next() % 128) as u8;
+            let clamp = (lo, lo.max((next() % 256) as u8));
+            let q = QConv { weight: &[], bias: &[], m: &m, shift: &shifts, input_zero: 0, output_zero: zp, clamp };
+            let residual = round % 2 == 1;
+            // SAFETY: the CPU has the features (checked above); the arrays hold 16 lanes.
+            let got: [i32; 16] = unsafe {
+                let rq = Requant16::new(0, 0xffff, &q, residual.then_some(&m_res[..]));
+                let res = residual.then(|| _mm512_loadu_si512(r.as_ptr().cast()));
+                core::mem::transmute(rq.levels(_mm512_loadu_si512(acc.as_ptr().cast()), res))
+            };
+            for l in 0..16 {
+                let want = if residual {
+                    requantize_add(acc[l], m[l], r[l], m_res[l], shifts[l] as u32, zp, clamp)
+                } else {
+                    requantize(acc[l], m[l], shifts[l] as u32, zp, clamp)
+                };
+                assert_eq!(got[l], i32::from(want), "lane {l}: acc {} m {} shift {}", acc[l], m[l], shifts[l]);
             }
         }
     }
