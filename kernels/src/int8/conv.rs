@@ -5,6 +5,7 @@
 //! module above).
 
 use super::arith::{requantize, requantize_add};
+use super::isa::Ops;
 use super::{dw_lane, Image, QConv, QLinear, QShortcut};
 use core::ops::Range;
 
@@ -97,10 +98,10 @@ pub(crate) fn dw_row(
 /// The input patches of `n` stem output pixels from column `ox0` of the output row whose tap
 /// row `ky` reads image row `top + ky - 1` (tap column `kx` of output column `ox`: image column
 /// `2 * ox + kx - pad_l`): `n * 27` levels, `[px][ky][kx][ci]`, padding at the image's zero
-/// point. Each image value is quantized once per call.
+/// point. Each image value is quantized once per call (`O::quantize`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn stem_patches(
+pub(crate) fn stem_patches<O: Ops + ?Sized>(
     img: Image,
     img_h: usize,
     img_w: usize,
@@ -127,11 +128,7 @@ pub(crate) fn stem_patches(
         let dst = &mut wr[skip * 3..(skip + end - start) * 3];
         let src = (iy * img_w + start) * 3..(iy * img_w + end) * 3;
         match img {
-            Image::Floats { x, inverse_scale, zero_point } => {
-                for (o, &v) in dst.iter_mut().zip(&x[src]) {
-                    *o = super::arith::quantize(v, inverse_scale, zero_point);
-                }
-            }
+            Image::Floats { x, inverse_scale, zero_point } => O::quantize(&x[src], inverse_scale, zero_point, dst),
             Image::Levels(l) => dst.copy_from_slice(&l[src]),
         }
     }
@@ -164,6 +161,14 @@ pub(crate) fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out
                 out[c - classes.start] = (a + q.bias[c]) as f32 * q.scales[c];
             }
         }
+    }
+}
+
+/// `arith::quantize` of each of `x` into `out`.
+#[inline(always)]
+pub(crate) fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = super::arith::quantize(v, inverse_scale, zero_point);
     }
 }
 

@@ -56,6 +56,8 @@ pub(crate) trait Ops {
     fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
     fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]);
     fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
+    /// `arith::quantize` of each of `x` into `out` (as long as `x`).
+    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]);
 
     /// One output row of the stem (3x3, stride 2, 3 channels in, `cout` out) over the `img_h x
     /// img_w` image: tap row `ky` reads image row `top + ky - 1` (outside the image: padding),
@@ -78,7 +80,7 @@ pub(crate) trait Ops {
         let mut ox0 = 0;
         while ox0 < wo {
             let n = STEM_PX.min(wo - ox0);
-            conv::stem_patches(img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
+            conv::stem_patches::<Self>(img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
             Self::pointwise(&patches[..n * 27], 27, cout, q, None, &mut out[ox0 * cout..(ox0 + n) * cout]);
             ox0 += n;
         }
@@ -102,6 +104,11 @@ impl Ops for Plain {
     #[inline(always)]
     fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
         conv::linear(x, k, classes, q, out)
+    }
+
+    #[inline(always)]
+    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+        conv::quantize(x, inverse_scale, zero_point, out)
     }
 }
 
@@ -128,5 +135,11 @@ impl Ops for Vnni {
     fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
         // SAFETY: as `pointwise`.
         unsafe { super::vnni::linear(x, k, classes, q, out) }
+    }
+
+    #[inline(always)]
+    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::vnni::quantize(x, inverse_scale, zero_point, out) }
     }
 }

@@ -510,15 +510,23 @@ fn block_rows<O: Ops>(
         let n_out = d.band.min(rows.end - oy0);
         let last_in = ((oy0 + n_out - 1) * s + 2 - pt).min(d.h - 1);
         while ringed && next <= last_in {
-            let slot = &mut ring[(next % ring_rows) * ring_row..][..ring_row];
+            // The rows up to `last_in` that lie contiguously in the ring: one 1x1 call for all
+            // (narrow maps give its register tiles whole rows' pixels, not one row's few).
+            let slot = next % ring_rows;
+            let count = (last_in + 1 - next).min(ring_rows - slot);
+            let dst = &mut ring[slot * ring_row..][..count * ring_row];
             match (x, d.stem, p.stem, p.expand) {
                 (BlockInput::Image(img), Some((img_h, img_w)), Some(q), _) => {
-                    O::stem_row(img, img_h, img_w, hid, 2 * next + 1 - spt, spl, &q, slot)
+                    for (r, row) in dst.chunks_exact_mut(ring_row).enumerate() {
+                        O::stem_row(img, img_h, img_w, hid, 2 * (next + r) + 1 - spt, spl, &q, row)
+                    }
                 }
-                (_, _, _, Some(q)) => O::pointwise(&levels[next * w * cin..][..w * cin], cin, hid, &q, None, slot),
+                (_, _, _, Some(q)) => {
+                    O::pointwise(&levels[next * w * cin..][..count * w * cin], cin, hid, &q, None, dst)
+                }
                 _ => unreachable!("checked by `check_block`"),
             }
-            next += 1;
+            next += count;
         }
         for r in 0..n_out {
             let top = (oy0 + r) * s + 1 - pt;

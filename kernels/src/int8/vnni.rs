@@ -488,10 +488,69 @@ unsafe fn linear_tiles<const T: usize>(
     }
 }
 
+/// `conv::quantize` 16 values at a time: the same operations in the same order (a NaN meets
+/// the lower clamp first, as `max` returns its second operand for NaN, and gives level 0 as the
+/// scalar saturating cast does).
+///
+/// # Safety
+/// The CPU has AVX-512F, BW and VL.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+    assert!(out.len() >= x.len(), "internal error: quantize output");
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23, as `arith::quantize`
+    let (inv, magic, zp) = (_mm512_set1_ps(inverse_scale), _mm512_set1_ps(MAGIC), _mm512_set1_ps(zero_point as f32));
+    let (lo, hi) = (_mm512_set1_ps(-1024.0), _mm512_set1_ps(1024.0));
+    let (zero, top) = (_mm512_setzero_ps(), _mm512_set1_ps(255.0));
+    let mut i = 0;
+    while i < x.len() {
+        let mask = lanes(x.len() - i);
+        // SAFETY: lanes past `x.len()` (and so past `out.len()`) are masked.
+        unsafe {
+            let v = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(i));
+            let y = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
+            let r = _mm512_sub_ps(_mm512_add_ps(y, magic), magic);
+            let q = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), zero), top);
+            _mm_mask_storeu_epi8(out.as_mut_ptr().add(i).cast(), mask, _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(q)));
+        }
+        i += 16;
+    }
+}
+
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
-    use crate::int8::arith::{requantize, requantize_add};
+    use crate::int8::arith::{quantize as quantize1, requantize, requantize_add};
+
+    #[test]
+    fn quantize_matches_arith() {
+        if !crate::int8::has_avx512_vnni() {
+            return;
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5, -0.5, 1.5, -2.5, 1e30, -1e30, 0.0, -0.0];
+        for round in 0..2000u32 {
+            let v: Vec<f32> = (0..37)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    match (x % 5, i % 7) {
+                        (0, _) => special[(x >> 8) as usize % special.len()],
+                        (1, _) => ((x >> 20) % 64) as f32 * 0.5 - 16.0, // ties
+                        _ => f32::from_bits((x >> 16) as u32 & 0x41ff_ffff) * if x & 1 == 0 { 1.0 } else { -1.0 },
+                    }
+                })
+                .collect();
+            let (inv, zp) = ([1.0, 2.0, 0.37, 127.5, 1e-3][round as usize % 5], (round % 256) as i32);
+            let mut got = vec![0u8; v.len()];
+            // SAFETY: the CPU has the features (checked above).
+            unsafe { quantize(&v, inv, zp, &mut got) };
+            for (g, &f) in got.iter().zip(&v) {
+                assert_eq!(*g, quantize1(f, inv, zp), "{f} * {inv} + {zp}");
+            }
+        }
+    }
 
     /// Both forms of `Requant16` (narrow shifts, and shifts outside `32..=54` in some lane)
     /// against `arith`, at extreme accumulators and multipliers.
