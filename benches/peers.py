@@ -1,31 +1,59 @@
 #!/usr/bin/env python3
-"""A/B latency of our compiled MobileNetV2 against ONNX Runtime, OpenVINO and LiteRT.
+"""A/B latency of our compiled MobileNetV2 against ONNX Runtime, OpenVINO and LiteRT, in float32
+and, for 1.0-224, in int8 (and OpenVINO at its default precision).
 
-    bash benches/setup.sh                                          # benches/.venv, pinned peers
-    cargo build --release -p mobilenet-benches --bin ab_worker     # ours (this script builds nothing)
-    benches/.venv/bin/python benches/peers.py                      # -> stdout and benches/results.md
+    bash benches/setup.sh                                                       # benches/.venv, pinned peers
+    cargo build --release -p mobilenet-benches --features bench --bin ab_worker # ours (this script builds nothing)
+    benches/.venv/bin/python benches/peers.py                                   # -> stdout and benches/results.md
+    benches/.venv/bin/python benches/peers.py --no-int8                         # float32 engines only
 
-Engines, batch 1, float32, each on the same input as ours where the weights are the same:
+`--features bench` puts our int8 model in the worker; without it only `--no-int8` runs.
 
-- ours:     target/release/ab_worker (the `mobilenet!`-compiled models), driven over a pipe; its
-            latencies are measured inside the worker around `forward`.
-- ort:      onnxruntime on ../shared/reference/<case>/model.onnx (ORT_ENABLE_ALL, intra-op T threads,
-            inter-op 1, sequential), input bound once with IOBinding.
-- openvino: the same ONNX file on "CPU" (INFERENCE_NUM_THREADS T, PERFORMANCE_HINT LATENCY,
-            INFERENCE_PRECISION_HINT f32: otherwise it computes in bf16 on CPUs with AMX/AVX512-BF16).
-- litert:   ai_edge_litert on ../shared/peers/mobilenet_v2_1.0_224_keras_random.tflite (XNNPACK,
-            num_threads T), 1.0-224 only; same architecture and MACs, other weights (Keras random).
+Engines, batch 1, each on the same input as ours where the weights are the same. float32:
+
+- ours:      target/release/ab_worker (the `mobilenet!`-compiled models), driven over a pipe; its
+             latencies are measured inside the worker around `forward`.
+- ort:       onnxruntime on ../shared/reference/<case>/model.onnx (ORT_ENABLE_ALL, intra-op T threads,
+             inter-op 1, sequential), input bound once with IOBinding.
+- openvino:  the same ONNX file on "CPU" (INFERENCE_NUM_THREADS T, PERFORMANCE_HINT LATENCY,
+             INFERENCE_PRECISION_HINT f32: otherwise it computes in bf16 on CPUs with AMX/AVX512-BF16).
+- litert:    ai_edge_litert on ../shared/peers/mobilenet_v2_1.0_224_keras_random.tflite (XNNPACK,
+             num_threads T), 1.0-224 only; same architecture and MACs, other weights (Keras random).
+
+int8 and default precision, 1.0-224 only (skipped with --no-int8):
+
+- ours-int8:        ab_worker's `v2-int8`, the int8 model of benches/specs/v2_int8.yaml (the reference
+                    weights, calibrated on reference image 0), in its own worker process, T threads.
+- ort-int8:         model.onnx quantized by onnxruntime.quantization.quantize_static (QDQ, per-channel,
+                    uint8 activations, int8 weights, MinMax calibration on the two reference inputs
+                    `input_nchw` of ../shared/reference/v2_1.0_224/io.safetensors), run like `ort`.
+- openvino-default: model.onnx on "CPU" like `openvino` but without INFERENCE_PRECISION_HINT: bf16 on
+                    CPUs with AMX/AVX512-BF16, f32 elsewhere (the report says which it resolved to).
+- openvino-int8:    model.onnx quantized by NNCF (nncf.quantize, default preset, the same two
+                    calibration inputs), run like `openvino-default`; skipped if nncf is not installed.
+- litert-int8:      ../shared/peers/mobilenet_v2_1.0_224_keras_random_bn_int8.tflite (fully int8, int8
+                    input and output; XNNPACK, num_threads T) on keras_input.npy quantized to its input
+                    scale and zero point (clipped to int8); other weights (Keras random), no reference.
+
+The quantized ONNX and OpenVINO models are made once, before the sessions, and cached under
+benches/.cache/ (which ignores itself), keyed by a hash of model.onnx and io.safetensors and the
+package versions.
 
 For each thread count T (--threads, default 1,2) one child process runs an A/B session with
-OMP_NUM_THREADS=T: for R rounds, every engine in a per-round shuffled order runs W warm-up and K
-timed iterations. Per engine: the median and p10/p90 over all R*K iterations, and ours/peer ratios.
-Ours gets the same T threads as the peers (see ours_threads()).
+OMP_NUM_THREADS=T: for R rounds, every engine in a per-round shuffled order runs W warm-ups and K
+timed iterations. Per engine: the median and p10/p90 over all R*K iterations, ours/peer (ours f32
+median / engine median) and int8/peer (ours-int8 median / engine median). Per T, an int8 summary:
+ours-int8 / ours f32, ours-int8 / each int8-or-default peer, and ours-int8 / the fastest peer
+configuration (of every f32, default-precision and int8 peer row). Ours gets the same T threads as
+the peers (see ours_threads()).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -52,6 +80,7 @@ CASES = {
         "size": 224,
         "classes": 1000,
         "litert": True,
+        "int8": True,  # ours-int8 and the int8 / default-precision peers
     },
     "tiny": {
         "label": "v2_0.35_96",
@@ -60,11 +89,20 @@ CASES = {
         "size": 96,
         "classes": 10,
         "litert": False,
+        "int8": False,
     },
 }
 TFLITE = SHARED / "peers/mobilenet_v2_1.0_224_keras_random.tflite"
 KERAS_INPUT = SHARED / "peers/keras_input.npy"
 KERAS_OUTPUT = SHARED / "peers/keras_output.npy"
+TFLITE_INT8 = SHARED / "peers/mobilenet_v2_1.0_224_keras_random_bn_int8.tflite"
+# Calibration inputs of the quantized peers: the reference case's `input_nchw` [2,3,224,224].
+CALIBRATION = SHARED / "reference/v2_1.0_224/io.safetensors"
+# Quantized peer models, made once (gitignored by its own .gitignore).
+CACHE = BENCHES / ".cache"
+
+# Reduced-precision rows of 1.0-224 that the int8 summary compares ours-int8 with, in report order.
+INT8_PEERS = ("ort-int8", "openvino-default", "openvino-int8", "litert-int8")
 
 # The FMA bound of MobileNetV2 1.0-224 on one core: 300,774,272 MACs = 601.5 MFLOP at ~98 GFLOP/s.
 V2_MFLOP = 601.5
@@ -123,8 +161,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class Ours:
     """The ab_worker process: `run MODEL N`, `check MODEL`, `peak`, `quit`."""
 
-    def __init__(self, worker: Path, model: str, threads: int):
-        self.name = "ours"
+    def __init__(self, worker: Path, model: str, threads: int, name: str = "ours"):
+        self.name = name
         self.model = model
         args = [str(worker)]
         if threads != 1:
@@ -202,7 +240,7 @@ class InProcess:
         pass
 
 
-def ort_engine(onnx: Path, x, threads: int):
+def ort_engine(onnx: Path, x, threads: int, name: str = "ort"):
     import numpy as np
     import onnxruntime as ort
 
@@ -211,6 +249,8 @@ def ort_engine(onnx: Path, x, threads: int):
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if name != "ort":
+        so.log_severity_level = 3  # the QDQ model keeps the original's unused constants: one warning each
     sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
     out_shape = [d if isinstance(d, int) else 1 for d in sess.get_outputs()[0].shape]
     y = np.zeros(out_shape, dtype=np.float32)
@@ -224,20 +264,22 @@ def ort_engine(onnx: Path, x, threads: int):
     def logits():
         return sess.run(["logits"], {"input": x})[0]
 
-    return InProcess("ort", call), logits
+    return InProcess(name, call), logits
 
 
-def openvino_engine(onnx: Path, x, threads: int):
+def openvino_engine(model: Path, x, threads: int, name: str = "openvino", pin_f32: bool = True):
+    """OpenVINO on `model` (ONNX or IR); `pin_f32=False` leaves the inference precision at its default."""
     import openvino as ov
 
     core = ov.Core()
     config = {
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",
-        # float32 like everyone else: on CPUs with AMX or AVX512-BF16 OpenVINO defaults to bf16.
-        "INFERENCE_PRECISION_HINT": "f32",
     }
-    compiled = core.compile_model(core.read_model(str(onnx)), "CPU", config)
+    if pin_f32:
+        # float32 like everyone else: on CPUs with AMX or AVX512-BF16 OpenVINO defaults to bf16.
+        config["INFERENCE_PRECISION_HINT"] = "f32"
+    compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
     actual = compiled.get_property("INFERENCE_NUM_THREADS")
     if int(actual) != threads:
         fail(f"OpenVINO ignored INFERENCE_NUM_THREADS={threads} (it reports {actual})")
@@ -258,7 +300,9 @@ def openvino_engine(onnx: Path, x, threads: int):
             kind = info["primitiveType"].astype(str)
             if not kind.startswith("unknown"):  # constants, shape-of, ...
                 kinds[kind] = kinds.get(kind, 0) + 1
-    return InProcess("openvino", call), logits, kinds
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+    kinds["(inference precision)"] = precision.get_type_name() if hasattr(precision, "get_type_name") else str(precision)
+    return InProcess(name, call), logits, kinds
 
 
 def litert_engine(x, threads: int):
@@ -279,6 +323,119 @@ def litert_engine(x, threads: int):
         return interp.get_tensor(out)
 
     return InProcess("litert", call), logits
+
+
+def litert_int8_engine(x, threads: int):
+    """The fully int8 TFLite model: `x` (float, NHWC) quantized to its input's scale and zero point."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(TFLITE_INT8), num_threads=threads)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    if inp["dtype"] != np.int8:
+        fail(f"{TFLITE_INT8.name}: input is {inp['dtype']}, expected int8")
+    scale, zero = inp["quantization"]
+    info = np.iinfo(np.int8)
+    q = np.round(x / scale) + zero
+    clipped = float(np.mean((q < info.min) | (q > info.max)))
+    xq = np.clip(q, info.min, info.max).astype(np.int8)
+    interp.set_tensor(inp["index"], xq)
+
+    def call():
+        interp.invoke()
+
+    def logits():
+        interp.set_tensor(inp["index"], xq)
+        interp.invoke()
+        y = interp.get_tensor(out["index"]).astype(np.float32)
+        out_scale, out_zero = out["quantization"]
+        return (y - out_zero) * out_scale
+
+    return InProcess("litert-int8", call), logits, {"input scale": scale, "input zero point": zero,
+                                                   "clipped": clipped}
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantized peer models: made once in the parent, cached under benches/.cache/.
+
+
+def cache_dir() -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    ignore = CACHE / ".gitignore"
+    if not ignore.is_file():
+        ignore.write_text("# benches/peers.py: quantized peer models (generated, machine-independent but large)\n*\n")
+    return CACHE
+
+
+def digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def calibration_inputs() -> list:
+    """The reference inputs [1,3,224,224] the quantized peers are calibrated on (two N(0,1) images)."""
+    x = read_safetensors(CALIBRATION)["input_nchw"]
+    return [x[i : i + 1].copy() for i in range(x.shape[0])]
+
+
+def ort_int8_model(onnx: Path) -> Path:
+    """model.onnx quantized statically by onnxruntime.quantization: QDQ, per-channel, u8 activations, s8 weights."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    out = cache_dir() / f"{onnx.parent.name}.qdq-u8s8-perchannel.{digest(onnx, CALIBRATION)}-ort{ort.__version__}.onnx"
+    if out.is_file():
+        print(f"ort-int8: cached {out}", file=sys.stderr)
+        return out
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, inputs):
+            self.feeds = iter([{"input": x} for x in inputs])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    print(f"ort-int8: quantizing {onnx} -> {out}", file=sys.stderr)
+    ort.set_default_logger_severity(3)  # the calibration session warns about every unused initializer
+    tmp = out.with_name(out.name + ".tmp")
+    quantize_static(str(onnx), str(tmp), Reader(calibration_inputs()), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    tmp.replace(out)
+    return out
+
+
+def openvino_int8_model(onnx: Path) -> Path | None:
+    """model.onnx quantized by NNCF (default preset) as OpenVINO IR, or None without nncf."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            import nncf
+    except ImportError:
+        return None
+    import openvino as ov
+
+    key = f"{digest(onnx, CALIBRATION)}-ov{ov.__version__.split('-')[0]}-nncf{nncf.__version__}"
+    xml = cache_dir() / f"{onnx.parent.name}.nncf-int8.{key}.xml"
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        print(f"openvino-int8: cached {xml}", file=sys.stderr)
+        return xml
+    print(f"openvino-int8: quantizing {onnx} with NNCF -> {xml}", file=sys.stderr)
+    tmp = xml.with_name("tmp-" + xml.name)
+    inputs = calibration_inputs()
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF's progress bars: keep stdout for the report
+        quantized = nncf.quantize(ov.Core().read_model(str(onnx)), nncf.Dataset(inputs), subset_size=len(inputs))
+        ov.save_model(quantized, str(tmp), compress_to_fp16=False)
+    tmp.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+    tmp.replace(xml)  # the .xml last: it names the .bin by its own stem
+    return xml
+
+
+def top5_agreement(top5: list[int], ref: list[int]) -> str:
+    shared = len(set(top5) & set(ref))
+    return f"{shared}/5 shared, top-1 {'same' if top5[:1] == ref[:1] else 'different'}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +486,40 @@ def session(args) -> dict:
                 fail(f"litert output differs from keras_output.npy by {diff:.3e}")
             engines.append(lite_e)
 
+        if case["int8"] and args.int8:
+            # Reduced precision: checked loosely (reported, never fatal: calibrated on two inputs for timing).
+            ours8 = Ours(args.worker, "v2-int8", n_ours, name="ours-int8")
+            top5_8 = ours8.top5()
+            result["checks"].append(f"{case['label']}: ours-int8 top-5 {top5_8} vs torchvision {ref_top5}: "
+                                    f"{top5_agreement(top5_8, ref_top5)}")
+            engines.append(ours8)
+            reduced = [ort_engine(args.ort_int8, x_nchw, threads, name="ort-int8")]
+            ov_models = [("openvino-default", case["onnx"])]
+            if args.ov_int8:
+                ov_models.append(("openvino-int8", args.ov_int8))
+            for name, path in ov_models:
+                e, logits, kinds = openvino_engine(path, x_nchw, threads, name=name, pin_f32=False)
+                result["isa"][f"{name} {case['label']} T={threads}"] = kinds
+                reduced.append((e, logits))
+            for e, logits in reduced:
+                y = np.asarray(logits()).reshape(-1)
+                diff = float(np.max(np.abs(y - reference)))
+                top5_e = [int(i) for i in np.argsort(-y)[:5]]
+                result["checks"].append(f"{case['label']}: {e.name} vs torchvision logits max |diff| {diff:.2e}, "
+                                        f"top-5 {top5_e}: {top5_agreement(top5_e, ref_top5)}")
+                print(f"  [T={threads}] {case['label']}: {e.name} vs torchvision max |diff| {diff:.2e}", file=sys.stderr)
+                engines.append(e)
+            if not args.ov_int8:
+                result["checks"].append(f"{case['label']}: openvino-int8 not run: nncf is not installed "
+                                        "(bash benches/setup.sh installs it)")
+            lite8_e, lite8_logits, q = litert_int8_engine(np.load(KERAS_INPUT).astype(np.float32), threads)
+            y = lite8_logits().reshape(-1)
+            result["checks"].append(
+                f"{case['label']}: litert-int8 (other Keras random weights, no reference output): keras_input.npy "
+                f"quantized with scale {q['input scale']:.6g}, zero point {q['input zero point']} "
+                f"({q['clipped']:.1%} of values clipped to int8); {y.size} outputs in [{y.min():.3g}, {y.max():.3g}]")
+            engines.append(lite8_e)
+
         times = {e.name: [] for e in engines}
         cpu = {e.name: 0.0 for e in engines}
         wall = {e.name: 0.0 for e in engines}
@@ -349,7 +540,7 @@ def session(args) -> dict:
             name: {
                 "times": t,
                 "cpu_util": cpu[name] / wall[name] if wall[name] > 0 else float("nan"),
-                "threads": n_ours if name == "ours" else threads,
+                "threads": n_ours if name.startswith("ours") else threads,
             }
             for name, t in times.items()
         }
@@ -391,7 +582,7 @@ def versions() -> dict:
     from importlib.metadata import version
 
     out = {"python": platform.python_version()}
-    for pkg in ("numpy", "onnxruntime", "openvino", "ai-edge-litert"):
+    for pkg in ("numpy", "onnxruntime", "onnx", "openvino", "nncf", "ai-edge-litert"):
         try:
             out[pkg] = version(pkg)
         except Exception:  # noqa: BLE001
@@ -407,9 +598,11 @@ def versions() -> dict:
 
 def report(args, results: list[dict], elapsed: float) -> str:
     flags = cpu_flags()
-    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile") if f in flags]
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_tile")
+           if f in flags]
+    int8 = any("ours-int8" in res["models"].get(m, {}) for res in results for m in args.models)
     lines = [
-        "# MobileNetV2: ours vs peers (A/B, batch 1, float32)",
+        f"# MobileNetV2: ours vs peers (A/B, batch 1, float32{' and int8' if int8 else ''})",
         "",
         f"- CPU: {cpu_model()} ({', '.join(isa)}); {os.cpu_count()} logical cores, "
         f"{len(os.sched_getaffinity(0))} usable",
@@ -418,29 +611,71 @@ def report(args, results: list[dict], elapsed: float) -> str:
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"- command: `{args.command}`",
         f"- method: {args.rounds} rounds x {args.iters} timed iterations after {args.warmup} warm-ups, engines "
-        "shuffled per round; one session (process) per thread count T with OMP_NUM_THREADS=T; ratio = "
-        "ours median / peer median (> 1: ours slower); CPU util = CPU seconds / wall seconds while timed",
+        "shuffled per round; one session (process) per thread count T with OMP_NUM_THREADS=T; ours/peer = "
+        "ours (float32) median / row median (> 1: ours slower); CPU util = CPU seconds / wall seconds while timed",
         "- litert runs the Keras-built 1.0-224 (same architecture and MACs, random weights) on keras_input.npy; "
         "the others run the reference weights on the reference image",
-        "",
-        "| model | threads | engine | median ms | p10 ms | p90 ms | ours/peer | CPU util | n |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    if int8:
+        lines += [
+            "- int8 (1.0-224): int8/peer = ours-int8 median / row median. ours-int8 = `benches/specs/v2_int8.yaml` "
+            "(calibrated on reference image 0); ort-int8 = model.onnx by onnxruntime.quantization.quantize_static "
+            "(QDQ, per-channel, uint8 activations, int8 weights, MinMax on the two reference inputs); "
+            "openvino-default = model.onnx with no INFERENCE_PRECISION_HINT (the precision it resolved to is under "
+            "the kernels below); openvino-int8 = model.onnx quantized by NNCF (default preset, same two inputs), "
+            "default precision otherwise; litert-int8 = the fully int8 Keras-random TFLite "
+            "(`mobilenet_v2_1.0_224_keras_random_bn_int8.tflite`, other weights) on keras_input.npy quantized to int8",
+        ]
+    header = "| model | threads | engine | median ms | p10 ms | p90 ms | ours/peer |"
+    rule = "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
+    if int8:
+        header += " int8/peer |"
+        rule += " ---: |"
+    lines += ["", header + " CPU util | n |", rule + " ---: | ---: |"]
     ours_v2 = []
+    summary = []  # (T, {engine: median}) of 1.0-224 runs with ours-int8
     for model in args.models:
         for res in results:
             rows = res["models"][model]
-            ours_median = statistics.median(rows["ours"]["times"])
+            medians = {name: statistics.median(row["times"]) for name, row in rows.items()}
+            ours_median = medians["ours"]
+            int8_median = medians.get("ours-int8")
             if model == "v2":
                 ours_v2.append((res["threads"], ours_median))
+                if int8_median is not None:
+                    summary.append((res["threads"], medians))
             for name, row in rows.items():
                 t = sorted(row["times"])
-                med = statistics.median(t)
-                engine = name if name != "ours" else f"ours ({row['threads']} thread{'s' if row['threads'] > 1 else ''})"
-                lines.append(
-                    f"| {CASES[model]['label']} | {res['threads']} | {engine} | {med:.3f} | {percentile(t, 10):.3f} | "
-                    f"{percentile(t, 90):.3f} | {ours_median / med:.2f} | {row['cpu_util']:.2f} | {len(t)} |"
-                )
+                med = medians[name]
+                engine = name
+                if name.startswith("ours"):
+                    engine = f"{name} ({row['threads']} thread{'s' if row['threads'] > 1 else ''})"
+                line = (f"| {CASES[model]['label']} | {res['threads']} | {engine} | {med:.3f} | {percentile(t, 10):.3f} | "
+                        f"{percentile(t, 90):.3f} | {ours_median / med:.2f} |")
+                if int8:
+                    line += f" {int8_median / med:.2f} |" if int8_median is not None else " |"
+                lines.append(line + f" {row['cpu_util']:.2f} | {len(t)} |")
+    if summary:
+        lines += [
+            "",
+            "int8 summary (v2_1.0_224; medians in ms, ratios = ours-int8 median / the other's: < 1 means "
+            "ours-int8 is faster; fastest peer configuration = the lowest median of every peer row, float32, "
+            "default precision or int8):",
+            "",
+            "| threads | ours-int8 ms | ours f32 ms | ours-int8/ours-f32 | "
+            + " | ".join(f"{p} ms | ours-int8/{p}" for p in INT8_PEERS)
+            + " | fastest peer configuration | ours-int8/fastest |",
+            "| ---: | ---: | ---: | ---: | " + " | ".join("---: | ---:" for _ in INT8_PEERS) + " | --- | ---: |",
+        ]
+        for t, medians in summary:
+            ours8 = medians["ours-int8"]
+            cells = [str(t), f"{ours8:.3f}", f"{medians['ours']:.3f}", f"{ours8 / medians['ours']:.2f}"]
+            for p in INT8_PEERS:
+                cells += [f"{medians[p]:.3f}", f"{ours8 / medians[p]:.2f}"] if p in medians else ["not run", ""]
+            peers_only = {n: m for n, m in medians.items() if not n.startswith("ours")}
+            fastest = min(peers_only, key=peers_only.get)
+            cells += [f"{fastest} ({peers_only[fastest]:.3f} ms)", f"{ours8 / peers_only[fastest]:.2f}"]
+            lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     measured = max((r.get("peak_gflops", 0.0) for r in results), default=0.0)
     peaks = [(args.core_gflops, "the AVX2+FMA core of shared/peers/README.md" if args.core_gflops == CORE_GFLOPS
@@ -462,7 +697,10 @@ def report(args, results: list[dict], elapsed: float) -> str:
     lines += ["", "OpenVINO kernels (exec-graph primitive types, count):"]
     for res in results:
         for key, kinds in res["isa"].items():
-            lines.append(f"- {key}: " + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
+            kinds = dict(kinds)
+            precision = kinds.pop("(inference precision)", None)
+            lines.append(f"- {key}" + (f" (inference precision {precision})" if precision else "") + ": "
+                         + ", ".join(f"{k} x{n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])))
     return "\n".join(lines) + "\n"
 
 
@@ -472,18 +710,23 @@ def main() -> None:
     p.add_argument("--worker", type=Path, default=target / "release/ab_worker",
                    help="release ab_worker binary (default: target/release/ab_worker under the repo root, or "
                         "$CARGO_TARGET_DIR/release/ab_worker; build it with "
-                        "`cargo build --release -p mobilenet-benches --bin ab_worker`)")
+                        "`cargo build --release -p mobilenet-benches --features bench --bin ab_worker`)")
     p.add_argument("--rounds", type=int, default=15, help="A/B rounds (default 15)")
     p.add_argument("--iters", type=int, default=20, help="timed iterations per engine per round (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up iterations before each timed run (default 3)")
     p.add_argument("--threads", default="1,2", help="peer thread counts, comma-separated (default 1,2)")
     p.add_argument("--models", default="v2,tiny", help="v2 (1.0-224) and/or tiny (0.35-96) (default v2,tiny)")
+    p.add_argument("--no-int8", dest="int8", action="store_false",
+                   help="float32 engines only: no ours-int8, ort-int8, openvino-default, openvino-int8, litert-int8 "
+                        "(default: run them for v2)")
     p.add_argument("--out", type=Path, default=BENCHES / "results.md", help="markdown report (default benches/results.md)")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-round shuffles")
     p.add_argument("--core-gflops", type=float, default=CORE_GFLOPS,
                    help=f"one core's FMA peak for the bound in the footer (default {CORE_GFLOPS:g})")
     p.add_argument("--session", type=int, help=argparse.SUPPRESS)  # internal: run one session with T threads
     p.add_argument("--session-out", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--ort-int8", type=Path, help=argparse.SUPPRESS)  # internal: the quantized models
+    p.add_argument("--ov-int8", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     for m in args.models:
@@ -496,14 +739,27 @@ def main() -> None:
 
     threads = [int(t) for t in args.threads.split(",")]
     if not args.worker.is_file():
-        fail(f"ab_worker not found at {args.worker}\n  build it: cargo build --release -p mobilenet-benches --bin ab_worker\n"
-             f"  (or pass --worker PATH, e.g. under your CARGO_TARGET_DIR)")
+        fail(f"ab_worker not found at {args.worker}\n  build it: cargo build --release -p mobilenet-benches --features bench "
+             f"--bin ab_worker\n  (or pass --worker PATH, e.g. under your CARGO_TARGET_DIR)")
     for m in args.models:
         require(CASES[m]["fixture"], "fixture")
         require(CASES[m]["onnx"], "reference ONNX model")
     if "v2" in args.models:
         for f in (TFLITE, KERAS_INPUT, KERAS_OUTPUT):
             require(f, "LiteRT peer file")
+    int8_models = [m for m in args.models if CASES[m]["int8"]] if args.int8 else []
+    for m in int8_models:
+        require(TFLITE_INT8, "LiteRT int8 peer file")
+        require(CALIBRATION, "calibration inputs")
+        probe = subprocess.run([str(args.worker)], input="check v2-int8\nquit\n", capture_output=True, text=True)
+        if probe.stdout.startswith("error") or probe.returncode != 0:
+            fail(f"{args.worker} has no int8 model ({(probe.stdout or probe.stderr).strip()})\n"
+                 "  build it with `cargo build --release -p mobilenet-benches --features bench --bin ab_worker`, "
+                 "or pass --no-int8")
+        args.ort_int8 = ort_int8_model(CASES[m]["onnx"])
+        args.ov_int8 = openvino_int8_model(CASES[m]["onnx"])
+        if args.ov_int8 is None:
+            print("openvino-int8: skipped (nncf is not installed; bash benches/setup.sh installs it)", file=sys.stderr)
     args.command = shlex.join([sys.executable, *sys.argv])
 
     args.load_start = load_average()
@@ -517,6 +773,12 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--session", str(t), "--session-out", str(out),
                    "--worker", str(args.worker), "--rounds", str(args.rounds), "--iters", str(args.iters),
                    "--warmup", str(args.warmup), "--models", ",".join(args.models), "--seed", str(args.seed)]
+            if not args.int8:
+                cmd.append("--no-int8")
+            if args.ort_int8:
+                cmd += ["--ort-int8", str(args.ort_int8)]
+            if args.ov_int8:
+                cmd += ["--ov-int8", str(args.ov_int8)]
             print(f"session T={t}: {shlex.join(cmd)}", file=sys.stderr)
             rc = subprocess.run(cmd, env=env).returncode
             if rc != 0:

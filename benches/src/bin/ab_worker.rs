@@ -1,8 +1,10 @@
 //! A long-running worker that `benches/peers.py` drives for A/B timing against Python engines.
 //!
-//! Build: `cargo build --release -p mobilenet-benches --bin ab_worker`.
+//! Build: `cargo build --release -p mobilenet-benches --features bench --bin ab_worker`
+//! (without `--features bench` it builds the float32 models only and answers `v2-int8` with an
+//! `error:` line: the int8 model is behind `bench`, like `int8_ab`, so that CI never builds it).
 //!
-//! Both models are compiled by the `mobilenet!` macro (baked weights) and fed reference image 0
+//! Every model is compiled by the `mobilenet!` macro (baked weights) and fed reference image 0
 //! from `fixtures/*/io.safetensors`. Line protocol on stdin/stdout, one answer line per command,
 //! flushed after each line:
 //!
@@ -11,16 +13,83 @@
 //! - `peak`: this core's measured FMA throughput in GFLOP/s, with the kernels' vectors;
 //! - `quit`: exits (so does end of input).
 //!
-//! `MODEL` is `v2` (1.0-224, `models/v2.yaml`) or `tiny` (0.35-96, `models/v2_0.35_96_c10.yaml`).
-//! A bad command answers one line starting with `error:`.
+//! `MODEL` is `v2` (1.0-224, `models/v2.yaml`), `tiny` (0.35-96, `models/v2_0.35_96_c10.yaml`) or
+//! `v2-int8` (1.0-224 in int8, `benches/specs/v2_int8.yaml`, the model of `int8_ab`; feature
+//! `bench`). A bad command answers one line starting with `error:`.
 //!
-//! Options: `--threads N` (default 1): above 1, `forward_parallel` on a pool of N threads.
+//! Options: `--threads N` (default 1): above 1, `forward_parallel` on a pool of N threads (one
+//! pool per model).
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use mobilenet_benches::{case, top_k, Ours, CASES};
+use mobilenet_benches::{top_k, Ours, CASES};
+
+/// The protocol name of the int8 model.
+const INT8: &str = "v2-int8";
+
+/// One model with its arena (and pool), fed reference image 0.
+trait Runner {
+    /// One forward on the reference image; returns the logits.
+    fn forward(&mut self) -> &[f32];
+}
+
+impl Runner for Ours {
+    fn forward(&mut self) -> &[f32] {
+        Ours::forward(self)
+    }
+}
+
+/// MobileNetV2 1.0-224 in int8 (`specs/v2_int8.yaml`), behind `bench` like `int8_ab`.
+#[cfg(feature = "bench")]
+mod int8 {
+    use mobilenet_benches::V2;
+    use mobilenet_runtime::Threads;
+
+    mobilenet_runtime::mobilenet!("specs/v2_int8.yaml");
+
+    type Forward = Box<dyn FnMut(&[f32], &mut [f32])>;
+
+    pub struct Int8 {
+        input: Vec<f32>,
+        logits: Vec<f32>,
+        forward: Forward,
+    }
+
+    impl Int8 {
+        /// `forward` on one thread, `forward_parallel` on a pool of `threads` above one.
+        pub fn with_threads(threads: usize) -> Int8 {
+            let model = MobileNetV2Int8::new();
+            let forward: Forward = if threads > 1 {
+                let mut pool = Threads::new(threads);
+                let mut arena = MobileNetV2Int8::arena_for(&pool);
+                Box::new(move |x, y| model.forward_parallel(&mut pool, &mut arena, x, y).expect("forward_parallel"))
+            } else {
+                let mut arena = MobileNetV2Int8::arena();
+                Box::new(move |x, y| model.forward(&mut arena, x, y).expect("forward"))
+            };
+            Int8 { input: V2.fixture().input_nhwc, logits: vec![0.0; MobileNetV2Int8::NUM_CLASSES], forward }
+        }
+    }
+
+    impl super::Runner for Int8 {
+        fn forward(&mut self) -> &[f32] {
+            (self.forward)(std::hint::black_box(&self.input), &mut self.logits);
+            std::hint::black_box(&self.logits)
+        }
+    }
+}
+
+/// Every model this build has, by protocol name.
+fn runners(threads: usize) -> Vec<(&'static str, Box<dyn Runner>)> {
+    let f32 = CASES.into_iter().map(|c| (c.name, Box::new(Ours::with_threads(c, threads)) as Box<dyn Runner>));
+    #[cfg(feature = "bench")]
+    let int8 = std::iter::once((INT8, Box::new(int8::Int8::with_threads(threads)) as Box<dyn Runner>));
+    #[cfg(not(feature = "bench"))]
+    let int8 = std::iter::empty();
+    f32.chain(int8).collect()
+}
 
 fn parse_threads() -> Result<usize, String> {
     let mut args = std::env::args().skip(1);
@@ -37,15 +106,18 @@ fn parse_threads() -> Result<usize, String> {
     Ok(threads)
 }
 
-fn pick<'a>(name: &str, runners: &'a mut [Ours]) -> Result<&'a mut Ours, String> {
-    match case(name) {
-        Some(case) => Ok(runners.iter_mut().find(|r| r.case.name == case.name).expect("a runner per case")),
-        None => Err(format!("error: unknown model {name:?} (expected v2 or tiny)")),
+fn pick<'a>(name: &str, runners: &'a mut [(&'static str, Box<dyn Runner>)]) -> Result<&'a mut dyn Runner, String> {
+    match runners.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, runner)) => Ok(runner.as_mut()),
+        None if name == INT8 => {
+            Err(format!("error: model {INT8:?} is not in this build (build ab_worker with `--features bench`)"))
+        }
+        None => Err(format!("error: unknown model {name:?} (expected v2, tiny or {INT8})")),
     }
 }
 
 /// Per-iteration latencies of `n` forwards, in milliseconds.
-fn time(runner: &mut Ours, n: usize) -> Vec<f64> {
+fn time(runner: &mut dyn Runner, n: usize) -> Vec<f64> {
     (0..n)
         .map(|_| {
             let t = Instant::now();
@@ -56,7 +128,7 @@ fn time(runner: &mut Ours, n: usize) -> Vec<f64> {
 }
 
 /// The answer line for one command, or `None` to quit.
-fn answer(line: &str, runners: &mut [Ours]) -> Option<String> {
+fn answer(line: &str, runners: &mut [(&'static str, Box<dyn Runner>)]) -> Option<String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let reply = match words.as_slice() {
         [] => String::from("error: empty command"),
@@ -81,7 +153,7 @@ fn main() {
         eprintln!("ab_worker: {e}");
         std::process::exit(2);
     });
-    let mut runners: Vec<Ours> = CASES.into_iter().map(|c| Ours::with_threads(c, threads)).collect();
+    let mut runners = runners(threads);
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {

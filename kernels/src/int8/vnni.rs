@@ -22,11 +22,13 @@ const MR: usize = 8;
 /// The requantization of 16 channels (from `c0`, the lanes in `mask`), its per-channel
 /// constants computed once for every pixel that uses them.
 ///
-/// Where every lane's shift is in `32..=54` (`narrow`: every real multiplier below 0.5, as
-/// nearly all are), `(t + 2^(shift - 1)) >> shift` fits 32 bits (`|t| < 2^62`), so the odd
-/// lanes shift by `shift - 32` and land in the high halves, the zero point rides in the
-/// rounding term (`zp * 2^shift` cannot overflow), and the clamp runs on 32-bit lanes. Otherwise
-/// the shifted values are clamped in 64 bits first.
+/// Where every lane's shift `s` is in `33..=54` (`narrow`: every real multiplier below 0.25, as
+/// nearly all are), only the high halves `h = t >> 32` of the 64-bit products `t` are kept:
+/// `(t + 2^(s - 1)) >> s == (h + 2^(s - 33)) >> (s - 32)` exactly (the low half only adds a
+/// fraction below one to an integer numerator), `|h| < 2^30 + 2^7`, and the zero point rides in
+/// the rounding term (`zp * 2^(s - 32) < 2^30`), so the rest runs on 32-bit lanes and the
+/// result needs no clamp until it is narrowed to bytes. Otherwise the shifted 64-bit values are
+/// clamped first, and the zero point added after.
 #[derive(Clone, Copy)]
 struct Requant16 {
     narrow: bool,
@@ -34,6 +36,8 @@ struct Requant16 {
     m_odd: __m512i,
     m_res: __m512i,
     m_res_odd: __m512i,
+    /// Narrow: `s - 32` and `2^(s - 33) + zp * 2^(s - 32)` per 32-bit lane (`*_odd` unused);
+    /// otherwise `s` and `2^(s - 1)` per 64-bit lane, even and odd lanes apart.
     shift: __m512i,
     shift_odd: __m512i,
     round: __m512i,
@@ -57,7 +61,7 @@ impl Requant16 {
             let m = _mm512_maskz_loadu_epi32(mask, q.m.as_ptr().add(c0));
             let m_res = m_res.map_or(_mm512_setzero_si512(), |r| _mm512_maskz_loadu_epi32(mask, r.as_ptr().add(c0)));
             // Unused lanes get a shift the narrow form accepts.
-            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(32), mask, q.shift.as_ptr().add(c0));
+            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(33), mask, q.shift.as_ptr().add(c0));
             Requant16::of(m, m_res, shift, q)
         }
     }
@@ -66,25 +70,24 @@ impl Requant16 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn of(m: __m512i, m_res: __m512i, shift: __m512i, q: &QConv) -> Requant16 {
-        let narrow = _mm512_cmpge_epi32_mask(shift, _mm512_set1_epi32(32))
+        let narrow = _mm512_cmpge_epi32_mask(shift, _mm512_set1_epi32(33))
             & _mm512_cmple_epi32_mask(shift, _mm512_set1_epi32(54))
             == 0xffff;
-        let one = _mm512_set1_epi64(1);
-        let (se, mut so) = (_mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff)), _mm512_srli_epi64::<32>(shift));
-        let mut round = _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one));
-        let mut round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one));
         let zp = q.output_zero;
-        let (lo, hi) = if narrow {
-            let z = _mm512_set1_epi64(i64::from(zp));
-            round = _mm512_add_epi64(round, _mm512_sllv_epi64(z, se));
-            round_odd = _mm512_add_epi64(round_odd, _mm512_sllv_epi64(z, so));
-            so = _mm512_sub_epi64(so, _mm512_set1_epi64(32));
-            (_mm512_set1_epi32(i32::from(q.clamp.0)), _mm512_set1_epi32(i32::from(q.clamp.1)))
+        let (shift, shift_odd, round, round_odd, lo, hi) = if narrow {
+            let s = _mm512_sub_epi32(shift, _mm512_set1_epi32(32));
+            let half = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(s, _mm512_set1_epi32(1)));
+            let round = _mm512_add_epi32(half, _mm512_sllv_epi32(_mm512_set1_epi32(zp), s));
+            let (lo, hi) = (_mm512_set1_epi32(i32::from(q.clamp.0)), _mm512_set1_epi32(i32::from(q.clamp.1)));
+            (s, s, round, round, lo, hi)
         } else {
-            (
-                _mm512_set1_epi64(i64::from(q.clamp.0) - i64::from(zp)),
-                _mm512_set1_epi64(i64::from(q.clamp.1) - i64::from(zp)),
-            )
+            let one = _mm512_set1_epi64(1);
+            let (se, so) = (_mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff)), _mm512_srli_epi64::<32>(shift));
+            let round = _mm512_sllv_epi64(one, _mm512_sub_epi64(se, one));
+            let round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(so, one));
+            let z = i64::from(zp);
+            let (lo, hi) = (_mm512_set1_epi64(i64::from(q.clamp.0) - z), _mm512_set1_epi64(i64::from(q.clamp.1) - z));
+            (se, so, round, round_odd, lo, hi)
         };
         Requant16 {
             narrow,
@@ -92,8 +95,8 @@ impl Requant16 {
             m_odd: _mm512_srli_epi64::<32>(m),
             m_res,
             m_res_odd: _mm512_srli_epi64::<32>(m_res),
-            shift: se,
-            shift_odd: so,
+            shift,
+            shift_odd,
             round,
             round_odd,
             lo,
@@ -103,23 +106,24 @@ impl Requant16 {
     }
 
     /// 16 accumulators (and, with a shortcut, 16 of its levels minus its zero point) to 16
-    /// levels, one per i32 lane: `arith::requantize` (`requantize_add`) per lane.
+    /// values, one per i32 lane, whose clamp to `[lo, hi]` is `arith::requantize`
+    /// (`requantize_add`) per lane: exact, not yet clamped (narrow) or already clamped.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
+    fn unclamped(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
         let mut even = _mm512_mul_epi32(acc, self.m);
         let mut odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.m_odd);
         if let Some(r) = res {
             even = _mm512_add_epi64(even, _mm512_mul_epi32(r, self.m_res));
             odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64::<32>(r), self.m_res_odd));
         }
-        let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
-        let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
         if self.narrow {
-            // Even results in the low halves, odd ones in the high halves, zero point included.
-            let y = _mm512_mask_blend_epi32(0xaaaa, even, odd);
-            _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
+            // The high halves: the even products' moved down, the odd ones' in place.
+            let h = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64::<32>(even), odd);
+            _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
         } else {
+            let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
+            let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
             // Clamped in 64 bits, the levels minus the zero point fit 32.
             let even = _mm512_min_epi64(_mm512_max_epi64(even, self.lo), self.hi);
             let odd = _mm512_min_epi64(_mm512_max_epi64(odd, self.lo), self.hi);
@@ -127,12 +131,31 @@ impl Requant16 {
         }
     }
 
-    /// `levels` as 16 bytes.
+    /// `unclamped`, clamped: the 16 levels, one per i32 lane.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn apply(&self, acc: __m512i, res: Option<__m512i>) -> __m128i {
-        _mm512_cvtepi32_epi8(self.levels(acc, res))
+    fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
+        let y = self.unclamped(acc, res);
+        if self.narrow {
+            _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
+        } else {
+            y
+        }
     }
+}
+
+/// Two vectors of `Requant16::unclamped` values (channels `0..16` and `16..32`) as 32 levels
+/// clamped to `clamp`: the saturating packs to bytes keep the clamp exact (`0 <= lo <= hi <=
+/// 255`), then a dword permutation restores the channel order.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn pack32(a: __m512i, b: __m512i, clamp: (u8, u8)) -> __m256i {
+    let words = _mm512_packs_epi32(a, b);
+    let bytes = _mm512_packus_epi16(words, words);
+    // 128-bit lane L holds a's bytes 4L..4L+4 in dword 4L and b's in dword 4L + 1.
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    let v = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, bytes));
+    _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8))
 }
 
 /// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`).
@@ -236,17 +259,21 @@ unsafe fn tile<const R: usize, const T: usize>(
         for t in 1..T {
             rq[t] = Requant16::new((t0 + t) * 16, masks[t], q, m_res);
         }
+        const { assert!(T == 1 || T == 2, "a tile is one or two vectors of channels") };
+        let mask32 = u32::from(masks[0]) | if T == 2 { u32::from(masks[T - 1]) << 16 } else { 0 };
         for (r, row) in acc.iter().enumerate() {
             let p = p0 + r;
+            let mut y = [_mm512_setzero_si512(); T];
             for (t, &a) in row.iter().enumerate() {
                 let (c0, mask) = ((t0 + t) * 16, masks[t]);
                 let sc = res.map(|(levels, s)| {
                     let l = _mm_maskz_loadu_epi8(mask, levels.as_ptr().add(p * n + c0).cast());
                     _mm512_sub_epi32(_mm512_cvtepu8_epi32(l), _mm512_set1_epi32(s.zero))
                 });
-                let y = rq[t].apply(a, sc);
-                _mm_mask_storeu_epi8(out.as_mut_ptr().add(p * n + c0).cast(), mask, y);
+                y[t] = rq[t].unclamped(a, sc);
             }
+            let v = pack32(y[0], y[T - 1], q.clamp);
+            _mm256_mask_storeu_epi8(out.as_mut_ptr().add(p * n + t0 * 16).cast(), mask32, v);
         }
     }
 }
@@ -569,9 +596,9 @@ mod tests {
         let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
         for round in 0..4000 {
             let shifts: [i32; 16] = core::array::from_fn(|_| match round % 3 {
-                0 => 32 + (next() % 23) as i32, // all narrow
+                0 => 33 + (next() % 22) as i32, // all narrow
                 1 => 1 + (next() % 62) as i32,  // any
-                _ => [1, 31, 32, 54, 55, 62][(next() % 6) as usize],
+                _ => [1, 31, 32, 33, 54, 55, 62][(next() % 7) as usize],
             });
             let m: [i32; 16] = core::array::from_fn(|l| match next() % 4 {
                 0 => i32::MAX,
@@ -591,10 +618,12 @@ mod tests {
             let q = QConv { weight: &[], bias: &[], m: &m, shift: &shifts, input_zero: 0, output_zero: zp, clamp };
             let residual = round % 2 == 1;
             // SAFETY: the CPU has the features (checked above); the arrays hold 16 lanes.
-            let got: [i32; 16] = unsafe {
+            let (got, packed): ([i32; 16], [u8; 32]) = unsafe {
                 let rq = Requant16::new(0, 0xffff, &q, residual.then_some(&m_res[..]));
                 let res = residual.then(|| _mm512_loadu_si512(r.as_ptr().cast()));
-                core::mem::transmute(rq.levels(_mm512_loadu_si512(acc.as_ptr().cast()), res))
+                let acc = _mm512_loadu_si512(acc.as_ptr().cast());
+                let u = rq.unclamped(acc, res);
+                (core::mem::transmute(rq.levels(acc, res)), core::mem::transmute(pack32(u, u, clamp)))
             };
             for l in 0..16 {
                 let want = if residual {
@@ -603,6 +632,8 @@ mod tests {
                     requantize(acc[l], m[l], shifts[l] as u32, zp, clamp)
                 };
                 assert_eq!(got[l], i32::from(want), "lane {l}: acc {} m {} shift {}", acc[l], m[l], shifts[l]);
+                assert_eq!(packed[l], want, "packed lane {l}");
+                assert_eq!(packed[16 + l], want, "packed lane {l} (second half)");
             }
         }
     }
