@@ -51,6 +51,23 @@ pub(crate) fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[
     }
 }
 
+/// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`).
+#[inline(always)]
+pub(crate) unsafe fn group(row: *const u8, g: usize, k: usize) -> i32 {
+    // SAFETY: bytes below `k` lie in the row.
+    unsafe {
+        if 4 * g + 4 <= k {
+            (row.add(4 * g) as *const i32).read_unaligned()
+        } else {
+            let mut b = [0u8; 4];
+            for (j, v) in b.iter_mut().enumerate().take(k - 4 * g) {
+                *v = *row.add(4 * g + j);
+            }
+            i32::from_le_bytes(b)
+        }
+    }
+}
+
 /// One output row of a 3x3 depthwise convolution at `stride`: `rows[ky]` is the input row the
 /// tap row `ky` reads (`w_in * c` levels), `None` where it falls in the padding; `pad_l`
 /// columns of padding on the left; `out` gets `wo * c` levels.

@@ -1,7 +1,7 @@
 //! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` for the 1x1 convolutions, the
-//! stem, the depthwise and the classifier, `vnni`) where the CPU has it and the arena's ISA is AVX-512; the
-//! portable bodies compiled with AVX2 for AVX2 (and AVX-512 without VNNI); plain portable code
-//! otherwise (NEON: portable, vectorised by LLVM for the target). Forcing an ISA with
+//! stem, the depthwise and the classifier, `vnni`) where the CPU has it and the arena's ISA is
+//! AVX-512; AVX2 kernels (`vpmaddwd` on operands widened to i16, `avx2`) for AVX2 (and AVX-512
+//! without VNNI), pooling the portable body compiled with AVX2; plain portable code otherwise (NEON: portable, vectorised by LLVM for the target). Forcing an ISA with
 //! `Arena::set_isa` or `MOBILENET_ISA` forces the int8 path with it. Every path gives the same
 //! bits.
 
@@ -112,6 +112,38 @@ impl Ops for Plain {
     }
 }
 
+/// `vpmaddwd` kernels (`avx2`). Only the AVX2 entry points (`on_avx2`), which run only when
+/// `path` chose `Path::Avx2`, instantiate kernels with it.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Ops for Avx2 {
+    #[inline(always)]
+    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+        // SAFETY: see `Avx2`: the CPU has AVX2 and FMA. The packed operands are the compiler's.
+        unsafe { super::avx2::pointwise(x, k, n, q, res, out) }
+    }
+
+    #[inline(always)]
+    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::avx2::dw_row(rows, w_in, c, stride, pad_l, q, out) }
+    }
+
+    #[inline(always)]
+    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::avx2::linear(x, k, classes, q, out) }
+    }
+
+    #[inline(always)]
+    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+        // SAFETY: as `pointwise`.
+        unsafe { super::avx2::quantize(x, inverse_scale, zero_point, out) }
+    }
+}
+
 /// `vpdpbusd` kernels. Only the VNNI entry points (`on_vnni`), which run only when `path` chose
 /// `Path::Vnni`, instantiate kernels with it.
 #[cfg(target_arch = "x86_64")]
@@ -141,5 +173,64 @@ impl Ops for Vnni {
     fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
         // SAFETY: as `pointwise`.
         unsafe { super::vnni::quantize(x, inverse_scale, zero_point, out) }
+    }
+}
+
+#[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The SIMD depthwise rows against the portable body, at zero points the networks never
+    /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-
+    /// and 64-channel steps, both strides, left padding, absent rows, extreme levels.
+    #[test]
+    fn dw_rows_match_the_portable_body() {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let mut s = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..300 {
+            let c = [1, 7, 8, 15, 16, 17, 40, 63, 64, 65, 100, 144][case % 12];
+            let (stride, pad_l) = ([1, 2][case % 2], [0, 1][(case / 2) % 2]);
+            let w_in = 1 + (next() % 13) as usize;
+            let wo = (w_in + pad_l).saturating_sub(3) / stride + 1;
+            let extreme = case % 3 == 0;
+            let level = |v: u64| if extreme { [0u8, 255][(v % 2) as usize] } else { v as u8 };
+            let rows: Vec<Vec<u8>> = (0..3).map(|_| (0..w_in * c).map(|_| level(next())).collect()).collect();
+            let weight: Vec<i8> =
+                (0..9 * c).map(|_| if extreme { [-127i8, 127][(next() % 2) as usize] } else { next() as i8 }).collect();
+            let cp = c.next_multiple_of(64);
+            let bias: Vec<i32> = (0..cp).map(|_| (next() % 20001) as i32 - 10000).collect();
+            let m: Vec<i32> = (0..cp).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
+            let shift: Vec<i32> = (0..cp).map(|_| if case % 4 == 1 { 31 } else { 36 + (next() % 8) as i32 }).collect();
+            let lo = (next() % 100) as u8;
+            let q = QConv {
+                weight: &weight,
+                bias: &bias,
+                m: &m,
+                shift: &shift,
+                input_zero: (next() % 256) as i32,
+                output_zero: (next() % 256) as i32,
+                clamp: (lo, lo + (next() % 156) as u8),
+            };
+            let absent = (next() % 4) as usize; // 3: all present
+            let src: [Option<&[u8]>; 3] = core::array::from_fn(|ky| (ky != absent).then(|| &rows[ky][..]));
+            let mut want = vec![0u8; wo * c];
+            Plain::dw_row(src, w_in, c, stride, pad_l, &q, &mut want);
+            let mut got = vec![0u8; wo * c];
+            if avx2 {
+                Avx2::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
+                assert_eq!(got, want, "AVX2, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
+            }
+            if has_avx512_vnni() {
+                got.fill(0);
+                Vnni::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
+                assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
+            }
+        }
     }
 }

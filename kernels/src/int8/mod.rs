@@ -17,6 +17,8 @@
 //! channels in `dw_lane` order.
 
 pub mod arith;
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod conv;
 mod isa;
 mod par;

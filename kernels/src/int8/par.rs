@@ -107,7 +107,7 @@ macro_rules! isa_entries {
     };
 }
 
-isa_entries!(on_avx2, "avx2,fma", Plain);
+isa_entries!(on_avx2, "avx2,fma", super::super::isa::Avx2);
 isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
 
 /// A mutable base pointer threads share, each writing its own disjoint part.

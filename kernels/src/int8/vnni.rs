@@ -12,6 +12,7 @@
 //! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes: 64-bit products of
 //!   the even and odd lanes, the same rounding, clamp and zero point.
 
+use super::conv::group;
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -131,10 +132,24 @@ impl Requant16 {
         }
     }
 
+    /// `levels` without a shortcut, for a `narrow` requantization.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn narrow_levels(&self, acc: __m512i) -> __m512i {
+        let even = _mm512_mul_epi32(acc, self.m);
+        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.m_odd);
+        let h = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64::<32>(even), odd);
+        let y = _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift);
+        _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
+    }
+
     /// `unclamped`, clamped: the 16 levels, one per i32 lane.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
+        if self.narrow && res.is_none() {
+            return self.narrow_levels(acc);
+        }
         let y = self.unclamped(acc, res);
         if self.narrow {
             _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
@@ -156,23 +171,6 @@ fn pack32(a: __m512i, b: __m512i, clamp: (u8, u8)) -> __m256i {
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
     let v = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, bytes));
     _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8))
-}
-
-/// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`).
-#[inline(always)]
-unsafe fn group(row: *const u8, g: usize, k: usize) -> i32 {
-    // SAFETY: bytes below `k` lie in the row.
-    unsafe {
-        if 4 * g + 4 <= k {
-            (row.add(4 * g) as *const i32).read_unaligned()
-        } else {
-            let mut b = [0u8; 4];
-            for (j, v) in b.iter_mut().enumerate().take(k - 4 * g) {
-                *v = *row.add(4 * g + j);
-            }
-            i32::from_le_bytes(b)
-        }
-    }
 }
 
 /// The accumulators of `R` pixels (rows of `k` levels from `x`) by `T` tiles of 16 channels
@@ -417,29 +415,28 @@ pub(crate) unsafe fn dw_row(
                 let (m, sh) = group(j);
                 *r = Requant16::of(m, _mm512_setzero_si512(), sh, q);
             }
+            let all_rows = present == [true; 3];
+            let narrow = rq.iter().all(|r| r.narrow);
             for ox in 0..wo {
                 let ix0 = (ox * stride) as isize - pad_l as isize;
                 let inside = ix0 >= 0 && ix0 + 3 <= w_in as isize;
                 let mut acc = init;
-                for ky in 0..3 {
-                    if !present[ky] {
-                        continue;
-                    }
-                    for kx in 0..3 {
-                        let ix = ix0 + kx as isize;
-                        let xv = if inside || (0..w_in as isize).contains(&ix) {
-                            _mm512_maskz_loadu_epi8(bytes, base[ky].add(ix as usize * c + c0).cast())
-                        } else {
-                            zv
-                        };
-                        for (j, a) in acc.iter_mut().enumerate() {
-                            *a = _mm512_dpbusd_epi32(*a, xv, wj[ky * 3 + kx][j]);
-                        }
-                    }
+                // Inner pixels of inner rows (nearly all) take the branch-free form.
+                if inside && all_rows {
+                    dw_taps::<true>(&mut acc, &base, present, ix0, w_in, c, c0, bytes, zv, &wj);
+                } else {
+                    dw_taps::<false>(&mut acc, &base, present, ix0, w_in, c, c0, bytes, zv, &wj);
                 }
                 let mut y = [_mm512_setzero_si512(); 4];
-                for j in 0..4 {
-                    y[j] = rq[j].levels(acc[j], None);
+                if narrow {
+                    // One test for the group, not one a vector.
+                    for j in 0..4 {
+                        y[j] = rq[j].narrow_levels(acc[j]);
+                    }
+                } else {
+                    for j in 0..4 {
+                        y[j] = rq[j].levels(acc[j], None);
+                    }
                 }
                 // Lane i of `y[j]` is channel 4i + j: byte j of dword i.
                 let lo = _mm512_or_si512(y[0], _mm512_slli_epi32::<8>(y[1]));
@@ -447,6 +444,47 @@ pub(crate) unsafe fn dw_row(
                 _mm512_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), bytes, _mm512_or_si512(lo, hi));
             }
             c0 += 64;
+        }
+    }
+}
+
+/// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: rows absent
+/// and columns outside `0..w_in` contribute nothing (`FULL`: all present and inside, unchecked);
+/// columns in the padding read the zero point.
+///
+/// # Safety
+/// The CPU has the features; present rows hold `w_in` pixels of `c` levels; with `FULL`, every
+/// row is present and `0 <= ix0`, `ix0 + 3 <= w_in`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dw_taps<const FULL: bool>(
+    acc: &mut [__m512i; 4],
+    base: &[*const u8; 3],
+    present: [bool; 3],
+    ix0: isize,
+    w_in: usize,
+    c: usize,
+    c0: usize,
+    bytes: __mmask64,
+    zv: __m512i,
+    wj: &[[__m512i; 4]; 9],
+) {
+    for ky in 0..3 {
+        if !FULL && !present[ky] {
+            continue;
+        }
+        for kx in 0..3 {
+            let ix = ix0 + kx as isize;
+            let xv = if FULL || (0..w_in as isize).contains(&ix) {
+                // SAFETY: a present row, a column inside it (the caller's contract).
+                unsafe { _mm512_maskz_loadu_epi8(bytes, base[ky].add(ix as usize * c + c0).cast()) }
+            } else {
+                zv
+            };
+            for (j, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_dpbusd_epi32(*a, xv, wj[ky * 3 + kx][j]);
+            }
         }
     }
 }
@@ -623,7 +661,10 @@ mod tests {
                 let res = residual.then(|| _mm512_loadu_si512(r.as_ptr().cast()));
                 let acc = _mm512_loadu_si512(acc.as_ptr().cast());
                 let u = rq.unclamped(acc, res);
-                (core::mem::transmute(rq.levels(acc, res)), core::mem::transmute(pack32(u, u, clamp)))
+                (
+                    core::mem::transmute::<__m512i, [i32; 16]>(rq.levels(acc, res)),
+                    core::mem::transmute::<__m256i, [u8; 32]>(pack32(u, u, clamp)),
+                )
             };
             for l in 0..16 {
                 let want = if residual {

@@ -1,0 +1,553 @@
+//! AVX2 int8 kernels (no VNNI). `vpmaddubsw` would multiply unsigned activation bytes by signed
+//! weight bytes, but it adds each pair of products into an i16 with saturation, and a pair can
+//! reach 2 * 255 * 127 = 64770: not exact. These kernels widen both operands to i16 first and
+//! use `vpmaddwd`, whose pairs of i16 products add into i32 exactly (no operand here is -32768).
+//!
+//! - 1x1 convolutions (and the stem on its patches, and the classifier): the packed tiles of 16
+//!   channels x 4 inputs, widened to four vectors of 4 channels x 4 inputs; each pixel's group
+//!   of 4 levels widened and broadcast; one `vpmaddwd` gives each channel two partial sums,
+//!   added pairwise (`vphaddd`) once per tile. 2 pixels x 16 channels per register tile.
+//! - Depthwise: two taps at a time, their levels interleaved byte by byte, widened, minus the
+//!   zero point, against the two taps' interleaved weights: 16 channels per step.
+//! - Requantization (`Requant8`): `arith::requantize` on 8 lanes, the VNNI kernels' narrow form
+//!   where every shift is in `33..=54`, else 64-bit shifts (arithmetic, by the sign-flip
+//!   identity: AVX2 shifts 64-bit lanes logically) and 64-bit clamps.
+
+use super::conv::group;
+use super::{dw_lane, QConv, QLinear, QShortcut};
+use core::arch::x86_64::*;
+use core::ops::Range;
+
+/// Pixels per register tile (by 16 channels: 8 accumulators of 8 lanes).
+const MR: usize = 2;
+
+/// The requantization of 8 channels; see `Requant16` in `vnni`, whose two forms this repeats.
+#[derive(Clone, Copy)]
+struct Requant8 {
+    narrow: bool,
+    m: __m256i,
+    m_odd: __m256i,
+    m_res: __m256i,
+    m_res_odd: __m256i,
+    shift: __m256i,
+    shift_odd: __m256i,
+    round: __m256i,
+    round_odd: __m256i,
+    lo: __m256i,
+    hi: __m256i,
+    zp: __m256i,
+}
+
+impl Requant8 {
+    /// From the lanes' multipliers and shifts (each `1..=62`).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn of(m: __m256i, m_res: __m256i, shift: __m256i, q: &QConv) -> Requant8 {
+        let in_range = _mm256_and_si256(
+            _mm256_cmpgt_epi32(shift, _mm256_set1_epi32(32)),
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(55), shift),
+        );
+        let narrow = _mm256_movemask_epi8(in_range) == -1;
+        let zp = q.output_zero;
+        let (shift, shift_odd, round, round_odd, lo, hi) = if narrow {
+            let s = _mm256_sub_epi32(shift, _mm256_set1_epi32(32));
+            let half = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(s, _mm256_set1_epi32(1)));
+            let round = _mm256_add_epi32(half, _mm256_sllv_epi32(_mm256_set1_epi32(zp), s));
+            (s, s, round, round, _mm256_setzero_si256(), _mm256_setzero_si256())
+        } else {
+            let one = _mm256_set1_epi64x(1);
+            let (se, so) = (_mm256_and_si256(shift, _mm256_set1_epi64x(0xffff_ffff)), _mm256_srli_epi64::<32>(shift));
+            let round = _mm256_sllv_epi64(one, _mm256_sub_epi64(se, one));
+            let round_odd = _mm256_sllv_epi64(one, _mm256_sub_epi64(so, one));
+            let z = i64::from(zp);
+            let (lo, hi) = (_mm256_set1_epi64x(i64::from(q.clamp.0) - z), _mm256_set1_epi64x(i64::from(q.clamp.1) - z));
+            (se, so, round, round_odd, lo, hi)
+        };
+        Requant8 {
+            narrow,
+            m,
+            m_odd: _mm256_srli_epi64::<32>(m),
+            m_res,
+            m_res_odd: _mm256_srli_epi64::<32>(m_res),
+            shift,
+            shift_odd,
+            round,
+            round_odd,
+            lo,
+            hi,
+            zp: _mm256_set1_epi32(zp),
+        }
+    }
+
+    /// `(t + round) >> shift` on 64-bit lanes, arithmetic, clamped to `[lo, hi]`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn shift_clamp(&self, t: __m256i, round: __m256i, shift: __m256i) -> __m256i {
+        let sign = _mm256_set1_epi64x(i64::MIN);
+        // (t ^ 2^63) >> s - 2^63 >> s (logical shifts) == t >> s (arithmetic).
+        let u = _mm256_srlv_epi64(_mm256_xor_si256(_mm256_add_epi64(t, round), sign), shift);
+        let y = _mm256_sub_epi64(u, _mm256_srlv_epi64(sign, shift));
+        let y = _mm256_blendv_epi8(y, self.lo, _mm256_cmpgt_epi64(self.lo, y));
+        _mm256_blendv_epi8(y, self.hi, _mm256_cmpgt_epi64(y, self.hi))
+    }
+
+    /// 8 accumulators (and, with a shortcut, 8 of its levels minus its zero point) to 8 values
+    /// whose clamp is `arith::requantize` (`requantize_add`): exact, not yet clamped (narrow)
+    /// or already clamped.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn unclamped(&self, acc: __m256i, res: Option<__m256i>) -> __m256i {
+        let mut even = _mm256_mul_epi32(acc, self.m);
+        let mut odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), self.m_odd);
+        if let Some(r) = res {
+            even = _mm256_add_epi64(even, _mm256_mul_epi32(r, self.m_res));
+            odd = _mm256_add_epi64(odd, _mm256_mul_epi32(_mm256_srli_epi64::<32>(r), self.m_res_odd));
+        }
+        if self.narrow {
+            let h = _mm256_blend_epi32::<0xaa>(_mm256_srli_epi64::<32>(even), odd);
+            _mm256_srav_epi32(_mm256_add_epi32(h, self.round), self.shift)
+        } else {
+            let even = self.shift_clamp(even, self.round, self.shift);
+            let odd = self.shift_clamp(odd, self.round_odd, self.shift_odd);
+            _mm256_add_epi32(_mm256_blend_epi32::<0xaa>(even, _mm256_slli_epi64::<32>(odd)), self.zp)
+        }
+    }
+}
+
+/// 16 `unclamped` values (channels `0..8` in `a`, `8..16` in `b`) as 16 levels clamped to
+/// `clamp`: saturating packs keep the clamp exact (`0 <= lo <= hi <= 255`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn pack16(a: __m256i, b: __m256i, clamp: (u8, u8)) -> __m128i {
+    // packs works in 128-bit lanes: reorder the words to a0-7, b0-7 first.
+    let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b));
+    let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words));
+    _mm_min_epu8(_mm_max_epu8(bytes, _mm_set1_epi8(clamp.0 as i8)), _mm_set1_epi8(clamp.1 as i8))
+}
+
+/// Stores the first `len` (at most 16) bytes of `v` at `dst`.
+///
+/// # Safety
+/// `dst` is valid for `len` bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store_bytes(dst: *mut u8, v: __m128i, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        if len >= 16 {
+            _mm_storeu_si128(dst.cast(), v);
+        } else {
+            let mut b = [0u8; 16];
+            _mm_storeu_si128(b.as_mut_ptr().cast(), v);
+            core::ptr::copy_nonoverlapping(b.as_ptr(), dst, len);
+        }
+    }
+}
+
+/// A group of 4 levels widened to i16 and broadcast: `[x0, x1, x2, x3]` four times.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn widen4(v: i32) -> __m256i {
+    let spread = _mm256_setr_epi8(
+        0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1, 0, -1, 1, -1, 2, -1, 3, -1,
+    );
+    _mm256_shuffle_epi8(_mm256_set1_epi32(v), spread)
+}
+
+/// The i32 sums of `R` pixels (rows of `k` levels from `x`) for one tile of 16 channels
+/// (packed weights from `w`), channels `0..8` and `8..16`, without the bias.
+///
+/// # Safety
+/// The CPU has AVX2; `x` holds `R` rows of `k` levels, `w` a tile of `k.div_ceil(4)` groups.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
+    let k4 = k.div_ceil(4);
+    // SAFETY: the caller's contract.
+    unsafe {
+        // acc[r][q]: channels 4q..4q+4, two partial sums each.
+        let mut acc = [[_mm256_setzero_si256(); 4]; R];
+        let mut xp = x;
+        for g in 0..k4 {
+            let mut wq = [_mm256_setzero_si256(); 4];
+            for (q, v) in wq.iter_mut().enumerate() {
+                *v = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(g * 64 + q * 16).cast()));
+            }
+            let whole = 4 * g + 4 <= k;
+            for (r, row) in acc.iter_mut().enumerate() {
+                let xv = if whole { (xp.add(r * k) as *const i32).read_unaligned() } else { group(x.add(r * k), g, k) };
+                let xb = widen4(xv);
+                for (a, &wv) in row.iter_mut().zip(&wq) {
+                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xb, wv));
+                }
+            }
+            xp = xp.add(4);
+        }
+        let mut out = [[_mm256_setzero_si256(); 2]; R];
+        for (o, a) in out.iter_mut().zip(&acc) {
+            // hadd pairs within 128-bit lanes: [c0 c1 c4 c5 | c2 c3 c6 c7], then restore order.
+            o[0] = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(a[0], a[1]));
+            o[1] = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(a[2], a[3]));
+        }
+        out
+    }
+}
+
+/// Per-channel `Requant8`s of the 16 channels of tile `t` (lanes past `n` read padding).
+///
+/// # Safety
+/// The CPU has AVX2; the per-channel arrays (and `m_res`) are padded to whole tiles.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8; 2] {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut rq = [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(33), q); 2];
+        for (h, r) in rq.iter_mut().enumerate() {
+            let at = t * 16 + 8 * h;
+            let mr = m_res.map_or(_mm256_setzero_si256(), |a| _mm256_loadu_si256(a.as_ptr().add(at).cast()));
+            let m = _mm256_loadu_si256(q.m.as_ptr().add(at).cast());
+            *r = Requant8::of(m, mr, _mm256_loadu_si256(q.shift.as_ptr().add(at).cast()), q);
+        }
+        rq
+    }
+}
+
+/// Requantizes pixel `p`'s sums of tile `t` (`len` channels) and stores its levels.
+///
+/// # Safety
+/// The CPU has AVX2; `out` (and the shortcut's levels) hold pixel `p`'s channels of the tile.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn finish(
+    acc: [__m256i; 2],
+    bias: &[__m256i; 2],
+    rq: &[Requant8; 2],
+    res: Option<(&[u8], QShortcut)>,
+    q: &QConv,
+    at: usize,
+    len: usize,
+    out: &mut [u8],
+) {
+    let mut y = [_mm256_setzero_si256(); 2];
+    for h in 0..2 {
+        let a = _mm256_add_epi32(acc[h], bias[h]);
+        let sc = res.map(|(levels, s)| {
+            let mut b = [0u8; 8];
+            let src = &levels[at + 8 * h..][..len.saturating_sub(8 * h).min(8)];
+            b[..src.len()].copy_from_slice(src);
+            // SAFETY: 8 bytes of a local array.
+            let l = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(b.as_ptr().cast()) });
+            _mm256_sub_epi32(l, _mm256_set1_epi32(s.zero))
+        });
+        y[h] = rq[h].unclamped(a, sc);
+    }
+    // SAFETY: the caller's contract.
+    unsafe { store_bytes(out.as_mut_ptr().add(at), pack16(y[0], y[1], q.clamp), len) };
+}
+
+/// `conv::pointwise` with `vpmaddwd`: the same operands and results.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `q`'s packed weights, bias and per-channel arrays are padded to
+/// whole tiles of 16 channels (and its shortcut's multipliers too).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn pointwise(
+    x: &[u8],
+    k: usize,
+    n: usize,
+    q: &QConv,
+    res: Option<(&[u8], QShortcut)>,
+    out: &mut [u8],
+) {
+    let pixels = out.len() / n;
+    let (tiles, k4) = (n.div_ceil(16), k.div_ceil(4));
+    assert!(x.len() >= pixels * k && q.weight.len() >= tiles * k4 * 64, "internal error: pointwise operands");
+    let t16 = tiles * 16;
+    assert!(q.bias.len() >= t16 && q.m.len() >= t16 && q.shift.len() >= t16, "internal error: per-channel arrays");
+    if let Some((r, s)) = res {
+        assert!(r.len() >= pixels * n && s.m.len() >= t16, "internal error: shortcut operands");
+    }
+    // SAFETY: operands checked above; each tile's pixels and channels lie in them.
+    unsafe {
+        for t in 0..tiles {
+            let rq = tile_requant(t, q, res.map(|(_, s)| s.m));
+            let mut bias = [_mm256_setzero_si256(); 2];
+            for (h, b) in bias.iter_mut().enumerate() {
+                *b = _mm256_loadu_si256(q.bias.as_ptr().add(t * 16 + 8 * h).cast());
+            }
+            let len = (n - t * 16).min(16);
+            let w = q.weight.as_ptr().add(t * k4 * 64);
+            let mut p = 0;
+            while p + MR <= pixels {
+                let acc = accumulate::<MR>(x.as_ptr().add(p * k), k, w);
+                for (r, a) in acc.into_iter().enumerate() {
+                    finish(a, &bias, &rq, res, q, (p + r) * n + t * 16, len, out);
+                }
+                p += MR;
+            }
+            if p < pixels {
+                let [a] = accumulate::<1>(x.as_ptr().add(p * k), k, w);
+                finish(a, &bias, &rq, res, q, p * n + t * 16, len, out);
+            }
+        }
+    }
+}
+
+/// `conv::linear` with `vpmaddwd`: the same operands and results.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; the weights, bias and scales hold whole tiles of 16 classes up to
+/// `classes.end`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+    let (k4, t1) = (k.div_ceil(4), classes.end.div_ceil(16));
+    assert!(x.len() >= k && q.weight.len() >= t1 * k4 * 64, "internal error: linear operands");
+    assert!(q.bias.len() >= t1 * 16 && q.scales.len() >= t1 * 16 && out.len() >= classes.len());
+    // SAFETY: checked above; only the classes of `classes` are stored.
+    unsafe {
+        for t in classes.start / 16..t1 {
+            let [acc] = accumulate::<1>(x.as_ptr(), k, q.weight.as_ptr().add(t * k4 * 64));
+            let mut v = [0f32; 16];
+            for (h, &sum) in acc.iter().enumerate() {
+                let a = _mm256_add_epi32(sum, _mm256_loadu_si256(q.bias.as_ptr().add(t * 16 + 8 * h).cast()));
+                let f = _mm256_mul_ps(_mm256_cvtepi32_ps(a), _mm256_loadu_ps(q.scales.as_ptr().add(t * 16 + 8 * h)));
+                _mm256_storeu_ps(v.as_mut_ptr().add(8 * h), f);
+            }
+            for (l, &f) in v.iter().enumerate() {
+                let c = t * 16 + l;
+                if classes.contains(&c) {
+                    out[c - classes.start] = f;
+                }
+            }
+        }
+    }
+}
+
+/// `conv::quantize` 8 values at a time: the same operations in the same order (see `vnni::
+/// quantize` for NaN).
+///
+/// # Safety
+/// The CPU has AVX2 and FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+    assert!(out.len() >= x.len(), "internal error: quantize output");
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23, as `arith::quantize`
+    let (inv, magic, zp) = (_mm256_set1_ps(inverse_scale), _mm256_set1_ps(MAGIC), _mm256_set1_ps(zero_point as f32));
+    let (lo, hi) = (_mm256_set1_ps(-1024.0), _mm256_set1_ps(1024.0));
+    let (zero, top) = (_mm256_setzero_ps(), _mm256_set1_ps(255.0));
+    let whole = x.len() / 8 * 8;
+    let mut i = 0;
+    while i < whole {
+        // SAFETY: `i + 8 <= x.len() <= out.len()`.
+        unsafe {
+            let v = _mm256_loadu_ps(x.as_ptr().add(i));
+            let y = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo), hi);
+            let r = _mm256_sub_ps(_mm256_add_ps(y, magic), magic);
+            let q = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_add_ps(r, zp), zero), top));
+            let w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+            _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm_packus_epi16(w, w));
+        }
+        i += 8;
+    }
+    super::conv::quantize(&x[whole..], inverse_scale, zero_point, &mut out[whole..]);
+}
+
+/// `conv::dw_row` with `vpmaddwd` on pairs of taps, 16 channels at a time (8 where fewer
+/// remain): the same operands and results.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; operands as `conv::dw_row`, the per-channel arrays padded to whole
+/// groups of 64.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn dw_row(
+    rows: [Option<&[u8]>; 3],
+    w_in: usize,
+    c: usize,
+    stride: usize,
+    pad_l: usize,
+    q: &QConv,
+    out: &mut [u8],
+) {
+    let wo = out.len() / c;
+    let cp = c.next_multiple_of(64);
+    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
+    assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
+    let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
+    // SAFETY: loads of 16 bytes stay inside a present row or the 16-byte staging copies below;
+    // weights and per-channel arrays are read below `9 * c` and the padded length; stores
+    // inside `out`.
+    unsafe {
+        let zpv = _mm_set1_epi8(q.input_zero as u8 as i8);
+        let zp16 = _mm256_set1_epi16(q.input_zero as i16);
+        let mut c0 = 0;
+        while c0 < c {
+            let len = (c - c0).min(16);
+            // The 9 taps' weights of these channels (zero past `len`), pairs interleaved as
+            // i16: pair p holds taps 2p and 2p + 1 (tap 9 is zero), low and high 8 channels.
+            let mut taps = [_mm_setzero_si128(); 10];
+            for (t, v) in taps.iter_mut().enumerate().take(9) {
+                let mut b = [0i8; 16];
+                b[..len].copy_from_slice(&q.weight[t * c + c0..][..len]);
+                *v = _mm_loadu_si128(b.as_ptr().cast());
+            }
+            let mut wp = [[_mm256_setzero_si256(); 2]; 5];
+            for (p, w) in wp.iter_mut().enumerate() {
+                w[0] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(taps[2 * p], taps[2 * p + 1]));
+                w[1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(taps[2 * p], taps[2 * p + 1]));
+            }
+            // Per-channel constants from the lane-major groups (`dw_lane`).
+            let mut bias = [_mm256_setzero_si256(); 2];
+            let mut rq = [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(33), q); 2];
+            for h in 0..2 {
+                let mut idx = [0i32; 8];
+                for (i, v) in idx.iter_mut().enumerate() {
+                    *v = dw_lane(c0 + 8 * h + i) as i32;
+                }
+                let idx = _mm256_loadu_si256(idx.as_ptr().cast());
+                bias[h] = _mm256_i32gather_epi32::<4>(q.bias.as_ptr(), idx);
+                let (m, sh) = (
+                    _mm256_i32gather_epi32::<4>(q.m.as_ptr(), idx),
+                    _mm256_i32gather_epi32::<4>(q.shift.as_ptr(), idx),
+                );
+                rq[h] = Requant8::of(m, _mm256_setzero_si256(), sh, q);
+            }
+            for ox in 0..wo {
+                let ix0 = (ox * stride) as isize - pad_l as isize;
+                let mut x = [zpv; 10];
+                for (ky, &row) in base.iter().enumerate() {
+                    if row.is_null() {
+                        continue;
+                    }
+                    for kx in 0..3 {
+                        let ix = ix0 + kx as isize;
+                        if (0..w_in as isize).contains(&ix) {
+                            let at = ix as usize * c + c0;
+                            x[ky * 3 + kx] = if len == 16 {
+                                _mm_loadu_si128(row.add(at).cast())
+                            } else {
+                                let mut b = [0u8; 16];
+                                core::ptr::copy_nonoverlapping(row.add(at), b.as_mut_ptr(), len);
+                                _mm_loadu_si128(b.as_ptr().cast())
+                            };
+                        }
+                    }
+                }
+                let mut acc = bias;
+                for (p, w) in wp.iter().enumerate() {
+                    let lo = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x[2 * p], x[2 * p + 1])), zp16);
+                    let hi = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x[2 * p], x[2 * p + 1])), zp16);
+                    acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(lo, w[0]));
+                    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(hi, w[1]));
+                }
+                let y = [rq[0].unclamped(acc[0], None), rq[1].unclamped(acc[1], None)];
+                store_bytes(out.as_mut_ptr().add(ox * c + c0), pack16(y[0], y[1], q.clamp), len);
+            }
+            c0 += 16;
+        }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::int8::arith::{quantize as quantize1, requantize, requantize_add};
+
+    /// Both forms of `Requant8` and the saturating `pack16` against `arith`, at extreme
+    /// accumulators, multipliers and shifts.
+    #[test]
+    fn requant8_matches_arith() {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
+        for round in 0..4000 {
+            let shifts: [i32; 8] = core::array::from_fn(|_| match round % 3 {
+                0 => 33 + (next() % 22) as i32,
+                1 => 1 + (next() % 62) as i32,
+                _ => [1, 31, 32, 33, 54, 55, 62][(next() % 7) as usize],
+            });
+            let m: [i32; 8] = core::array::from_fn(|l| match next() % 4 {
+                0 => i32::MAX,
+                1 => 1 << 30,
+                _ => (next() >> 33) as i32 >> (shifts[l] % 3),
+            });
+            let m_res: [i32; 8] = core::array::from_fn(|_| (next() >> 33) as i32);
+            let acc: [i32; 8] = core::array::from_fn(|_| match next() % 3 {
+                0 => edges[(next() % 8) as usize],
+                1 => (next() as i32) >> (next() % 31),
+                _ => next() as i32,
+            });
+            let r: [i32; 8] = core::array::from_fn(|_| (next() % 256) as i32 - (next() % 256) as i32);
+            let zp = (next() % 256) as i32;
+            let lo = (next() % 128) as u8;
+            let clamp = (lo, lo.max((next() % 256) as u8));
+            let q = QConv { weight: &[], bias: &[], m: &m, shift: &shifts, input_zero: 0, output_zero: zp, clamp };
+            let residual = round % 2 == 1;
+            // SAFETY: the CPU has the features (checked above); the arrays hold 8 lanes.
+            let packed: [u8; 16] = unsafe {
+                let ld = |a: &[i32; 8]| _mm256_loadu_si256(a.as_ptr().cast());
+                let rq = Requant8::of(ld(&m), ld(&m_res), ld(&shifts), &q);
+                let u = rq.unclamped(ld(&acc), residual.then(|| ld(&r)));
+                core::mem::transmute::<__m128i, [u8; 16]>(pack16(u, u, clamp))
+            };
+            for l in 0..8 {
+                let want = if residual {
+                    requantize_add(acc[l], m[l], r[l], m_res[l], shifts[l] as u32, zp, clamp)
+                } else {
+                    requantize(acc[l], m[l], shifts[l] as u32, zp, clamp)
+                };
+                assert_eq!(
+                    (packed[l], packed[8 + l]),
+                    (want, want),
+                    "lane {l}: acc {} m {} shift {}",
+                    acc[l],
+                    m[l],
+                    shifts[l]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quantize_matches_arith() {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5, -0.5, 1.5, -2.5, 1e30, -1e30, 0.0, -0.0];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..2000u32 {
+            let v: Vec<f32> = (0..37)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    match x % 5 {
+                        0 => special[(x >> 8) as usize % special.len()],
+                        1 => ((x >> 20) % 64) as f32 * 0.5 - 16.0,
+                        _ => f32::from_bits((x >> 16) as u32 & 0x41ff_ffff) * if x & 1 == 0 { 1.0 } else { -1.0 },
+                    }
+                })
+                .collect();
+            let (inv, zp) = ([1.0, 2.0, 0.37, 127.5, 1e-3][round as usize % 5], (round % 256) as i32);
+            let mut got = vec![0u8; v.len()];
+            // SAFETY: the CPU has the features (checked above).
+            unsafe { quantize(&v, inv, zp, &mut got) };
+            for (g, &f) in got.iter().zip(&v) {
+                assert_eq!(*g, quantize1(f, inv, zp), "{f} * {inv} + {zp}");
+            }
+        }
+    }
+}
