@@ -167,7 +167,7 @@ unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[
     unsafe {
         // acc[r][q]: channels 4q..4q+4, two partial sums each.
         let mut acc = [[_mm256_setzero_si256(); 4]; R];
-        let mut xp = x;
+        let zero = _mm256_setzero_si256();
         for g in 0..k4 {
             let mut wq = [_mm256_setzero_si256(); 4];
             for (q, v) in wq.iter_mut().enumerate() {
@@ -175,13 +175,16 @@ unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[
             }
             let whole = 4 * g + 4 <= k;
             for (r, row) in acc.iter_mut().enumerate() {
-                let xv = if whole { (xp.add(r * k) as *const i32).read_unaligned() } else { group(x.add(r * k), g, k) };
-                let xb = widen4(xv);
+                // A broadcast straight from memory, interleaved with zeros: [x0 x1 x2 x3] as i16.
+                let xb = if whole {
+                    _mm256_unpacklo_epi8(_mm256_broadcastd_epi32(_mm_loadu_si32(x.add(r * k + 4 * g))), zero)
+                } else {
+                    widen4(group(x.add(r * k), g, k))
+                };
                 for (a, &wv) in row.iter_mut().zip(&wq) {
                     *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xb, wv));
                 }
             }
-            xp = xp.add(4);
         }
         let mut out = [[_mm256_setzero_si256(); 2]; R];
         for (o, a) in out.iter_mut().zip(&acc) {
