@@ -239,6 +239,8 @@ unsafe fn tile<const R: usize, const T: usize>(
     out: &mut [u8],
     p0: usize,
     t0: usize,
+    rq: &[Requant16; 2],
+    mask32: u32,
 ) {
     let k4 = k.div_ceil(4);
     // SAFETY: `pointwise` checked that `x`, `out` (and the shortcut) hold every pixel, the
@@ -250,20 +252,12 @@ unsafe fn tile<const R: usize, const T: usize>(
             q.weight.as_ptr().add(t0 * k4 * 64),
             q.bias.as_ptr().add(t0 * 16),
         );
-        let masks: [__mmask16; T] = core::array::from_fn(|t| lanes(n - (t0 + t) * 16));
-        // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
-        let m_res = res.map(|(_, s)| s.m);
-        let mut rq = [Requant16::new(t0 * 16, masks[0], q, m_res); T];
-        for t in 1..T {
-            rq[t] = Requant16::new((t0 + t) * 16, masks[t], q, m_res);
-        }
         const { assert!(T == 1 || T == 2, "a tile is one or two vectors of channels") };
-        let mask32 = u32::from(masks[0]) | if T == 2 { u32::from(masks[T - 1]) << 16 } else { 0 };
         for (r, row) in acc.iter().enumerate() {
             let p = p0 + r;
             let mut y = [_mm512_setzero_si512(); T];
             for (t, &a) in row.iter().enumerate() {
-                let (c0, mask) = ((t0 + t) * 16, masks[t]);
+                let (c0, mask) = ((t0 + t) * 16, (mask32 >> (16 * t)) as __mmask16);
                 let sc = res.map(|(levels, s)| {
                     let l = _mm_maskz_loadu_epi8(mask, levels.as_ptr().add(p * n + c0).cast());
                     _mm512_sub_epi32(_mm512_cvtepu8_epi32(l), _mm512_set1_epi32(s.zero))
@@ -304,15 +298,23 @@ pub(crate) unsafe fn pointwise(
     }
     // SAFETY: operands checked above; the CPU's features are the caller's contract.
     unsafe {
+        let m_res = res.map(|(_, s)| s.m);
         let mut t = 0;
         while t < tiles {
             let two = t + 2 <= tiles;
+            // The requantization constants of the tiles, once for all their pixels.
+            let masks = [lanes(n - t * 16), if two { lanes(n - (t + 1) * 16) } else { 0 }];
+            let mut rq = [Requant16::new(t * 16, masks[0], q, m_res); 2];
+            if two {
+                rq[1] = Requant16::new((t + 1) * 16, masks[1], q, m_res);
+            }
+            let mask32 = u32::from(masks[0]) | u32::from(masks[1]) << 16;
             macro_rules! run {
                 ($r:expr, $p:expr) => {
                     if two {
-                        tile::<$r, 2>(x, k, n, q, res, out, $p, t)
+                        tile::<$r, 2>(x, k, n, q, res, out, $p, t, &rq, mask32)
                     } else {
-                        tile::<$r, 1>(x, k, n, q, res, out, $p, t)
+                        tile::<$r, 1>(x, k, n, q, res, out, $p, t, &rq, mask32)
                     }
                 };
             }
