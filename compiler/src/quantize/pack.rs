@@ -128,7 +128,13 @@ pub fn pack(q: &QuantizedNetwork) -> Packed {
             match &ql.requant {
                 Requant::Levels { multipliers, residual, .. } => {
                     m = push(&mut blob, words(lay(multipliers.iter().map(|x| x.m).collect(), 0)));
-                    shift = push(&mut blob, words(lay(multipliers.iter().map(|x| x.shift as i32).collect(), 32)));
+                    shift = push(
+                        &mut blob,
+                        words(lay(
+                            multipliers.iter().map(|x| x.shift as i32).collect(),
+                            mobilenet_kernels::int8::PAD_SHIFT,
+                        )),
+                    );
                     shortcut_m =
                         residual.as_ref().map(|(_, r)| push(&mut blob, words(lay(r.iter().map(|x| x.m).collect(), 0))));
                 }

@@ -205,7 +205,8 @@ unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[
 unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8; 2] {
     // SAFETY: the caller's contract.
     unsafe {
-        let mut rq = [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(33), q); 2];
+        let mut rq =
+            [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(super::PAD_SHIFT), q); 2];
         for (h, r) in rq.iter_mut().enumerate() {
             let at = t * 16 + 8 * h;
             let mr = m_res.map_or(_mm256_setzero_si256(), |a| _mm256_loadu_si256(a.as_ptr().add(at).cast()));
@@ -406,7 +407,9 @@ pub(crate) unsafe fn dw_row(
             }
             // Per-channel constants from the lane-major groups (`dw_lane`).
             let mut bias = [_mm256_setzero_si256(); 2];
-            let mut rq = [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(33), q); 2];
+            let mut rq =
+                [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(super::PAD_SHIFT), q);
+                    2];
             for h in 0..2 {
                 let mut idx = [0i32; 8];
                 for (i, v) in idx.iter_mut().enumerate() {

@@ -34,6 +34,10 @@ pub use par::{
     pointwise8_dyn, stem8_dyn,
 };
 
+/// The shift the compiler pads per-channel arrays with (padding lanes have multiplier 0): one
+/// the SIMD requantizations' 32-bit form accepts, so padding never forces the 64-bit form.
+pub const PAD_SHIFT: i32 = 33;
+
 /// Where a depthwise layer's per-channel arrays hold channel `c`: groups of 64 channels, each
 /// lane-major (channel `4i + j` of a group at `16j + i`), as the VNNI depthwise's four
 /// accumulators take them.

@@ -62,7 +62,7 @@ impl Requant16 {
             let m = _mm512_maskz_loadu_epi32(mask, q.m.as_ptr().add(c0));
             let m_res = m_res.map_or(_mm512_setzero_si512(), |r| _mm512_maskz_loadu_epi32(mask, r.as_ptr().add(c0)));
             // Unused lanes get a shift the narrow form accepts.
-            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(33), mask, q.shift.as_ptr().add(c0));
+            let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(super::PAD_SHIFT), mask, q.shift.as_ptr().add(c0));
             Requant16::of(m, m_res, shift, q)
         }
     }
