@@ -5,10 +5,11 @@
 //! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
 //! classifier, whose accumulators become f32 logits.
 //!
-//! One portable kernel body per op (`conv`), compiled three ways (`isa`): plain, with AVX2, and
-//! with AVX-512; where the CPU has VNNI, `vpdpbusd` kernels (`vnni`) replace them. The entry points take
-//! a block's shapes as a `BlockShape` type, so each block's instance sees its shapes as
-//! constants. Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
+//! One portable kernel body per op (`conv`), and two x86 paths (`isa` picks one per `Cpu`):
+//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`), `vpmaddwd` kernels on AVX2
+//! (`avx2`). The entry points take a block's shapes as a `BlockShape` type, so each block's
+//! instance sees its shapes as constants. Every kernel reproduces the compiler's int8 reference
+//! interpreter bit for bit.
 //!
 //! Layouts (the compiler packs them): the stem (over its input patches, `k` ordered `[ky][kx]
 //! [ci]`), 1x1 convolutions and the classifier in tiles of 16 output channels, `[k / 4][16][4]`,
