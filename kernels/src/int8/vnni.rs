@@ -113,14 +113,15 @@ impl Requant16 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn unclamped(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
         let mut even = _mm512_mul_epi32(acc, self.m);
-        let mut odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.m_odd);
+        // Shuffles (port 5) rather than 64-bit shifts (port 0, which the multiplies need).
+        let mut odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
         if let Some(r) = res {
             even = _mm512_add_epi64(even, _mm512_mul_epi32(r, self.m_res));
             odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64::<32>(r), self.m_res_odd));
         }
         if self.narrow {
             // The high halves: the even products' moved down, the odd ones' in place.
-            let h = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64::<32>(even), odd);
+            let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
             _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
         } else {
             let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
@@ -137,8 +138,8 @@ impl Requant16 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn narrow_levels(&self, acc: __m512i) -> __m512i {
         let even = _mm512_mul_epi32(acc, self.m);
-        let odd = _mm512_mul_epi32(_mm512_srli_epi64::<32>(acc), self.m_odd);
-        let h = _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64::<32>(even), odd);
+        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
+        let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
         let y = _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift);
         _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
     }
