@@ -133,25 +133,21 @@ impl Requant16 {
         }
     }
 
-    /// `levels` without a shortcut, for a `narrow` requantization.
+    /// `unclamped` without a shortcut, for a `narrow` requantization.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn narrow_levels(&self, acc: __m512i) -> __m512i {
+    fn narrow_unclamped(&self, acc: __m512i) -> __m512i {
         let even = _mm512_mul_epi32(acc, self.m);
         let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
         let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
-        let y = _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift);
-        _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
+        _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
     }
 
     /// `unclamped`, clamped: the 16 levels, one per i32 lane.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
-        if self.narrow && res.is_none() {
-            return self.narrow_levels(acc);
-        }
-        let y = self.unclamped(acc, res);
+        let y = if self.narrow && res.is_none() { self.narrow_unclamped(acc) } else { self.unclamped(acc, res) };
         if self.narrow {
             _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
         } else {
@@ -434,21 +430,48 @@ pub(crate) unsafe fn dw_row(
                 if narrow {
                     // One test for the group, not one a vector.
                     for j in 0..4 {
-                        y[j] = rq[j].narrow_levels(acc[j]);
+                        y[j] = rq[j].narrow_unclamped(acc[j]);
                     }
                 } else {
                     for j in 0..4 {
-                        y[j] = rq[j].levels(acc[j], None);
+                        y[j] = rq[j].unclamped(acc[j], None);
                     }
                 }
-                // Lane i of `y[j]` is channel 4i + j: byte j of dword i.
-                let lo = _mm512_or_si512(y[0], _mm512_slli_epi32::<8>(y[1]));
-                let hi = _mm512_or_si512(_mm512_slli_epi32::<16>(y[2]), _mm512_slli_epi32::<24>(y[3]));
-                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), bytes, _mm512_or_si512(lo, hi));
+                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), bytes, dw_pack(y, q.clamp));
             }
             c0 += 64;
         }
     }
+}
+
+/// Four vectors of `Requant16::unclamped` values, lane `i` of `y[j]` channel `4i + j`, as 64
+/// levels in channel order clamped to `clamp`: saturating packs (exact for the clamp, as in
+/// `pack32`) leave 128-bit lane `L` holding `y[j][4L..4L + 4]` in bytes `4j..4j + 4`, and a byte
+/// shuffle transposes each lane's 4x4 bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dw_pack(y: [__m512i; 4], clamp: (u8, u8)) -> __m512i {
+    let bytes = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    let transpose = _mm512_set_epi32(
+        0x0f0b_0703,
+        0x0e0a_0602,
+        0x0d09_0501,
+        0x0c08_0400,
+        0x0f0b_0703,
+        0x0e0a_0602,
+        0x0d09_0501,
+        0x0c08_0400,
+        0x0f0b_0703,
+        0x0e0a_0602,
+        0x0d09_0501,
+        0x0c08_0400,
+        0x0f0b_0703,
+        0x0e0a_0602,
+        0x0d09_0501,
+        0x0c08_0400,
+    );
+    let v = _mm512_shuffle_epi8(bytes, transpose);
+    _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8))
 }
 
 /// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: rows absent
