@@ -142,18 +142,6 @@ impl Requant16 {
         let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
         _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
     }
-
-    /// `unclamped`, clamped: the 16 levels, one per i32 lane.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn levels(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
-        let y = if self.narrow && res.is_none() { self.narrow_unclamped(acc) } else { self.unclamped(acc, res) };
-        if self.narrow {
-            _mm512_min_epi32(_mm512_max_epi32(y, self.lo), self.hi)
-        } else {
-            y
-        }
-    }
 }
 
 /// Two vectors of `Requant16::unclamped` values (channels `0..16` and `16..32`) as 32 levels
@@ -643,8 +631,8 @@ mod tests {
         }
     }
 
-    /// Both forms of `Requant16` (narrow shifts, and shifts outside `32..=54` in some lane)
-    /// against `arith`, at extreme accumulators and multipliers.
+    /// Both forms of `Requant16` (narrow shifts, and shifts outside `33..=54` in some lane),
+    /// clamped and through `pack32`, against `arith`, at extreme accumulators and multipliers.
     #[test]
     fn requant16_matches_arith() {
         if !crate::int8::has_avx512_vnni() {
@@ -687,8 +675,12 @@ mod tests {
                 let res = residual.then(|| _mm512_loadu_si512(r.as_ptr().cast()));
                 let acc = _mm512_loadu_si512(acc.as_ptr().cast());
                 let u = rq.unclamped(acc, res);
+                if rq.narrow && !residual {
+                    let n = rq.narrow_unclamped(acc);
+                    assert_eq!(_mm512_cmpneq_epi32_mask(u, n), 0, "narrow_unclamped differs");
+                }
                 (
-                    core::mem::transmute::<__m512i, [i32; 16]>(rq.levels(acc, res)),
+                    core::mem::transmute::<__m512i, [i32; 16]>(u),
                     core::mem::transmute::<__m256i, [u8; 32]>(pack32(u, u, clamp)),
                 )
             };
@@ -698,7 +690,8 @@ mod tests {
                 } else {
                     requantize(acc[l], m[l], shifts[l] as u32, zp, clamp)
                 };
-                assert_eq!(got[l], i32::from(want), "lane {l}: acc {} m {} shift {}", acc[l], m[l], shifts[l]);
+                let clamped = got[l].clamp(i32::from(clamp.0), i32::from(clamp.1));
+                assert_eq!(clamped, i32::from(want), "lane {l}: acc {} m {} shift {}", acc[l], m[l], shifts[l]);
                 assert_eq!(packed[l], want, "packed lane {l}");
                 assert_eq!(packed[16 + l], want, "packed lane {l} (second half)");
             }
