@@ -180,6 +180,41 @@ impl Ops for Vnni {
 mod tests {
     use super::*;
 
+    /// The SIMD image quantizations against `arith::quantize`: NaN, infinities, ties, huge and
+    /// tiny values, lengths that leave a partial vector.
+    #[test]
+    fn simd_quantize_matches_arith() {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let special = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5, -0.5, 1.5, -2.5, 1e30, -1e30, 0.0, -0.0];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..2000u32 {
+            let v: Vec<f32> = (0..37)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    match x % 5 {
+                        0 => special[(x >> 8) as usize % special.len()],
+                        1 => ((x >> 20) % 64) as f32 * 0.5 - 16.0, // ties
+                        _ => f32::from_bits((x >> 16) as u32 & 0x41ff_ffff) * if x & 1 == 0 { 1.0 } else { -1.0 },
+                    }
+                })
+                .collect();
+            let (inv, zp) = ([1.0, 2.0, 0.37, 127.5, 1e-3][round as usize % 5], (round % 256) as i32);
+            let want: Vec<u8> = v.iter().map(|&f| super::super::arith::quantize(f, inv, zp)).collect();
+            let mut got = vec![0u8; v.len()];
+            if avx2 {
+                Avx2::quantize(&v, inv, zp, &mut got);
+                assert_eq!(got, want, "AVX2: {v:?} * {inv} + {zp}");
+            }
+            if has_avx512_vnni() {
+                got.fill(0);
+                Vnni::quantize(&v, inv, zp, &mut got);
+                assert_eq!(got, want, "VNNI: {v:?} * {inv} + {zp}");
+            }
+        }
+    }
+
     /// The SIMD depthwise rows against the portable body, at zero points the networks never
     /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-
     /// and 64-channel steps, both strides, left padding, absent rows, extreme levels.
