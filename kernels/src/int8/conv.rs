@@ -1,8 +1,8 @@
 //! The int8 kernel bodies, portable: one output row (or run of pixels) at a time, products in
-//! i32, requantized per channel. Shapes come as arguments; the entry points inline them with
-//! constant shapes, and compile them once more with AVX2 or AVX-512 enabled where the CPU has it
-//! (LLVM vectorises the channel loops). Layouts as `pack` in the compiler writes them (see the
-//! module above).
+//! i32, requantized per channel. The portable path runs them (aarch64, where LLVM vectorises the
+//! channel loops for NEON, and x86 without AVX2); the x86 paths have their own kernels (`avx2`,
+//! `vnni`) and share the pooling and the stem's patch gathering. Layouts as `pack` in the
+//! compiler writes them (see the module above).
 
 use super::arith::{requantize, requantize_add};
 use super::isa::Ops;
