@@ -51,7 +51,8 @@ pub(crate) fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[
     }
 }
 
-/// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`).
+/// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`), for the SIMD kernels.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) unsafe fn group(row: *const u8, g: usize, k: usize) -> i32 {
     // SAFETY: bytes below `k` lie in the row.

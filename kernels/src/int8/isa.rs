@@ -7,7 +7,9 @@
 
 use super::conv::{self, STEM_PX};
 use super::{Image, QConv, QLinear, QShortcut};
-use crate::isa::{Cpu, Isa};
+use crate::isa::Cpu;
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
 use core::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
