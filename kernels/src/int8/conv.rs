@@ -13,6 +13,8 @@ use core::ops::Range;
 const DW_CHUNK: usize = 32;
 /// Output pixels of the stem whose input patches are gathered at once.
 pub(crate) const STEM_PX: usize = 24;
+/// Bytes of a stem patch: 27 levels and a zero (the packed weights' 28th input is zero too).
+pub(crate) const STEM_K: usize = 28;
 
 /// 1x1 convolution of `out.len() / n` pixels: `x` holds `k` levels a pixel, `out` gets `n`;
 /// with a shortcut, `res` holds `n` levels a pixel, added in the requantization. Weights come
@@ -115,8 +117,9 @@ pub(crate) fn dw_row(
 
 /// The input patches of `n` stem output pixels from column `ox0` of the output row whose tap
 /// row `ky` reads image row `top + ky - 1` (tap column `kx` of output column `ox`: image column
-/// `2 * ox + kx - pad_l`): `n * 27` levels, `[px][ky][kx][ci]`, padding at the image's zero
-/// point. Each image value is quantized once per call (`O::quantize`).
+/// `2 * ox + kx - pad_l`): `STEM_K` bytes a pixel, 27 levels `[ky][kx][ci]` (padding at the
+/// image's zero point) and a zero, so that every group of 4 is whole. Each image value is
+/// quantized once per call (`O::quantize`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn stem_patches<O: Ops + ?Sized>(
@@ -150,10 +153,11 @@ pub(crate) fn stem_patches<O: Ops + ?Sized>(
             Image::Levels(l) => dst.copy_from_slice(&l[src]),
         }
     }
-    for (p, patch) in patches[..n * 27].chunks_exact_mut(27).enumerate() {
+    for (p, patch) in patches[..n * STEM_K].chunks_exact_mut(STEM_K).enumerate() {
         for (ky, wr) in win.iter().enumerate() {
             patch[ky * 9..ky * 9 + 9].copy_from_slice(&wr[p * 6..p * 6 + 9]);
         }
+        patch[27] = 0;
     }
 }
 

@@ -5,7 +5,7 @@
 //! `Arena::set_isa` or `MOBILENET_ISA` forces the int8 path with it. Every path gives the same
 //! bits.
 
-use super::conv::{self, STEM_PX};
+use super::conv::{self, STEM_K, STEM_PX};
 use super::{Image, QConv, QLinear, QShortcut};
 use crate::isa::Cpu;
 #[cfg(target_arch = "x86_64")]
@@ -64,7 +64,8 @@ pub(crate) trait Ops {
     /// One output row of the stem (3x3, stride 2, 3 channels in, `cout` out) over the `img_h x
     /// img_w` image: tap row `ky` reads image row `top + ky - 1` (outside the image: padding),
     /// tap column `kx` of output column `ox` image column `2 * ox + kx - pad_l`. A 1x1
-    /// convolution of the pixels' 27-level patches (`conv::stem_patches`).
+    /// convolution of the pixels' 27-level patches (`conv::stem_patches`, padded to 28 bytes:
+    /// the weights, packed for 27 inputs in groups of 4, have a zero 28th).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn stem_row(
@@ -78,12 +79,13 @@ pub(crate) trait Ops {
         out: &mut [u8],
     ) {
         let wo = out.len() / cout;
-        let mut patches = [0u8; STEM_PX * 27];
+        let mut patches = [0u8; STEM_PX * STEM_K];
         let mut ox0 = 0;
         while ox0 < wo {
             let n = STEM_PX.min(wo - ox0);
             conv::stem_patches::<Self>(img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
-            Self::pointwise(&patches[..n * 27], 27, cout, q, None, &mut out[ox0 * cout..(ox0 + n) * cout]);
+            let (x, o) = (&patches[..n * STEM_K], &mut out[ox0 * cout..(ox0 + n) * cout]);
+            Self::pointwise(x, STEM_K, cout, q, None, o);
             ox0 += n;
         }
     }
