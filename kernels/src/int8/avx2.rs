@@ -205,22 +205,20 @@ unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[
 unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8; 2] {
     // SAFETY: the caller's contract.
     unsafe {
-        let mut rq =
-            [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(super::PAD_SHIFT), q); 2];
-        for (h, r) in rq.iter_mut().enumerate() {
+        [0, 1].map(|h| {
             let at = t * 16 + 8 * h;
             let mr = m_res.map_or(_mm256_setzero_si256(), |a| _mm256_loadu_si256(a.as_ptr().add(at).cast()));
             let m = _mm256_loadu_si256(q.m.as_ptr().add(at).cast());
-            *r = Requant8::of(m, mr, _mm256_loadu_si256(q.shift.as_ptr().add(at).cast()), q);
-        }
-        rq
+            Requant8::of(m, mr, _mm256_loadu_si256(q.shift.as_ptr().add(at).cast()), q)
+        })
     }
 }
 
-/// Requantizes pixel `p`'s sums of tile `t` (`len` channels) and stores its levels.
+/// Requantizes one pixel's sums of a tile (`len` channels, from `at` in `out` and in the
+/// shortcut's levels) and stores its levels.
 ///
 /// # Safety
-/// The CPU has AVX2; `out` (and the shortcut's levels) hold pixel `p`'s channels of the tile.
+/// The CPU has AVX2; `out` (and the shortcut's levels) hold `at + len` levels.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -361,8 +359,8 @@ pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, ou
     super::conv::quantize(&x[whole..], inverse_scale, zero_point, &mut out[whole..]);
 }
 
-/// `conv::dw_row` with `vpmaddwd` on pairs of taps, 16 channels at a time (8 where fewer
-/// remain): the same operands and results.
+/// `conv::dw_row` with `vpmaddwd` on pairs of taps, 16 channels at a time (the last group's
+/// levels and weights staged through zero-padded copies): the same operands and results.
 ///
 /// # Safety
 /// The CPU has AVX2 and FMA; operands as `conv::dw_row`, the per-channel arrays padded to whole
@@ -406,23 +404,16 @@ pub(crate) unsafe fn dw_row(
                 w[1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(taps[2 * p], taps[2 * p + 1]));
             }
             // Per-channel constants from the lane-major groups (`dw_lane`).
-            let mut bias = [_mm256_setzero_si256(); 2];
-            let mut rq =
-                [Requant8::of(_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_set1_epi32(super::PAD_SHIFT), q);
-                    2];
-            for h in 0..2 {
-                let mut idx = [0i32; 8];
-                for (i, v) in idx.iter_mut().enumerate() {
-                    *v = dw_lane(c0 + 8 * h + i) as i32;
-                }
-                let idx = _mm256_loadu_si256(idx.as_ptr().cast());
-                bias[h] = _mm256_i32gather_epi32::<4>(q.bias.as_ptr(), idx);
-                let (m, sh) = (
-                    _mm256_i32gather_epi32::<4>(q.m.as_ptr(), idx),
-                    _mm256_i32gather_epi32::<4>(q.shift.as_ptr(), idx),
-                );
-                rq[h] = Requant8::of(m, _mm256_setzero_si256(), sh, q);
-            }
+            let idx = [0, 1].map(|h| {
+                let lanes: [i32; 8] = core::array::from_fn(|i| dw_lane(c0 + 8 * h + i) as i32);
+                _mm256_loadu_si256(lanes.as_ptr().cast())
+            });
+            let bias = idx.map(|i| _mm256_i32gather_epi32::<4>(q.bias.as_ptr(), i));
+            let rq = idx.map(|i| {
+                let (m, sh) =
+                    (_mm256_i32gather_epi32::<4>(q.m.as_ptr(), i), _mm256_i32gather_epi32::<4>(q.shift.as_ptr(), i));
+                Requant8::of(m, _mm256_setzero_si256(), sh, q)
+            });
             for ox in 0..wo {
                 let ix0 = (ox * stride) as isize - pad_l as isize;
                 let mut x = [zpv; 10];

@@ -16,6 +16,22 @@ pub(crate) const STEM_PX: usize = 24;
 /// Bytes of a stem patch: 27 levels and a zero (the packed weights' 28th input is zero too).
 pub(crate) const STEM_K: usize = 28;
 
+/// The 16 channels' sums of one tile of packed weights (`[k / 4][16][4]`) over the levels `x`
+/// (zeros past `x.len()`).
+#[inline(always)]
+fn tile_sums(x: &[u8], wt: &[i8]) -> [i32; 16] {
+    let mut acc = [0i32; 16];
+    for (g, wg) in wt.chunks_exact(64).enumerate() {
+        let xs: [i32; 4] = core::array::from_fn(|j| x.get(4 * g + j).map_or(0, |&v| i32::from(v)));
+        for (a, w4) in acc.iter_mut().zip(wg.chunks_exact(4)) {
+            for j in 0..4 {
+                *a += i32::from(w4[j]) * xs[j];
+            }
+        }
+    }
+    acc
+}
+
 /// 1x1 convolution of `out.len() / n` pixels: `x` holds `k` levels a pixel, `out` gets `n`;
 /// with a shortcut, `res` holds `n` levels a pixel, added in the requantization. Weights come
 /// in tiles of 16 output channels, `[k / 4][16][4]` (zero-padded), and the bias has the input's
@@ -28,16 +44,7 @@ pub(crate) fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[
     for p in 0..pixels {
         let xr = &x[p * k..(p + 1) * k];
         for t in 0..n.div_ceil(16) {
-            let wt = &q.weight[t * k4 * 64..(t + 1) * k4 * 64];
-            let mut acc = [0i32; 16];
-            for (g, wg) in wt.chunks_exact(64).enumerate() {
-                let xs: [i32; 4] = core::array::from_fn(|j| xr.get(4 * g + j).map_or(0, |&v| i32::from(v)));
-                for (a, w4) in acc.iter_mut().zip(wg.chunks_exact(4)) {
-                    for j in 0..4 {
-                        *a += i32::from(w4[j]) * xs[j];
-                    }
-                }
-            }
+            let acc = tile_sums(xr, &q.weight[t * k4 * 64..(t + 1) * k4 * 64]);
             for (l, &a) in acc.iter().enumerate().take(n - t * 16) {
                 let c = t * 16 + l;
                 let acc = a + q.bias[c];
@@ -167,16 +174,7 @@ pub(crate) fn stem_patches<O: Ops + ?Sized>(
 pub(crate) fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
     let (x, k4) = (&x[..k], k.div_ceil(4));
     for t in classes.start / 16..classes.end.div_ceil(16) {
-        let wt = &q.weight[t * k4 * 64..(t + 1) * k4 * 64];
-        let mut acc = [0i32; 16];
-        for (g, wg) in wt.chunks_exact(64).enumerate() {
-            let xs: [i32; 4] = core::array::from_fn(|j| x.get(4 * g + j).map_or(0, |&v| i32::from(v)));
-            for (a, w4) in acc.iter_mut().zip(wg.chunks_exact(4)) {
-                for j in 0..4 {
-                    *a += i32::from(w4[j]) * xs[j];
-                }
-            }
-        }
+        let acc = tile_sums(x, &q.weight[t * k4 * 64..(t + 1) * k4 * 64]);
         for (l, &a) in acc.iter().enumerate() {
             let c = t * 16 + l;
             if classes.contains(&c) {

@@ -116,69 +116,65 @@ impl Ops for Plain {
     }
 }
 
-/// `vpmaddwd` kernels (`avx2`). Only the AVX2 entry points (`on_avx2`), which run only when
-/// `path` chose `Path::Avx2`, instantiate kernels with it.
-#[cfg(target_arch = "x86_64")]
-pub(crate) struct Avx2;
+/// An `Ops` whose methods call module `$module`'s kernels (`$name`'s doc names the features).
+macro_rules! simd_ops {
+    ($(#[$doc:meta])* $name:ident, $module:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        pub(crate) struct $name;
 
-#[cfg(target_arch = "x86_64")]
-impl Ops for Avx2 {
-    #[inline(always)]
-    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
-        // SAFETY: see `Avx2`: the CPU has AVX2 and FMA. The packed operands are the compiler's.
-        unsafe { super::avx2::pointwise(x, k, n, q, res, out) }
-    }
+        // SAFETY (every method): see the type: the CPU has the features. The packed operands
+        // are the compiler's.
+        #[cfg(target_arch = "x86_64")]
+        impl Ops for $name {
+            #[inline(always)]
+            fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+                // SAFETY: see above.
+                unsafe { super::$module::pointwise(x, k, n, q, res, out) }
+            }
 
-    #[inline(always)]
-    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::avx2::dw_row(rows, w_in, c, stride, pad_l, q, out) }
-    }
+            #[inline(always)]
+            fn dw_row(
+                rows: [Option<&[u8]>; 3],
+                w_in: usize,
+                c: usize,
+                stride: usize,
+                pad_l: usize,
+                q: &QConv,
+                out: &mut [u8],
+            ) {
+                // SAFETY: see above.
+                unsafe { super::$module::dw_row(rows, w_in, c, stride, pad_l, q, out) }
+            }
 
-    #[inline(always)]
-    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::avx2::linear(x, k, classes, q, out) }
-    }
+            #[inline(always)]
+            fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+                // SAFETY: see above.
+                unsafe { super::$module::linear(x, k, classes, q, out) }
+            }
 
-    #[inline(always)]
-    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::avx2::quantize(x, inverse_scale, zero_point, out) }
-    }
+            #[inline(always)]
+            fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+                // SAFETY: see above.
+                unsafe { super::$module::quantize(x, inverse_scale, zero_point, out) }
+            }
+        }
+    };
 }
 
-/// `vpdpbusd` kernels. Only the VNNI entry points (`on_vnni`), which run only when `path` chose
-/// `Path::Vnni`, instantiate kernels with it.
-#[cfg(target_arch = "x86_64")]
-pub(crate) struct Vnni;
-
-#[cfg(target_arch = "x86_64")]
-impl Ops for Vnni {
-    #[inline(always)]
-    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
-        // SAFETY: see `Vnni`: the CPU has the features. The packed operands are the compiler's.
-        unsafe { super::vnni::pointwise(x, k, n, q, res, out) }
-    }
-
-    #[inline(always)]
-    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::vnni::dw_row(rows, w_in, c, stride, pad_l, q, out) }
-    }
-
-    #[inline(always)]
-    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::vnni::linear(x, k, classes, q, out) }
-    }
-
-    #[inline(always)]
-    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
-        // SAFETY: as `pointwise`.
-        unsafe { super::vnni::quantize(x, inverse_scale, zero_point, out) }
-    }
-}
+simd_ops!(
+    /// `vpmaddwd` kernels (`avx2`), needing AVX2 and FMA. Only the AVX2 entry points (`on_avx2`),
+    /// which run only when `path` chose `Path::Avx2`, instantiate kernels with it.
+    Avx2,
+    avx2
+);
+simd_ops!(
+    /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI. Only the VNNI entry
+    /// points (`on_vnni`), which run only when `path` chose `Path::Vnni`, instantiate kernels
+    /// with it.
+    Vnni,
+    vnni
+);
 
 #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
 mod tests {

@@ -4,13 +4,14 @@
 //!
 //! - 1x1 convolutions (and the stem, on its 27-level patches, and the classifier): weights in
 //!   tiles of 16 output channels, `[k / 4][16][4]`, the input's zero point folded into the
-//!   bias, so the activations enter unchanged; 6 pixels by 32 channels per register tile.
+//!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile.
 //! - Depthwise: 64 channels per load, four accumulators, accumulator `j` taking channel `4i +
 //!   j` in lane `i` (its weight vector keeps only those bytes), so one load feeds four
 //!   `vpdpbusd`; the per-channel arrays are packed in that lane order (`super::dw_lane`) and
-//!   the four results interleave back into channel order with shifts.
-//! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes: 64-bit products of
-//!   the even and odd lanes, the same rounding, clamp and zero point.
+//!   the four results go back to channel order through saturating packs and a byte shuffle.
+//! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes, from 64-bit
+//!   products of the even and odd lanes; the clamp happens where the levels are narrowed to
+//!   bytes (`pack32`, `dw_pack`).
 
 use super::conv::group;
 use super::{QConv, QLinear, QShortcut};
@@ -43,6 +44,7 @@ struct Requant16 {
     shift_odd: __m512i,
     round: __m512i,
     round_odd: __m512i,
+    /// Otherwise only: the clamp minus the zero point, per 64-bit lane.
     lo: __m512i,
     hi: __m512i,
     zp: __m512i,
@@ -79,8 +81,7 @@ impl Requant16 {
             let s = _mm512_sub_epi32(shift, _mm512_set1_epi32(32));
             let half = _mm512_sllv_epi32(_mm512_set1_epi32(1), _mm512_sub_epi32(s, _mm512_set1_epi32(1)));
             let round = _mm512_add_epi32(half, _mm512_sllv_epi32(_mm512_set1_epi32(zp), s));
-            let (lo, hi) = (_mm512_set1_epi32(i32::from(q.clamp.0)), _mm512_set1_epi32(i32::from(q.clamp.1)));
-            (s, s, round, round, lo, hi)
+            (s, s, round, round, _mm512_setzero_si512(), _mm512_setzero_si512())
         } else {
             let one = _mm512_set1_epi64(1);
             let (se, so) = (_mm512_and_si512(shift, _mm512_set1_epi64(0xffff_ffff)), _mm512_srli_epi64::<32>(shift));
@@ -112,17 +113,9 @@ impl Requant16 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn unclamped(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
-        let mut even = _mm512_mul_epi32(acc, self.m);
-        // Shuffles (port 5) rather than 64-bit shifts (port 0, which the multiplies need).
-        let mut odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
-        if let Some(r) = res {
-            even = _mm512_add_epi64(even, _mm512_mul_epi32(r, self.m_res));
-            odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64::<32>(r), self.m_res_odd));
-        }
+        let (even, odd) = self.products(acc, res);
         if self.narrow {
-            // The high halves: the even products' moved down, the odd ones' in place.
-            let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
-            _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
+            self.narrow_of(even, odd)
         } else {
             let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
             let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
@@ -133,12 +126,25 @@ impl Requant16 {
         }
     }
 
-    /// `unclamped` without a shortcut, for a `narrow` requantization.
+    /// The 64-bit products of the even and the odd lanes (plus the shortcut's).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn narrow_unclamped(&self, acc: __m512i) -> __m512i {
-        let even = _mm512_mul_epi32(acc, self.m);
-        let odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
+    fn products(&self, acc: __m512i, res: Option<__m512i>) -> (__m512i, __m512i) {
+        let mut even = _mm512_mul_epi32(acc, self.m);
+        // Shuffles (port 5) rather than 64-bit shifts (port 0, which the multiplies need).
+        let mut odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
+        if let Some(r) = res {
+            even = _mm512_add_epi64(even, _mm512_mul_epi32(r, self.m_res));
+            odd = _mm512_add_epi64(odd, _mm512_mul_epi32(_mm512_srli_epi64::<32>(r), self.m_res_odd));
+        }
+        (even, odd)
+    }
+
+    /// `unclamped`'s narrow form, from `products`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn narrow_of(&self, even: __m512i, odd: __m512i) -> __m512i {
+        // The high halves: the even products' moved down, the odd ones' in place.
         let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
         _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
     }
@@ -358,6 +364,7 @@ pub(crate) unsafe fn dw_row(
     assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
     assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
     let present = rows.map(|r| r.is_some());
+    // Absent rows: null, never read.
     let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
     // SAFETY: loads stay inside a present row (`0 <= ix < w_in`, bytes `c0..c0 + len` of the
     // pixel), the weights (`9 * c`) and the padded per-channel arrays; stores inside `out`
@@ -391,17 +398,8 @@ pub(crate) unsafe fn dw_row(
                     }
                 }
             }
-            let group = |j: usize| {
-                let at = c0 + 16 * j;
-                let m = _mm512_loadu_si512(q.m.as_ptr().add(at).cast());
-                (m, _mm512_loadu_si512(q.shift.as_ptr().add(at).cast()))
-            };
-            let (m, sh) = group(0);
-            let mut rq = [Requant16::of(m, _mm512_setzero_si512(), sh, q); 4];
-            for (j, r) in rq.iter_mut().enumerate().skip(1) {
-                let (m, sh) = group(j);
-                *r = Requant16::of(m, _mm512_setzero_si512(), sh, q);
-            }
+            // Accumulator j's multipliers and shifts: lanes `c0 + 16j..` of the packed arrays.
+            let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
             let all_rows = present == [true; 3];
             let narrow = rq.iter().all(|r| r.narrow);
             for ox in 0..wo {
@@ -410,15 +408,16 @@ pub(crate) unsafe fn dw_row(
                 let mut acc = init;
                 // Inner pixels of inner rows (nearly all) take the branch-free form.
                 if inside && all_rows {
-                    dw_taps::<true>(&mut acc, &base, present, ix0, w_in, c, c0, bytes, zv, &wj);
+                    dw_taps::<true>(&mut acc, &base, ix0, w_in, c, c0, bytes, zv, &wj);
                 } else {
-                    dw_taps::<false>(&mut acc, &base, present, ix0, w_in, c, c0, bytes, zv, &wj);
+                    dw_taps::<false>(&mut acc, &base, ix0, w_in, c, c0, bytes, zv, &wj);
                 }
                 let mut y = [_mm512_setzero_si512(); 4];
                 if narrow {
                     // One test for the group, not one a vector.
                     for j in 0..4 {
-                        y[j] = rq[j].narrow_unclamped(acc[j]);
+                        let (even, odd) = rq[j].products(acc[j], None);
+                        y[j] = rq[j].narrow_of(even, odd);
                     }
                 } else {
                     for j in 0..4 {
@@ -446,9 +445,9 @@ fn dw_pack(y: [__m512i; 4], clamp: (u8, u8)) -> __m512i {
     _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8))
 }
 
-/// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: rows absent
-/// and columns outside `0..w_in` contribute nothing (`FULL`: all present and inside, unchecked);
-/// columns in the padding read the zero point.
+/// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: absent rows
+/// (null in `base`) contribute nothing (the bias is corrected for them), columns outside
+/// `0..w_in` read the zero point (`FULL`: every row present and every column inside, unchecked).
 ///
 /// # Safety
 /// The CPU has the features; present rows hold `w_in` pixels of `c` levels; with `FULL`, every
@@ -459,7 +458,6 @@ fn dw_pack(y: [__m512i; 4], clamp: (u8, u8)) -> __m512i {
 unsafe fn dw_taps<const FULL: bool>(
     acc: &mut [__m512i; 4],
     base: &[*const u8; 3],
-    present: [bool; 3],
     ix0: isize,
     w_in: usize,
     c: usize,
@@ -468,15 +466,15 @@ unsafe fn dw_taps<const FULL: bool>(
     zv: __m512i,
     wj: &[[__m512i; 4]; 9],
 ) {
-    for ky in 0..3 {
-        if !FULL && !present[ky] {
+    for (ky, &row) in base.iter().enumerate() {
+        if !FULL && row.is_null() {
             continue;
         }
         for kx in 0..3 {
             let ix = ix0 + kx as isize;
             let xv = if FULL || (0..w_in as isize).contains(&ix) {
                 // SAFETY: a present row, a column inside it (the caller's contract).
-                unsafe { _mm512_maskz_loadu_epi8(bytes, base[ky].add(ix as usize * c + c0).cast()) }
+                unsafe { _mm512_maskz_loadu_epi8(bytes, row.add(ix as usize * c + c0).cast()) }
             } else {
                 zv
             };
@@ -630,8 +628,8 @@ mod tests {
                 let acc = _mm512_loadu_si512(acc.as_ptr().cast());
                 let u = rq.unclamped(acc, res);
                 if rq.narrow && !residual {
-                    let n = rq.narrow_unclamped(acc);
-                    assert_eq!(_mm512_cmpneq_epi32_mask(u, n), 0, "narrow_unclamped differs");
+                    let (even, odd) = rq.products(acc, None);
+                    assert_eq!(_mm512_cmpneq_epi32_mask(u, rq.narrow_of(even, odd)), 0, "narrow_of differs");
                 }
                 (
                     core::mem::transmute::<__m512i, [i32; 16]>(u),
