@@ -1,7 +1,8 @@
 //! The int8 kernels (`mobilenet_kernels::int8`, run with run-time shapes by
 //! `quantize::executor` over the model's own schedule, memory plan and parameter blob) against
 //! the int8 reference interpreter: every materialised stage's levels and the logits, bit for
-//! bit, on every ISA this CPU runs (AVX-512 VNNI, AVX2, portable), on 1 and 3 threads, for the
+//! bit, on every int8 path this CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2, portable), on 1 and 3
+//! threads, for the
 //! trained digits model and random specs that cover a fused and an unfused stem, both
 //! paddings, residual blocks, expansion 1, odd and non-square sizes (channel counts that are
 //! not multiples of 4 or 16), bands of one row and of several.
@@ -30,6 +31,20 @@ fn images(program: &Program, n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
+/// One `Cpu` per int8 kernel path this CPU runs (`Cpu::int8_kernels`).
+fn int8_paths() -> Vec<Cpu> {
+    let mut cpus: Vec<Cpu> = Vec::new();
+    for isa in Isa::supported() {
+        for vnni in [true, false] {
+            let cpu = Cpu::new(isa).unwrap().with_vnni(vnni);
+            if cpus.iter().all(|c| c.int8_kernels() != cpu.int8_kernels()) {
+                cpus.push(cpu);
+            }
+        }
+    }
+    cpus
+}
+
 fn check(name: &str, program: &Program, weights: &[u8], calibration: &[f32], n: usize, inputs: &[f32]) {
     let q = quantize(program, weights, calibration, n).unwrap();
     let packed = pack(&q);
@@ -38,11 +53,11 @@ fn check(name: &str, program: &Program, weights: &[u8], calibration: &[f32], n: 
         let want = interpreter::run(&q, x).unwrap();
         let portable = Cpu::new(Isa::Portable).unwrap();
         let one = executor::run(program, &q, &packed, x, portable, None);
-        for isa in Isa::supported() {
-            let cpu = Cpu::new(isa).unwrap();
+        for cpu in int8_paths() {
+            let path = cpu.int8_kernels();
             let three = executor::run(program, &q, &packed, x, cpu, Some(&mut pool));
-            assert_eq!(one, three, "{name}, image {i}: portable on 1 thread and {isa:?} on 3 differ");
-            assert_eq!(executor::run(program, &q, &packed, x, cpu, None), one, "{name}, image {i}: {isa:?}");
+            assert_eq!(one, three, "{name}, image {i}: portable on 1 thread and {path} on 3 differ");
+            assert_eq!(executor::run(program, &q, &packed, x, cpu, None), one, "{name}, image {i}: {path}");
         }
         assert!(!one.stages.is_empty());
         for (stage, levels) in &one.stages {

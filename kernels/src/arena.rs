@@ -51,7 +51,7 @@ impl Arena {
     pub fn set_isa(&mut self, isa: Isa) -> bool {
         match Cpu::new(isa) {
             Some(cpu) => {
-                self.cpu = cpu.with_specialized(self.cpu.specialized());
+                self.cpu = cpu.with_specialized(self.cpu.specialized()).with_vnni(self.cpu.vnni());
                 true
             }
             None => false,
@@ -68,6 +68,21 @@ impl Arena {
     /// Choose shape-constant (`true`) or run-time-shaped (`false`) kernels; see `specialized`.
     pub fn set_specialized(&mut self, specialized: bool) {
         self.cpu = self.cpu.with_specialized(specialized);
+    }
+
+    /// Whether an int8 model may use the CPU's VNNI dot products (the default; see `Cpu::vnni`).
+    pub fn vnni(&self) -> bool {
+        self.cpu.vnni()
+    }
+
+    /// Allow VNNI for int8 (`true`) or run the AVX2 int8 kernels (`false`): to compare paths.
+    pub fn set_vnni(&mut self, vnni: bool) {
+        self.cpu = self.cpu.with_vnni(vnni);
+    }
+
+    /// The int8 kernels `forward` runs with this arena (`Cpu::int8_kernels`).
+    pub fn int8_kernels(&self) -> &'static str {
+        self.cpu.int8_kernels()
     }
 
     /// The arena's floats and kernels, if it was made for `model_id`.
@@ -96,5 +111,7 @@ mod tests {
         assert!(a.set_isa(Isa::Portable));
         assert_eq!(a.isa(), Isa::Portable);
         assert!(!a.specialized(), "set_isa keeps the kernel form");
+        a.set_vnni(false);
+        assert!(a.set_isa(Isa::Portable) && !a.vnni(), "set_isa keeps the VNNI choice");
     }
 }

@@ -93,21 +93,28 @@ impl Isa {
 }
 
 /// Proof that an ISA runs on this CPU: the only way to reach the kernels. It also says whether
-/// the shape-constant kernels run (the default) or the run-time-shaped ones (to compare them).
+/// the shape-constant kernels run (the default) or the run-time-shaped ones (to compare them),
+/// and whether int8 models use the CPU's VNNI dot products (the default) or the AVX2 kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
     isa: Isa,
     specialized: bool,
+    vnni: bool,
 }
 
 impl Cpu {
     /// `Some` if this CPU runs `isa`.
     pub fn new(isa: Isa) -> Option<Cpu> {
-        isa.is_supported().then_some(Cpu { isa, specialized: true })
+        isa.is_supported().then_some(Cpu { isa, specialized: true, vnni: true })
     }
 
+    /// The best ISA (`Isa::detect`); `MOBILENET_VNNI=0` (with `std`) turns VNNI off for int8.
     pub fn detect() -> Cpu {
-        Cpu { isa: Isa::detect(), specialized: true }
+        #[cfg(feature = "std")]
+        let vnni = std::env::var("MOBILENET_VNNI").map_or(true, |v| v != "0");
+        #[cfg(not(feature = "std"))]
+        let vnni = true;
+        Cpu { isa: Isa::detect(), specialized: true, vnni }
     }
 
     /// `detect()`, run once per process (with `std`), so the per-call path (`forward_in`)
@@ -134,6 +141,23 @@ impl Cpu {
     /// The same ISA, with shape-constant kernels or not.
     pub fn with_specialized(self, specialized: bool) -> Cpu {
         Cpu { specialized, ..self }
+    }
+
+    /// Whether int8 models may use VNNI's `vpdpbusd` (AVX-512 VNNI with `Isa::Avx512`, AVX-VNNI
+    /// with `Isa::Avx2`) where the CPU has it (`true`), or run the AVX2 kernels (`false`).
+    pub fn vnni(self) -> bool {
+        self.vnni
+    }
+
+    /// The same ISA, with VNNI allowed for int8 or not.
+    pub fn with_vnni(self, vnni: bool) -> Cpu {
+        Cpu { vnni, ..self }
+    }
+
+    /// The int8 kernels this CPU value runs: `"avx512-vnni"`, `"avx-vnni"`, `"avx2"` or
+    /// `"portable"`.
+    pub fn int8_kernels(self) -> &'static str {
+        crate::int8::kernels_name(self)
     }
 }
 

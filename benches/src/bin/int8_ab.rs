@@ -1,6 +1,8 @@
-//! int8 against f32 on MobileNetV2 1.0-224, batch 1, A/B alternating in one process: each round
-//! times one `forward` of each model (`forward_parallel` above one thread), in alternating
-//! order, and the medians over the rounds are printed with their ratio, per thread count.
+//! int8 against f32 on MobileNetV2 1.0-224, batch 1, alternating in one process: each round
+//! times one `forward` of each contender (`forward_parallel` above one thread), in rotating
+//! order, and the medians over the rounds are printed with their ratios to f32, per thread
+//! count. The contenders: f32, int8 on the CPU's best int8 kernels, and, where VNNI chose them,
+//! int8 on the AVX2 kernels too (`Arena::set_vnni(false)`).
 //! Both models are the torchvision reference weights baked by the macro; the int8 one is
 //! `specs/v2_int8.yaml`. Also prints the int8 logits' RMS error against f32 on the reference
 //! image and whether the top-5 agree.
@@ -25,10 +27,10 @@ fn main() {
     let x = V2.fixture().input_nhwc;
     let (f32_model, int8_model) = (MobileNetV2::new(), MobileNetV2Int8::new());
     let mut a32 = MobileNetV2::arena();
-    let mut a8 = MobileNetV2Int8::arena();
+    let a8 = MobileNetV2Int8::arena();
     let (mut l32, mut l8) = (vec![0.0f32; 1000], vec![0.0f32; 1000]);
     f32_model.forward(&mut a32, &x, &mut l32).unwrap();
-    int8_model.forward(&mut a8, &x, &mut l8).unwrap();
+    int8_model.forward(&mut MobileNetV2Int8::arena(), &x, &mut l8).unwrap();
     let rms = (l32.iter().zip(&l8).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / 1000.0).sqrt();
     let spread = (l32.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>() / 1000.0).sqrt();
     println!(
@@ -36,40 +38,44 @@ fn main() {
         top_k(&l32, 5),
         top_k(&l8, 5)
     );
+    let mut plain = MobileNetV2Int8::arena();
+    plain.set_vnni(false);
+    let kernels = [a8.int8_kernels(), plain.int8_kernels()];
+    // The int8 contenders: the best kernels, and the AVX2 ones where those differ.
+    let int8s = if kernels[0] == kernels[1] { 1 } else { 2 };
     println!(
-        "ARENA_BYTES: f32 {}, int8 {}; isa {:?}",
+        "ARENA_BYTES: f32 {}, int8 {}; isa {:?}; int8 kernels {:?}",
         MobileNetV2::ARENA_BYTES,
         MobileNetV2Int8::ARENA_BYTES,
-        a8.isa()
+        a8.isa(),
+        &kernels[..int8s]
     );
     for threads in [1usize, 2] {
         let mut pool = Threads::new(threads);
         let mut p32 = MobileNetV2::arena_for(&pool);
-        let mut p8 = MobileNetV2Int8::arena_for(&pool);
-        let (mut t32, mut t8) = (Vec::new(), Vec::new());
+        let mut p8 = [MobileNetV2Int8::arena_for(&pool), MobileNetV2Int8::arena_for(&pool)];
+        p8[1].set_vnni(false);
+        let mut times = vec![Vec::new(); 1 + int8s];
         for round in 0..rounds + 10 {
-            let mut time = |int8: bool| {
+            for turn in 0..=int8s {
+                // Rotate the order so that no contender always runs after the same one.
+                let who = (turn + round) % (1 + int8s);
                 let t = Instant::now();
-                match (int8, threads) {
-                    (false, 1) => f32_model.forward(&mut a32, &x, &mut l32).unwrap(),
-                    (true, 1) => int8_model.forward(&mut a8, &x, &mut l8).unwrap(),
-                    (false, _) => f32_model.forward_parallel(&mut pool, &mut p32, &x, &mut l32).unwrap(),
-                    (true, _) => int8_model.forward_parallel(&mut pool, &mut p8, &x, &mut l8).unwrap(),
+                match (who, threads) {
+                    (0, 1) => f32_model.forward(&mut a32, &x, &mut l32).unwrap(),
+                    (0, _) => f32_model.forward_parallel(&mut pool, &mut p32, &x, &mut l32).unwrap(),
+                    (i, 1) => int8_model.forward(&mut p8[i - 1], &x, &mut l8).unwrap(),
+                    (i, _) => int8_model.forward_parallel(&mut pool, &mut p8[i - 1], &x, &mut l8).unwrap(),
                 }
-                t.elapsed().as_secs_f64() * 1e3
-            };
-            let (first, second) = if round % 2 == 0 { (false, true) } else { (true, false) };
-            let (a, b) = (time(first), time(second));
-            if round >= 10 {
-                let (f, i) = if first { (b, a) } else { (a, b) };
-                t32.push(f);
-                t8.push(i);
+                if round >= 10 {
+                    times[who].push(t.elapsed().as_secs_f64() * 1e3);
+                }
             }
         }
-        let (m32, m8) = (median(t32), median(t8));
-        println!(
-            "{threads} thread(s), {rounds} rounds: f32 {m32:.3} ms, int8 {m8:.3} ms (median), int8/f32 {:.3}",
-            m8 / m32
-        );
+        let m: Vec<f64> = times.into_iter().map(median).collect();
+        let int8: Vec<String> = (0..int8s)
+            .map(|i| format!("int8 ({}) {:.3} ms, {:.3} of f32", kernels[i], m[1 + i], m[1 + i] / m[0]))
+            .collect();
+        println!("{threads} thread(s), {rounds} rounds, medians: f32 {:.3} ms; {}", m[0], int8.join("; "));
     }
 }

@@ -12,18 +12,18 @@
 //! - Requantization (`Requant8`): `arith::requantize` on 8 lanes, the VNNI kernels' narrow form
 //!   where every shift is in `33..=54`, else 64-bit shifts (arithmetic, by the sign-flip
 //!   identity: AVX2 shifts 64-bit lanes logically) and 64-bit clamps.
+//!
+//! The 1x1 loop, the classifier, the requantization and the byte packs serve the AVX-VNNI
+//! kernels too (`avxvnni`), which form the tiles' dot products with `vpdpbusd` instead (`Dot8`).
 
 use super::conv::group;
 use super::{dw_lane, QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-/// Pixels per register tile (by 16 channels: 8 accumulators of 8 lanes).
-const MR: usize = 2;
-
 /// The requantization of 8 channels; see `Requant16` in `vnni`, whose two forms this repeats.
 #[derive(Clone, Copy)]
-struct Requant8 {
+pub(super) struct Requant8 {
     narrow: bool,
     m: __m256i,
     m_odd: __m256i,
@@ -42,7 +42,7 @@ impl Requant8 {
     /// From the lanes' multipliers and shifts (each `1..=62`).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn of(m: __m256i, m_res: __m256i, shift: __m256i, q: &QConv) -> Requant8 {
+    pub(super) fn of(m: __m256i, m_res: __m256i, shift: __m256i, q: &QConv) -> Requant8 {
         let in_range = _mm256_and_si256(
             _mm256_cmpgt_epi32(shift, _mm256_set1_epi32(32)),
             _mm256_cmpgt_epi32(_mm256_set1_epi32(55), shift),
@@ -96,7 +96,7 @@ impl Requant8 {
     /// or already clamped.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn unclamped(&self, acc: __m256i, res: Option<__m256i>) -> __m256i {
+    pub(super) fn unclamped(&self, acc: __m256i, res: Option<__m256i>) -> __m256i {
         let mut even = _mm256_mul_epi32(acc, self.m);
         let mut odd = _mm256_mul_epi32(_mm256_srli_epi64::<32>(acc), self.m_odd);
         if let Some(r) = res {
@@ -118,7 +118,7 @@ impl Requant8 {
 /// `clamp`: saturating packs keep the clamp exact (`0 <= lo <= hi <= 255`).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn pack16(a: __m256i, b: __m256i, clamp: (u8, u8)) -> __m128i {
+pub(super) fn pack16(a: __m256i, b: __m256i, clamp: (u8, u8)) -> __m128i {
     // packs works in 128-bit lanes: reorder the words to a0-7, b0-7 first.
     let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(a, b));
     let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256::<1>(words));
@@ -131,7 +131,7 @@ fn pack16(a: __m256i, b: __m256i, clamp: (u8, u8)) -> __m128i {
 /// `dst` is valid for `len` bytes.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn store_bytes(dst: *mut u8, v: __m128i, len: usize) {
+pub(super) unsafe fn store_bytes(dst: *mut u8, v: __m128i, len: usize) {
     // SAFETY: the caller's contract.
     unsafe {
         if len >= 16 {
@@ -154,14 +154,42 @@ fn widen4(v: i32) -> __m256i {
     _mm256_shuffle_epi8(_mm256_set1_epi32(v), spread)
 }
 
-/// The i32 sums of `R` pixels (rows of `k` levels from `x`) for one tile of 16 channels
-/// (packed weights from `w`), channels `0..8` and `8..16`, without the bias.
+/// How a register tile's dot products are formed: `vpmaddwd` on widened operands (`Madd`) or
+/// AVX-VNNI's `vpdpbusd` (`avxvnni::Dpbusd`).
+pub(super) trait Dot8 {
+    /// Whether tiles of 4 pixels fit the 16 registers (else 2).
+    const QUAD: bool;
+
+    /// The i32 sums of `R` pixels (rows of `k` levels from `x`) for one tile of 16 channels
+    /// (packed weights from `w`), channels `0..8` and `8..16`, without the bias.
+    ///
+    /// # Safety
+    /// The CPU has the implementation's features; `x` holds `R` rows of `k` levels, `w` a tile
+    /// of `k.div_ceil(4)` groups.
+    unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R];
+}
+
+/// `vpmaddwd` on operands widened to i16 (AVX2).
+pub(super) struct Madd;
+
+impl Dot8 for Madd {
+    const QUAD: bool = false;
+
+    #[inline(always)]
+    unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
+        // SAFETY: the caller's contract.
+        unsafe { madd::<R>(x, k, w) }
+    }
+}
+
+/// `Madd`'s tiles: each group of 4 inputs as four vectors of 4 channels x 4 inputs, one
+/// `vpmaddwd` giving each channel two partial sums, added pairwise once per tile.
 ///
 /// # Safety
-/// The CPU has AVX2; `x` holds `R` rows of `k` levels, `w` a tile of `k.div_ceil(4)` groups.
+/// As `Dot8::accumulate`, with AVX2.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
+unsafe fn madd<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
     let k4 = k.div_ceil(4);
     // SAFETY: the caller's contract.
     unsafe {
@@ -202,7 +230,7 @@ unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[
 /// The CPU has AVX2; the per-channel arrays (and `m_res`) are padded to whole tiles.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8; 2] {
+pub(super) unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8; 2] {
     // SAFETY: the caller's contract.
     unsafe {
         [0, 1].map(|h| {
@@ -222,7 +250,7 @@ unsafe fn tile_requant(t: usize, q: &QConv, m_res: Option<&[i32]>) -> [Requant8;
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn finish(
+pub(super) unsafe fn finish(
     acc: [__m256i; 2],
     bias: &[__m256i; 2],
     rq: &[Requant8; 2],
@@ -264,6 +292,23 @@ pub(crate) unsafe fn pointwise(
     res: Option<(&[u8], QShortcut)>,
     out: &mut [u8],
 ) {
+    // SAFETY: the caller's contract.
+    unsafe { pointwise_with::<Madd>(x, k, n, q, res, out) }
+}
+
+/// `conv::pointwise` in tiles of 16 channels by 4 (`D::QUAD`), 2 or 1 pixels.
+///
+/// # Safety
+/// As `pointwise`, with `D`'s features; inlined into a function that has them.
+#[inline(always)]
+pub(super) unsafe fn pointwise_with<D: Dot8>(
+    x: &[u8],
+    k: usize,
+    n: usize,
+    q: &QConv,
+    res: Option<(&[u8], QShortcut)>,
+    out: &mut [u8],
+) {
     let pixels = out.len() / n;
     let (tiles, k4) = (n.div_ceil(16), k.div_ceil(4));
     assert!(x.len() >= pixels * k && q.weight.len() >= tiles * k4 * 64, "internal error: pointwise operands");
@@ -282,17 +327,52 @@ pub(crate) unsafe fn pointwise(
             }
             let len = (n - t * 16).min(16);
             let w = q.weight.as_ptr().add(t * k4 * 64);
+            let tile = Tile { x, k, n, w, t, len, bias: &bias, rq: &rq, res, q };
             let mut p = 0;
-            while p + MR <= pixels {
-                let acc = accumulate::<MR>(x.as_ptr().add(p * k), k, w);
-                for (r, a) in acc.into_iter().enumerate() {
-                    finish(a, &bias, &rq, res, q, (p + r) * n + t * 16, len, out);
+            if D::QUAD {
+                while p + 4 <= pixels {
+                    tile.run::<D, 4>(p, out);
+                    p += 4;
                 }
-                p += MR;
+            }
+            while p + 2 <= pixels {
+                tile.run::<D, 2>(p, out);
+                p += 2;
             }
             if p < pixels {
-                let [a] = accumulate::<1>(x.as_ptr().add(p * k), k, w);
-                finish(a, &bias, &rq, res, q, p * n + t * 16, len, out);
+                tile.run::<D, 1>(p, out);
+            }
+        }
+    }
+}
+
+/// One tile of 16 channels of a 1x1 convolution: its operands and constants.
+struct Tile<'a> {
+    x: &'a [u8],
+    k: usize,
+    n: usize,
+    w: *const i8,
+    t: usize,
+    len: usize,
+    bias: &'a [__m256i; 2],
+    rq: &'a [Requant8; 2],
+    res: Option<(&'a [u8], QShortcut<'a>)>,
+    q: &'a QConv<'a>,
+}
+
+impl Tile<'_> {
+    /// `R` pixels from `p`.
+    ///
+    /// # Safety
+    /// `pointwise_with`'s operands, checked; the pixels lie in them.
+    #[inline(always)]
+    unsafe fn run<D: Dot8, const R: usize>(&self, p: usize, out: &mut [u8]) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let acc = D::accumulate::<R>(self.x.as_ptr().add(p * self.k), self.k, self.w);
+            for (r, a) in acc.into_iter().enumerate() {
+                let at = (p + r) * self.n + self.t * 16;
+                finish(a, self.bias, self.rq, self.res, self.q, at, self.len, out);
             }
         }
     }
@@ -306,13 +386,23 @@ pub(crate) unsafe fn pointwise(
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+    // SAFETY: the caller's contract.
+    unsafe { linear_with::<Madd>(x, k, classes, q, out) }
+}
+
+/// `conv::linear`, a tile of 16 classes at a time.
+///
+/// # Safety
+/// As `linear`, with `D`'s features; inlined into a function that has them.
+#[inline(always)]
+pub(super) unsafe fn linear_with<D: Dot8>(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
     let (k4, t1) = (k.div_ceil(4), classes.end.div_ceil(16));
     assert!(x.len() >= k && q.weight.len() >= t1 * k4 * 64, "internal error: linear operands");
     assert!(q.bias.len() >= t1 * 16 && q.scales.len() >= t1 * 16 && out.len() >= classes.len());
     // SAFETY: checked above; only the classes of `classes` are stored.
     unsafe {
         for t in classes.start / 16..t1 {
-            let [acc] = accumulate::<1>(x.as_ptr(), k, q.weight.as_ptr().add(t * k4 * 64));
+            let [acc] = D::accumulate::<1>(x.as_ptr(), k, q.weight.as_ptr().add(t * k4 * 64));
             let mut v = [0f32; 16];
             for (h, &sum) in acc.iter().enumerate() {
                 let a = _mm256_add_epi32(sum, _mm256_loadu_si256(q.bias.as_ptr().add(t * 16 + 8 * h).cast()));

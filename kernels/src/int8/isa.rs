@@ -1,7 +1,10 @@
-//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` for the 1x1 convolutions, the
-//! stem, the depthwise and the classifier, `vnni`) where the CPU has it and the arena's ISA is
-//! AVX-512; AVX2 kernels (`vpmaddwd` on operands widened to i16, `avx2`) for AVX2 (and AVX-512
-//! without VNNI), pooling the portable body compiled with AVX2; plain portable code otherwise (NEON: portable, vectorised by LLVM for the target). Forcing an ISA with
+//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` on 512 bits for the 1x1
+//! convolutions, the stem, the depthwise and the classifier, `vnni`) where the CPU has it and
+//! the arena's ISA is AVX-512; AVX-VNNI (`vpdpbusd` on 256 bits, `avxvnni`) where the CPU has
+//! it and the ISA is AVX2, or AVX-512 without AVX-512 VNNI; AVX2 kernels (`vpmaddwd` on
+//! operands widened to i16, `avx2`) on the other AVX2 and AVX-512 CPUs, or when `Cpu::vnni` is
+//! off; plain portable code otherwise (NEON: portable, vectorised by LLVM for the target).
+//! Pooling is the portable body compiled with the path's features. Forcing an ISA with
 //! `Arena::set_isa` or `MOBILENET_ISA` forces the int8 path with it. Every path gives the same
 //! bits.
 
@@ -17,6 +20,8 @@ pub(crate) enum Path {
     Portable,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(target_arch = "x86_64")]
+    AvxVnni,
     #[cfg(target_arch = "x86_64")]
     Vnni,
 }
@@ -42,14 +47,42 @@ pub fn has_avx512_vnni() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-VNNI (256-bit `vpdpbusd` without AVX-512).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx_vnni() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avxvnni")
+    }
+}
+
 pub(crate) fn path(cpu: Cpu) -> Path {
     match cpu.isa() {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if has_avx512_vnni() => Path::Vnni,
-        // `Cpu` proves AVX2 and FMA for both.
+        Isa::Avx512 if cpu.vnni() && has_avx512_vnni() => Path::Vnni,
+        // `Cpu` proves AVX2 and FMA for these.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 | Isa::Avx2 if cpu.vnni() && has_avx_vnni() => Path::AvxVnni,
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 | Isa::Avx2 => Path::Avx2,
         _ => Path::Portable,
+    }
+}
+
+/// The name of `path(cpu)`, for `Cpu::int8_kernels`.
+pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
+    match path(cpu) {
+        Path::Portable => "portable",
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => "avx2",
+        #[cfg(target_arch = "x86_64")]
+        Path::AvxVnni => "avx-vnni",
+        #[cfg(target_arch = "x86_64")]
+        Path::Vnni => "avx512-vnni",
     }
 }
 
@@ -169,6 +202,13 @@ simd_ops!(
     avx2
 );
 simd_ops!(
+    /// 256-bit `vpdpbusd` kernels (`avxvnni`), needing AVX2, FMA and AVX-VNNI. Only the AVX-VNNI
+    /// entry points (`on_avxvnni`), which run only when `path` chose `Path::AvxVnni`,
+    /// instantiate kernels with it.
+    AvxVnni,
+    avxvnni
+);
+simd_ops!(
     /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI. Only the VNNI entry
     /// points (`on_vnni`), which run only when `path` chose `Path::Vnni`, instantiate kernels
     /// with it.
@@ -207,6 +247,11 @@ mod tests {
                 Avx2::quantize(&v, inv, zp, &mut got);
                 assert_eq!(got, want, "AVX2: {v:?} * {inv} + {zp}");
             }
+            if avx2 && has_avx_vnni() {
+                got.fill(0);
+                AvxVnni::quantize(&v, inv, zp, &mut got);
+                assert_eq!(got, want, "AVX-VNNI: {v:?} * {inv} + {zp}");
+            }
             if has_avx512_vnni() {
                 got.fill(0);
                 Vnni::quantize(&v, inv, zp, &mut got);
@@ -216,8 +261,8 @@ mod tests {
     }
 
     /// The SIMD depthwise rows against the portable body, at zero points the networks never
-    /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-
-    /// and 64-channel steps, both strides, left padding, absent rows, extreme levels.
+    /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-,
+    /// 32- and 64-channel steps, both strides, left padding, absent rows, extreme levels.
     #[test]
     fn dw_rows_match_the_portable_body() {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
@@ -229,7 +274,7 @@ mod tests {
             s
         };
         for case in 0..300 {
-            let c = [1, 7, 8, 15, 16, 17, 40, 63, 64, 65, 100, 144][case % 12];
+            let c = [1, 7, 8, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 100, 144][case % 15];
             let (stride, pad_l) = ([1, 2][case % 2], [0, 1][(case / 2) % 2]);
             let w_in = 1 + (next() % 13) as usize;
             let wo = (w_in + pad_l).saturating_sub(3) / stride + 1;
@@ -260,6 +305,11 @@ mod tests {
             if avx2 {
                 Avx2::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
                 assert_eq!(got, want, "AVX2, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
+            }
+            if avx2 && has_avx_vnni() {
+                got.fill(0);
+                AvxVnni::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
+                assert_eq!(got, want, "AVX-VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if has_avx512_vnni() {
                 got.fill(0);

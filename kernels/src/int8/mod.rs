@@ -5,9 +5,9 @@
 //! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
 //! classifier, whose accumulators become f32 logits.
 //!
-//! One portable kernel body per op (`conv`), and two x86 paths (`isa` picks one per `Cpu`):
-//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`), `vpmaddwd` kernels on AVX2
-//! (`avx2`). The entry points take a block's shapes as a `BlockShape` type, so each block's
+//! One portable kernel body per op (`conv`), and three x86 paths (`isa` picks one per `Cpu`):
+//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`) or AVX-VNNI (`avxvnni`, 256-bit),
+//! `vpmaddwd` kernels on AVX2 (`avx2`). The entry points take a block's shapes as a `BlockShape` type, so each block's
 //! instance sees its shapes as constants. Every kernel reproduces the compiler's int8 reference
 //! interpreter bit for bit.
 //!
@@ -20,14 +20,17 @@
 pub mod arith;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avxvnni;
 mod conv;
 mod isa;
 mod par;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
+pub(crate) use isa::kernels_name;
 #[cfg(target_arch = "x86_64")]
-pub use isa::has_avx512_vnni;
+pub use isa::{has_avx512_vnni, has_avx_vnni};
 #[cfg(feature = "std")]
 pub use par::stem8_output;
 pub use par::{

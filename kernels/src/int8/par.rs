@@ -108,6 +108,7 @@ macro_rules! isa_entries {
 }
 
 isa_entries!(on_avx2, "avx2,fma", super::super::isa::Avx2);
+isa_entries!(on_avxvnni, "avx2,fma,avxvnni", super::super::isa::AvxVnni);
 isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
 
 /// A mutable base pointer threads share, each writing its own disjoint part.
@@ -224,6 +225,9 @@ pub fn stem8_dyn(
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => unsafe { on_avx2::stem(img, h, w, co, pad, &q, out, rows) },
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::AvxVnni => unsafe { on_avxvnni::stem(img, h, w, co, pad, &q, out, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::stem(img, h, w, co, pad, &q, out, rows) },
@@ -300,6 +304,9 @@ pub fn pointwise8_dyn(
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => unsafe { on_avx2::pointwise(x, k, n, &q, res, out) },
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::AvxVnni => unsafe { on_avxvnni::pointwise(x, k, n, &q, res, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::pointwise(x, k, n, &q, res, out) },
@@ -364,6 +371,9 @@ pub fn linear8_dyn(
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => unsafe { on_avx2::linear(x, k, cls, &q, out) },
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::AvxVnni => unsafe { on_avxvnni::linear(x, k, cls, &q, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::linear(x, k, cls, &q, out) },
@@ -443,6 +453,9 @@ fn block_on<D: Dims>(
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => unsafe { on_avx2::block(dims, &p, x, y, scratch, rows) },
+            // SAFETY: `path` found the features.
+            #[cfg(target_arch = "x86_64")]
+            Path::AvxVnni => unsafe { on_avxvnni::block(dims, &p, x, y, scratch, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::block(dims, &p, x, y, scratch, rows) },
