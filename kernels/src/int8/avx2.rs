@@ -157,8 +157,8 @@ fn widen4(v: i32) -> __m256i {
 /// How a register tile's dot products are formed: `vpmaddwd` on widened operands (`Madd`) or
 /// AVX-VNNI's `vpdpbusd` (`avxvnni::Dpbusd`).
 pub(super) trait Dot8 {
-    /// Whether tiles of 4 pixels fit the 16 registers (else 2).
-    const QUAD: bool;
+    /// Whether tiles of 6 (then 4) pixels fit the 16 registers (else 2).
+    const WIDE: bool;
 
     /// The i32 sums of `R` pixels (rows of `k` levels from `x`) for one tile of 16 channels
     /// (packed weights from `w`), channels `0..8` and `8..16`, without the bias.
@@ -173,7 +173,7 @@ pub(super) trait Dot8 {
 pub(super) struct Madd;
 
 impl Dot8 for Madd {
-    const QUAD: bool = false;
+    const WIDE: bool = false;
 
     #[inline(always)]
     unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
@@ -296,7 +296,7 @@ pub(crate) unsafe fn pointwise(
     unsafe { pointwise_with::<Madd>(x, k, n, q, res, out) }
 }
 
-/// `conv::pointwise` in tiles of 16 channels by 4 (`D::QUAD`), 2 or 1 pixels.
+/// `conv::pointwise` in tiles of 16 channels by 6 and 4 (`D::WIDE`), 2 or 1 pixels.
 ///
 /// # Safety
 /// As `pointwise`, with `D`'s features; inlined into a function that has them.
@@ -329,8 +329,12 @@ pub(super) unsafe fn pointwise_with<D: Dot8>(
             let w = q.weight.as_ptr().add(t * k4 * 64);
             let tile = Tile { x, k, n, w, t, len, bias: &bias, rq: &rq, res, q };
             let mut p = 0;
-            if D::QUAD {
-                while p + 4 <= pixels {
+            if D::WIDE {
+                while p + 6 <= pixels {
+                    tile.run::<D, 6>(p, out);
+                    p += 6;
+                }
+                if p + 4 <= pixels {
                     tile.run::<D, 4>(p, out);
                     p += 4;
                 }

@@ -5,7 +5,7 @@
 //!
 //! - 1x1 convolutions (and the stem, on its patches, and the classifier): each group of 4
 //!   inputs of a packed tile (16 channels x 4 inputs) is two vectors as it lies in memory, the
-//!   pixel's 4 levels broadcast; 4 pixels x 16 channels per register tile, the sums already in
+//!   pixel's 4 levels broadcast; 6 pixels x 16 channels per register tile (12 accumulators), the sums already in
 //!   channel order.
 //! - Depthwise: the VNNI kernel's lane-strided scheme at half width: 32 channels per load
 //!   feed four accumulators, accumulator `j` taking channel `4i + j` in lane `i` (its weight
@@ -23,7 +23,7 @@ use core::ops::Range;
 pub(super) struct Dpbusd;
 
 impl Dot8 for Dpbusd {
-    const QUAD: bool = true;
+    const WIDE: bool = true;
 
     #[inline(always)]
     unsafe fn accumulate<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m256i; 2]; R] {
