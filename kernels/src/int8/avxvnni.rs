@@ -168,20 +168,18 @@ pub(crate) unsafe fn dw_row(
             }
             // Accumulator j's lanes in the packed arrays: `dw_lane(c0 + 4i + j)` for i in 0..8.
             let lane0 = c0 / 64 * 64 + c0 % 64 / 4;
-            let mut init = [_mm256_setzero_si256(); 4];
-            let mut rq = [Requant8::of(init[0], init[0], init[0], q); 4];
-            for j in 0..4 {
+            let rq = [0, 1, 2, 3].map(|j| {
                 let at = lane0 + 16 * j;
-                init[j] = _mm256_loadu_si256(q.bias.as_ptr().add(at).cast());
                 let m = _mm256_loadu_si256(q.m.as_ptr().add(at).cast());
                 let shift = _mm256_loadu_si256(q.shift.as_ptr().add(at).cast());
-                rq[j] = Requant8::of(m, _mm256_setzero_si256(), shift, q);
-                for ky in 0..3 {
-                    if present[ky] {
-                        for kx in 0..3 {
-                            let zw = _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), zv, wj[ky * 3 + kx][j]);
-                            init[j] = _mm256_sub_epi32(init[j], zw);
-                        }
+                Requant8::of(m, _mm256_setzero_si256(), shift, q)
+            });
+            let mut init = [_mm256_setzero_si256(); 4];
+            for (j, v) in init.iter_mut().enumerate() {
+                *v = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
+                for (t, w) in wj.iter().enumerate() {
+                    if present[t / 3] {
+                        *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), zv, w[j]));
                     }
                 }
             }
