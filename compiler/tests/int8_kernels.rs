@@ -1,7 +1,7 @@
 //! The int8 kernels (`mobilenet_kernels::int8`, run with run-time shapes by
 //! `quantize::executor` over the model's own schedule, memory plan and parameter blob) against
 //! the int8 reference interpreter: every materialised stage's levels and the logits, bit for
-//! bit, on every int8 path this CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2, portable), on 1 and 3
+//! bit, on every int8 path this CPU runs (AMX, AVX-512 VNNI, AVX-VNNI, AVX2, portable), on 1 and 3
 //! threads, for the
 //! trained digits model and random specs that cover a fused and an unfused stem, both
 //! paddings, residual blocks, expansion 1, odd and non-square sizes (channel counts that are
@@ -35,8 +35,8 @@ fn images(program: &Program, n: usize, seed: u64) -> Vec<f32> {
 fn int8_paths() -> Vec<Cpu> {
     let mut cpus: Vec<Cpu> = Vec::new();
     for isa in Isa::supported() {
-        for vnni in [true, false] {
-            let cpu = Cpu::new(isa).unwrap().with_vnni(vnni);
+        for (vnni, amx) in [(true, true), (true, false), (false, false)] {
+            let cpu = Cpu::new(isa).unwrap().with_vnni(vnni).with_amx(amx);
             if cpus.iter().all(|c| c.int8_kernels() != cpu.int8_kernels()) {
                 cpus.push(cpu);
             }

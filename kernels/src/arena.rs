@@ -51,7 +51,8 @@ impl Arena {
     pub fn set_isa(&mut self, isa: Isa) -> bool {
         match Cpu::new(isa) {
             Some(cpu) => {
-                self.cpu = cpu.with_specialized(self.cpu.specialized()).with_vnni(self.cpu.vnni());
+                self.cpu =
+                    cpu.with_specialized(self.cpu.specialized()).with_vnni(self.cpu.vnni()).with_amx(self.cpu.amx());
                 true
             }
             None => false,
@@ -78,6 +79,16 @@ impl Arena {
     /// Allow VNNI for int8 (`true`) or run the AVX2 int8 kernels (`false`): to compare paths.
     pub fn set_vnni(&mut self, vnni: bool) {
         self.cpu = self.cpu.with_vnni(vnni);
+    }
+
+    /// Whether an int8 model may use AMX tiles (the default; see `Cpu::amx`).
+    pub fn amx(&self) -> bool {
+        self.cpu.amx()
+    }
+
+    /// Allow AMX for int8 (`true`) or not (`false`): to compare paths.
+    pub fn set_amx(&mut self, amx: bool) {
+        self.cpu = self.cpu.with_amx(amx);
     }
 
     /// The int8 kernels `forward` runs with this arena (`Cpu::int8_kernels`).

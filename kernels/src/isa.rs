@@ -94,27 +94,29 @@ impl Isa {
 
 /// Proof that an ISA runs on this CPU: the only way to reach the kernels. It also says whether
 /// the shape-constant kernels run (the default) or the run-time-shaped ones (to compare them),
-/// and whether int8 models use the CPU's VNNI dot products (the default) or the AVX2 kernels.
+/// and whether int8 models use the CPU's VNNI dot products and AMX tiles (the default) or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cpu {
     isa: Isa,
     specialized: bool,
     vnni: bool,
+    amx: bool,
 }
 
 impl Cpu {
     /// `Some` if this CPU runs `isa`.
     pub fn new(isa: Isa) -> Option<Cpu> {
-        isa.is_supported().then_some(Cpu { isa, specialized: true, vnni: true })
+        isa.is_supported().then_some(Cpu { isa, specialized: true, vnni: true, amx: true })
     }
 
-    /// The best ISA (`Isa::detect`); `MOBILENET_VNNI=0` (with `std`) turns VNNI off for int8.
+    /// The best ISA (`Isa::detect`); with `std`, `MOBILENET_VNNI=0` turns VNNI off for int8,
+    /// `MOBILENET_AMX=0` AMX.
     pub fn detect() -> Cpu {
         #[cfg(feature = "std")]
-        let vnni = std::env::var("MOBILENET_VNNI").map_or(true, |v| v != "0");
+        let on = |var| std::env::var(var).map_or(true, |v| v != "0");
         #[cfg(not(feature = "std"))]
-        let vnni = true;
-        Cpu { isa: Isa::detect(), specialized: true, vnni }
+        let on = |_: &str| true;
+        Cpu { isa: Isa::detect(), specialized: true, vnni: on("MOBILENET_VNNI"), amx: on("MOBILENET_AMX") }
     }
 
     /// `detect()`, run once per process (with `std`), so the per-call path (`forward_in`)
@@ -154,7 +156,18 @@ impl Cpu {
         Cpu { vnni, ..self }
     }
 
-    /// The int8 kernels this CPU value runs: `"avx512-vnni"`, `"avx-vnni"`, `"avx2"` or
+    /// Whether int8 models may use AMX tiles (with `Isa::Avx512` and VNNI) where the CPU and the
+    /// OS allow them (`true`), or not.
+    pub fn amx(self) -> bool {
+        self.amx
+    }
+
+    /// The same ISA, with AMX allowed for int8 or not.
+    pub fn with_amx(self, amx: bool) -> Cpu {
+        Cpu { amx, ..self }
+    }
+
+    /// The int8 kernels this CPU value runs: `"amx"`, `"avx512-vnni"`, `"avx-vnni"`, `"avx2"` or
     /// `"portable"`.
     pub fn int8_kernels(self) -> &'static str {
         crate::int8::kernels_name(self)

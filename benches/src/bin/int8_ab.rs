@@ -41,23 +41,37 @@ fn main() {
         top_k(&l32, 5),
         top_k(&l8, 5)
     );
-    let mut plain = MobileNetV2Int8::arena();
-    plain.set_vnni(false);
-    let kernels = [a8.int8_kernels(), plain.int8_kernels()];
-    // The int8 contenders: the best kernels, and the AVX2 ones where those differ.
-    let int8s = if kernels[0] == kernels[1] { 1 } else { 2 };
+    // The int8 contenders: the best kernels, then without AMX, then without VNNI, where each
+    // changes the kernels.
+    let mut choices: Vec<(bool, bool, &str)> = Vec::new();
+    for (vnni, amx) in [(true, true), (true, false), (false, false)] {
+        let mut a = MobileNetV2Int8::arena();
+        a.set_vnni(vnni);
+        a.set_amx(amx);
+        if choices.iter().all(|c| c.2 != a.int8_kernels()) {
+            choices.push((vnni, amx, a.int8_kernels()));
+        }
+    }
+    let int8s = choices.len();
+    let kernels: Vec<&str> = choices.iter().map(|c| c.2).collect();
     println!(
-        "ARENA_BYTES: f32 {}, int8 {}; isa {:?}; int8 kernels {:?}",
+        "ARENA_BYTES: f32 {}, int8 {}; isa {:?}; int8 kernels {kernels:?}",
         MobileNetV2::ARENA_BYTES,
         MobileNetV2Int8::ARENA_BYTES,
         a8.isa(),
-        &kernels[..int8s]
     );
     for threads in [1usize, 2] {
         let mut pool = Threads::new(threads);
         let mut p32 = MobileNetV2::arena_for(&pool);
-        let mut p8 = [MobileNetV2Int8::arena_for(&pool), MobileNetV2Int8::arena_for(&pool)];
-        p8[1].set_vnni(false);
+        let mut p8: Vec<_> = choices
+            .iter()
+            .map(|&(vnni, amx, _)| {
+                let mut a = MobileNetV2Int8::arena_for(&pool);
+                a.set_vnni(vnni);
+                a.set_amx(amx);
+                a
+            })
+            .collect();
         let mut times = vec![Vec::new(); 1 + int8s];
         for round in 0..rounds + 10 {
             for turn in 0..=int8s {

@@ -89,18 +89,20 @@ fn digits_int8_entry_points_and_isas_agree() {
     for (x, out) in inputs.chunks_exact(IMAGE_LEN).zip(want.chunks_exact_mut(K)) {
         model.forward(&mut arena, x, out).unwrap();
     }
-    // Every int8 path: each ISA with and without VNNI.
-    for (isa, vnni) in Isa::supported().into_iter().flat_map(|isa| [(isa, true), (isa, false)]) {
+    // Every int8 path: each ISA with VNNI and AMX, VNNI only, neither.
+    let choices = [(true, true), (true, false), (false, false)];
+    for (isa, (vnni, amx)) in Isa::supported().into_iter().flat_map(|isa| choices.map(|c| (isa, c))) {
         for n in [2, 3] {
             let mut threads = Threads::new(n);
             let mut par = DigitsNetInt8::arena_for(&threads);
             assert!(par.set_isa(isa));
             par.set_vnni(vnni);
+            par.set_amx(amx);
             let mut got = vec![0.0f32; 8 * K];
             for (x, out) in inputs.chunks_exact(IMAGE_LEN).zip(got.chunks_exact_mut(K)) {
                 model.forward_parallel(&mut threads, &mut par, x, out).unwrap();
             }
-            assert_eq!(bits(&got), bits(&want), "{isa:?}, VNNI {vnni}, {n} threads");
+            assert_eq!(bits(&got), bits(&want), "{isa:?}, VNNI {vnni}, AMX {amx}, {n} threads");
         }
     }
     let mut batch_arena = DigitsNetInt8::arena_batch(8);

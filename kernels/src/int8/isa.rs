@@ -1,7 +1,9 @@
-//! Which int8 code runs for a `Cpu`: AVX-512 VNNI (`vpdpbusd` on 512 bits for the 1x1
-//! convolutions, the stem, the depthwise and the classifier, `vnni`) where the CPU has it and
-//! the arena's ISA is AVX-512; AVX-VNNI (`vpdpbusd` on 256 bits, `avxvnni`) where the CPU has
-//! it and the ISA is AVX2, or AVX-512 without AVX-512 VNNI; AVX2 kernels (`vpmaddwd` on
+//! Which int8 code runs for a `Cpu`: AMX (`amx`: the VNNI kernels, with `tdpbusd` tiles for
+//! the 1x1 convolutions) where the CPU and the OS allow it, `Cpu::amx` is on and the arena's ISA
+//! is AVX-512; AVX-512 VNNI (`vpdpbusd` on 512 bits for the 1x1 convolutions, the stem, the
+//! depthwise and the classifier, `vnni`) where the CPU has it and the ISA is AVX-512; AVX-VNNI
+//! (`vpdpbusd` on 256 bits, `avxvnni`) where the CPU has it and the ISA is AVX2, or AVX-512
+//! without AVX-512 VNNI; AVX2 kernels (`vpmaddwd` on
 //! operands widened to i16, `avx2`) on the other AVX2 and AVX-512 CPUs, or when `Cpu::vnni` is
 //! off; plain portable code otherwise (NEON: portable, vectorised by LLVM for the target).
 //! Pooling is the portable body compiled with the path's features. Forcing an ISA with
@@ -24,6 +26,8 @@ pub(crate) enum Path {
     AvxVnni,
     #[cfg(target_arch = "x86_64")]
     Vnni,
+    #[cfg(target_arch = "x86_64")]
+    Amx,
 }
 
 /// Whether this CPU has AVX-512 F, BW, VL and VNNI (the VNNI path's features).
@@ -63,6 +67,8 @@ pub fn has_avx_vnni() -> bool {
 pub(crate) fn path(cpu: Cpu) -> Path {
     match cpu.isa() {
         #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 if cpu.vnni() && cpu.amx() && super::amx::has_amx() => Path::Amx,
+        #[cfg(target_arch = "x86_64")]
         Isa::Avx512 if cpu.vnni() && has_avx512_vnni() => Path::Vnni,
         // `Cpu` proves AVX2 and FMA for these.
         #[cfg(target_arch = "x86_64")]
@@ -83,6 +89,8 @@ pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
         Path::AvxVnni => "avx-vnni",
         #[cfg(target_arch = "x86_64")]
         Path::Vnni => "avx512-vnni",
+        #[cfg(target_arch = "x86_64")]
+        Path::Amx => "amx",
     }
 }
 
@@ -207,6 +215,13 @@ simd_ops!(
     /// instantiate kernels with it.
     AvxVnni,
     avxvnni
+);
+simd_ops!(
+    /// The VNNI kernels with AMX tiles for the 1x1 convolutions (`amx`), needing AVX-512 F, BW,
+    /// VL, VNNI and `amx::has_amx()`. Only the AMX entry points (`on_amx`), which run only when
+    /// `path` chose `Path::Amx`, instantiate kernels with it.
+    Amx,
+    amx
 );
 simd_ops!(
     /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI. Only the VNNI entry

@@ -5,9 +5,10 @@
 //! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
 //! classifier, whose accumulators become f32 logits.
 //!
-//! One portable kernel body per op (`conv`), and three x86 paths (`isa` picks one per `Cpu`):
-//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`) or AVX-VNNI (`avxvnni`, 256-bit),
-//! `vpmaddwd` kernels on AVX2 (`avx2`). The entry points take a block's shapes as a `BlockShape` type, so each block's
+//! One portable kernel body per op (`conv`), and four x86 paths (`isa` picks one per `Cpu`):
+//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`), with AMX tiles for the 1x1
+//! convolutions where it has AMX-INT8 (`amx`), or AVX-VNNI (`avxvnni`, 256-bit); `vpmaddwd`
+//! kernels on AVX2 (`avx2`). The entry points take a block's shapes as a `BlockShape` type, so each block's
 //! instance sees its shapes as constants. Every kernel reproduces the compiler's int8 reference
 //! interpreter bit for bit.
 //!
@@ -17,6 +18,8 @@
 //! tiles; depthwise weights tap-major (`[ky][kx][c]`), its per-channel arrays in groups of 64
 //! channels in `dw_lane` order.
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
 pub mod arith;
 #[cfg(target_arch = "x86_64")]
 mod avx2;

@@ -110,6 +110,7 @@ macro_rules! isa_entries {
 isa_entries!(on_avx2, "avx2,fma", super::super::isa::Avx2);
 isa_entries!(on_avxvnni, "avx2,fma,avxvnni", super::super::isa::AvxVnni);
 isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
+isa_entries!(on_amx, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Amx);
 
 /// A mutable base pointer threads share, each writing its own disjoint part.
 #[derive(Clone, Copy)]
@@ -231,6 +232,9 @@ pub fn stem8_dyn(
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::stem(img, h, w, co, pad, &q, out, rows) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Amx => unsafe { on_amx::stem(img, h, w, co, pad, &q, out, rows) },
         }
     });
 }
@@ -310,6 +314,9 @@ pub fn pointwise8_dyn(
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::pointwise(x, k, n, &q, res, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Amx => unsafe { on_amx::pointwise(x, k, n, &q, res, out) },
         }
     });
 }
@@ -377,6 +384,9 @@ pub fn linear8_dyn(
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::linear(x, k, cls, &q, out) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Amx => unsafe { on_amx::linear(x, k, cls, &q, out) },
         }
     });
 }
@@ -459,6 +469,9 @@ fn block_on<D: Dims>(
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Path::Vnni => unsafe { on_vnni::block(dims, &p, x, y, scratch, rows) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Path::Amx => unsafe { on_amx::block(dims, &p, x, y, scratch, rows) },
         }
     });
 }

@@ -4,7 +4,9 @@
 //!
 //! - 1x1 convolutions (and the stem, on its 27-level patches, and the classifier): weights in
 //!   tiles of 16 output channels, `[k / 4][16][4]`, the input's zero point folded into the
-//!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile.
+//!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile. With
+//!   AMX (`pointwise_amx`), the tiles start from the AMX sums of the inputs' whole 64-level
+//!   chunks and add only the rest.
 //! - Depthwise: 64 channels per load, four accumulators, accumulator `j` taking channel `4i +
 //!   j` in lane `i` (its weight vector keeps only those bytes), so one load feeds four
 //!   `vpdpbusd`; the per-channel arrays are packed in that lane order (`super::dw_lane`) and
@@ -165,19 +167,23 @@ fn pack32(a: __m512i, b: __m512i, clamp: (u8, u8)) -> __m256i {
 }
 
 /// The accumulators of `R` pixels (rows of `k` levels from `x`) by `T` tiles of 16 channels
-/// (packed weights from `w`, biases from `bias`). One pointer walks the pixels' rows, the
-/// whole groups of 4 levels broadcast straight from memory; a last partial group, zero-padded.
+/// (packed weights from `w`, biases from `bias`) over the inputs from group `g0` on, plus the
+/// sums of the inputs before it (when `g0 > 0`: pixel `r` and tile `t` at `sums.add(32 * t + r)`).
+/// One pointer walks the pixels' rows, the whole groups of 4 levels broadcast straight from
+/// memory; a last partial group, zero-padded.
 ///
 /// # Safety
 /// The CPU has the features; `x` holds `R` rows of `k` levels, `w` `T` tiles of `k.div_ceil(4)`
-/// groups, `bias` `16 * T` values.
+/// groups, `bias` `16 * T` values; with `g0 > 0`, `sums` holds those rows, 64-byte aligned.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn accumulate<const R: usize, const T: usize>(
     x: *const u8,
     k: usize,
+    g0: usize,
     w: *const i8,
     bias: *const i32,
+    sums: *const [i32; 16],
 ) -> [[__m512i; T]; R] {
     let k4 = k.div_ceil(4);
     // SAFETY: the caller's contract.
@@ -185,12 +191,12 @@ unsafe fn accumulate<const R: usize, const T: usize>(
         let mut acc = [[_mm512_setzero_si512(); T]; R];
         for t in 0..T {
             let b = _mm512_loadu_si512(bias.add(16 * t).cast());
-            for row in acc.iter_mut() {
-                row[t] = b;
+            for (r, row) in acc.iter_mut().enumerate() {
+                row[t] = if g0 > 0 { _mm512_add_epi32(b, _mm512_load_si512(sums.add(32 * t + r).cast())) } else { b };
             }
         }
-        let (mut xp, mut wp) = (x, w);
-        for _ in 0..k / 4 {
+        let (mut xp, mut wp) = (x.add(4 * g0), w.add(64 * g0));
+        for _ in g0..k / 4 {
             let mut wv = [_mm512_setzero_si512(); T];
             for (t, v) in wv.iter_mut().enumerate() {
                 *v = _mm512_loadu_si512(wp.add(t * k4 * 64).cast());
@@ -217,7 +223,8 @@ unsafe fn accumulate<const R: usize, const T: usize>(
     }
 }
 
-/// `R` pixels (from `p0`) by `T` channel tiles (from tile `t0`).
+/// `R` pixels (from `p0`) by `T` channel tiles (from tile `t0`); with `g0 > 0`, the sums of
+/// the inputs before group `g0` are in `sums` (pixel `p0` first).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
@@ -232,6 +239,8 @@ unsafe fn tile<const R: usize, const T: usize>(
     t0: usize,
     rq: &[Requant16; 2],
     mask32: u32,
+    g0: usize,
+    sums: *const [i32; 16],
 ) {
     let k4 = k.div_ceil(4);
     // SAFETY: `pointwise` checked that `x`, `out` (and the shortcut) hold every pixel, the
@@ -240,8 +249,10 @@ unsafe fn tile<const R: usize, const T: usize>(
         let acc = accumulate::<R, T>(
             x.as_ptr().add(p0 * k),
             k,
+            g0,
             q.weight.as_ptr().add(t0 * k4 * 64),
             q.bias.as_ptr().add(t0 * 16),
+            sums,
         );
         const { assert!(T == 1 || T == 2, "a tile is one or two vectors of channels") };
         for (r, row) in acc.iter().enumerate() {
@@ -276,6 +287,26 @@ pub(crate) unsafe fn pointwise(
     res: Option<(&[u8], QShortcut)>,
     out: &mut [u8],
 ) {
+    // SAFETY: the caller's contract.
+    unsafe { pointwise_amx(x, k, n, q, res, out, false) }
+}
+
+/// `pointwise`; with `amx`, the sums of each 16 pixels' whole 64-level input chunks come from
+/// AMX tiles (`amx::block`).
+///
+/// # Safety
+/// As `pointwise`; with `amx`, `amx::has_amx()` and the tiles configured on this thread.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) unsafe fn pointwise_amx(
+    x: &[u8],
+    k: usize,
+    n: usize,
+    q: &QConv,
+    res: Option<(&[u8], QShortcut)>,
+    out: &mut [u8],
+    amx: bool,
+) {
     let pixels = out.len() / n;
     let tiles = n.div_ceil(16);
     let (k4, tiles16) = (k.div_ceil(4), tiles * 16);
@@ -287,7 +318,11 @@ pub(crate) unsafe fn pointwise(
     if let Some((r, s)) = res {
         assert!(r.len() >= pixels * n && s.m.len() >= tiles16, "internal error: shortcut operands");
     }
-    // SAFETY: operands checked above; the CPU's features are the caller's contract.
+    let chunks = if amx { k / 64 } else { 0 };
+    // Written by `amx::block` before any row of it is read.
+    let mut sums = core::mem::MaybeUninit::<super::amx::Sums>::uninit();
+    // SAFETY: operands checked above; the CPU's features (and AMX's set-up) are the caller's
+    // contract.
     unsafe {
         let m_res = res.map(|(_, s)| s.m);
         let mut t = 0;
@@ -301,30 +336,51 @@ pub(crate) unsafe fn pointwise(
             }
             let mask32 = u32::from(masks[0]) | u32::from(masks[1]) << 16;
             macro_rules! run {
-                ($r:expr, $p:expr) => {
+                ($r:expr, $p:expr, $g0:expr, $sums:expr) => {
                     if two {
-                        tile::<$r, 2>(x, k, n, q, res, out, $p, t, &rq, mask32)
+                        tile::<$r, 2>(x, k, n, q, res, out, $p, t, &rq, mask32, $g0, $sums)
                     } else {
-                        tile::<$r, 1>(x, k, n, q, res, out, $p, t, &rq, mask32)
+                        tile::<$r, 1>(x, k, n, q, res, out, $p, t, &rq, mask32, $g0, $sums)
                     }
                 };
             }
             let mut p = 0;
+            if chunks > 0 {
+                let w = q.weight.as_ptr().add(t * k4 * 64);
+                let wt = [w, if two { w.add(k4 * 64) } else { w }];
+                let xp = x.as_ptr();
+                while p + 16 <= pixels {
+                    let blocks = if p + 32 <= pixels { 2 } else { 1 };
+                    match (blocks, two) {
+                        (2, true) => super::amx::block::<2, 2>(xp.add(p * k), k, chunks, wt, sums.as_mut_ptr()),
+                        (2, false) => super::amx::block::<2, 1>(xp.add(p * k), k, chunks, wt, sums.as_mut_ptr()),
+                        (_, true) => super::amx::block::<1, 2>(xp.add(p * k), k, chunks, wt, sums.as_mut_ptr()),
+                        (_, false) => super::amx::block::<1, 1>(xp.add(p * k), k, chunks, wt, sums.as_mut_ptr()),
+                    }
+                    let rows = sums.as_ptr().cast::<[i32; 16]>();
+                    for part in 0..2 * blocks {
+                        // Pixels `8 * part..` of the block: their rows of the sums.
+                        run!(MR, p + 8 * part, 16 * chunks, rows.add(8 * part));
+                    }
+                    p += 16 * blocks;
+                }
+            }
+            let none = core::ptr::null();
             while p + MR <= pixels {
-                run!(MR, p);
+                run!(MR, p, 0, none);
                 p += MR;
             }
             // The rest in tiles of 4, 2 and 1 pixels.
             if pixels - p >= 4 {
-                run!(4, p);
+                run!(4, p, 0, none);
                 p += 4;
             }
             if pixels - p >= 2 {
-                run!(2, p);
+                run!(2, p, 0, none);
                 p += 2;
             }
             if pixels > p {
-                run!(1, p);
+                run!(1, p, 0, none);
             }
             t += if two { 2 } else { 1 };
         }
