@@ -6,9 +6,8 @@
 //! `[k / 4][16][4]` (what `vpdpbusd` reads; the stem's `k` ordered `[ky][kx][ci]`, as its
 //! input patches are), with the input's zero point folded into the bias and every per-channel
 //! array padded to whole tiles; depthwise weights tap-major `[ky][kx][c]` with the per-channel
-//! arrays in groups of 64 channels, each group lane-major (`mobilenet_kernels::int8::dw_lane`:
-//! the VNNI depthwise accumulates channel `4i + j` of a group in lane `i` of accumulator `j`),
-//! padded to whole groups.
+//! arrays in groups of 64 channels, each group in the order the VNNI depthwise's accumulators
+//! take them (`mobilenet_kernels::int8::dw_lane`), padded to whole groups.
 
 use super::{QLayer, QuantizedNetwork, Requant};
 use crate::ir::Op;

@@ -15,7 +15,7 @@
 
 use super::avx2::{linear_with, pointwise_with, store_bytes, Dot8, Requant8};
 use super::conv::group;
-use super::{QConv, QLinear, QShortcut};
+use super::{dw_lane, QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
 
@@ -167,16 +167,18 @@ pub(crate) unsafe fn dw_row(
                 }
             }
             // Accumulator j's lanes in the packed arrays: `dw_lane(c0 + 4i + j)` for i in 0..8.
-            let lane0 = c0 / 64 * 64 + c0 % 64 / 4;
+            let idx = [0, 1, 2, 3].map(|j| {
+                let lanes: [i32; 8] = core::array::from_fn(|i| dw_lane(c0 + 4 * i + j) as i32);
+                _mm256_loadu_si256(lanes.as_ptr().cast())
+            });
             let rq = [0, 1, 2, 3].map(|j| {
-                let at = lane0 + 16 * j;
-                let m = _mm256_loadu_si256(q.m.as_ptr().add(at).cast());
-                let shift = _mm256_loadu_si256(q.shift.as_ptr().add(at).cast());
+                let m = _mm256_i32gather_epi32::<4>(q.m.as_ptr(), idx[j]);
+                let shift = _mm256_i32gather_epi32::<4>(q.shift.as_ptr(), idx[j]);
                 Requant8::of(m, _mm256_setzero_si256(), shift, q)
             });
             let mut init = [_mm256_setzero_si256(); 4];
             for (j, v) in init.iter_mut().enumerate() {
-                *v = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
+                *v = _mm256_i32gather_epi32::<4>(q.bias.as_ptr(), idx[j]);
                 for (t, w) in wj.iter().enumerate() {
                     if present[t / 3] {
                         *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), zv, w[j]));

@@ -45,12 +45,13 @@ pub use par::{
 /// the SIMD requantizations' 32-bit form accepts, so padding never forces the 64-bit form.
 pub const PAD_SHIFT: i32 = 33;
 
-/// Where a depthwise layer's per-channel arrays hold channel `c`: groups of 64 channels, each
-/// lane-major (channel `4i + j` of a group at `16j + i`), as the VNNI depthwise's four
-/// accumulators take them.
+/// Where a depthwise layer's per-channel arrays hold channel `c`: groups of 64 channels, in
+/// the order the VNNI depthwise's four accumulators take them: channel `16L + 4q + i` of a
+/// group (128-bit lane `L`, lane `i` in it) at `16q + 4L + i`, the order byte and word unpacks
+/// leave four columns' levels in (`vnni::quads`).
 #[inline(always)]
 pub const fn dw_lane(c: usize) -> usize {
-    c / 64 * 64 + c % 4 * 16 + c % 64 / 4
+    c / 64 * 64 + c % 16 / 4 * 16 + c % 64 / 16 * 4 + c % 4
 }
 
 /// A quantized convolution: int8 weights, i32 biases, per-channel multipliers `m / 2^shift`,

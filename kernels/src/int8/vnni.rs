@@ -7,13 +7,14 @@
 //!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile. With
 //!   AMX (`pointwise_amx`), the tiles start from the AMX sums of the inputs' whole 64-level
 //!   chunks and add only the rest.
-//! - Depthwise: 64 channels per load, four accumulators, accumulator `j` taking channel `4i +
-//!   j` in lane `i` (its weight vector keeps only those bytes), so one load feeds four
-//!   `vpdpbusd`; the per-channel arrays are packed in that lane order (`super::dw_lane`) and
-//!   the four results go back to channel order through saturating packs and a byte shuffle.
+//! - Depthwise: 64 channels per load; a row's four columns interleaved per channel (byte and
+//!   word unpacks) feed one `vpdpbusd` per 16 channels with the row's three taps, and at stride
+//!   1 a second one with the taps shifted by a byte, for the next output pixel; the
+//!   per-channel arrays are packed in the unpacks' lane order (`super::dw_lane`), which the
+//!   saturating packs undo.
 //! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes, from 64-bit
 //!   products of the even and odd lanes; the clamp happens where the levels are narrowed to
-//!   bytes (`pack32`, `dw_pack`).
+//!   bytes (`pack32`, `dw_store`).
 
 use super::conv::group;
 use super::{QConv, QLinear, QShortcut};
@@ -397,9 +398,12 @@ fn lanes(len: usize) -> __mmask16 {
     }
 }
 
-/// `conv::dw_row` on 64 channels at a time: the same operands and results. Padding reads the
-/// input's zero point; the bias is `bias - zero_point * sum(w)` over the taps of the rows
-/// present, so the levels enter `vpdpbusd` as they are.
+/// `conv::dw_row` on 64 channels at a time: the same operands and results. Each row's taps
+/// read four columns' levels interleaved per channel (`quads`), so one `vpdpbusd` does a row's
+/// three taps for 16 channels, and, at stride 1, the same quads serve the next output pixel
+/// too, against the taps shifted by one byte. Padding reads the input's zero point; the bias
+/// is `bias - zero_point * sum(w)` over the taps of the rows present, so the levels enter
+/// `vpdpbusd` as they are.
 ///
 /// # Safety
 /// The CPU has AVX-512F, BW, VL and VNNI; operands as `conv::dw_row`, the per-channel arrays
@@ -427,30 +431,32 @@ pub(crate) unsafe fn dw_row(
     // (`wo * c`): bytes past `c` are masked.
     unsafe {
         let zv = _mm512_set1_epi8(q.input_zero as u8 as i8);
+        let zero = _mm512_setzero_si512();
         let w = q.weight.as_ptr();
         let mut c0 = 0;
         while c0 < c {
             let len = (c - c0).min(64);
             let bytes: __mmask64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
-            let mut wj = [[_mm512_setzero_si512(); 4]; 9];
-            for (t, wt) in wj.iter_mut().enumerate() {
-                let v = _mm512_maskz_loadu_epi8(bytes, w.add(t * c + c0).cast());
-                for (j, wtj) in wt.iter_mut().enumerate() {
-                    *wtj = _mm512_maskz_mov_epi8(0x1111_1111_1111_1111u64 << j, v);
-                }
+            let mut taps = [zero; 9];
+            for (t, v) in taps.iter_mut().enumerate() {
+                *v = _mm512_maskz_loadu_epi8(bytes, w.add(t * c + c0).cast());
+            }
+            // Row ky's taps as quads for the pixel at a quad's first column (`first`) and at
+            // its second (`second`, stride 1 only).
+            let mut first = [[zero; 4]; 3];
+            let mut second = [[zero; 4]; 3];
+            for ky in 0..3 {
+                let [t0, t1, t2] = [taps[3 * ky], taps[3 * ky + 1], taps[3 * ky + 2]];
+                first[ky] = quads(t0, t1, t2, zero);
+                second[ky] = quads(zero, t0, t1, t2);
             }
             // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
-            let mut init = [_mm512_setzero_si512(); 4];
+            let mut init = [zero; 4];
             for (j, v) in init.iter_mut().enumerate() {
                 *v = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
-            }
-            for ky in 0..3 {
-                if !present[ky] {
-                    continue;
-                }
-                for (i, a) in init.iter_mut().enumerate() {
-                    for kx in 0..3 {
-                        *a = _mm512_sub_epi32(*a, _mm512_dpbusd_epi32(_mm512_setzero_si512(), zv, wj[ky * 3 + kx][i]));
+                for ky in 0..3 {
+                    if present[ky] {
+                        *v = _mm512_sub_epi32(*v, _mm512_dpbusd_epi32(zero, zv, first[ky][j]));
                     }
                 }
             }
@@ -458,61 +464,102 @@ pub(crate) unsafe fn dw_row(
             let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
             let all_rows = present == [true; 3];
             let narrow = rq.iter().all(|r| r.narrow);
-            for ox in 0..wo {
+            let mut ox = 0;
+            while ox < wo {
                 let ix0 = (ox * stride) as isize - pad_l as isize;
-                let inside = ix0 >= 0 && ix0 + 3 <= w_in as isize;
-                let mut acc = init;
                 // Inner pixels of inner rows (nearly all) take the branch-free form.
-                if inside && all_rows {
-                    dw_taps::<true>(&mut acc, &base, ix0, w_in, c, c0, bytes, zv, &wj);
-                } else {
-                    dw_taps::<false>(&mut acc, &base, ix0, w_in, c, c0, bytes, zv, &wj);
-                }
-                let mut y = [_mm512_setzero_si512(); 4];
-                if narrow {
-                    // One test for the group, not one a vector.
-                    for j in 0..4 {
-                        let (even, odd) = rq[j].products(acc[j], None);
-                        y[j] = rq[j].narrow_of(even, odd);
+                let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
+                let pair = stride == 1 && ox + 1 < wo;
+                let (mut a, mut b) = (init, init);
+                match (inside, pair) {
+                    (true, true) => {
+                        dw_quads::<true, true>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
                     }
-                } else {
-                    for j in 0..4 {
-                        y[j] = rq[j].unclamped(acc[j], None);
+                    (true, false) => {
+                        dw_quads::<true, false>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
+                    }
+                    (false, true) => {
+                        dw_quads::<false, true>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
+                    }
+                    (false, false) => {
+                        dw_quads::<false, false>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
                     }
                 }
-                _mm512_mask_storeu_epi8(out.as_mut_ptr().add(ox * c + c0).cast(), bytes, dw_pack(y, q.clamp));
+                dw_store(&a, &rq, narrow, q.clamp, out.as_mut_ptr().add(ox * c + c0), bytes);
+                if pair {
+                    dw_store(&b, &rq, narrow, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), bytes);
+                }
+                ox += if pair { 2 } else { 1 };
             }
             c0 += 64;
         }
     }
 }
 
-/// Four vectors of `Requant16::unclamped` values, lane `i` of `y[j]` channel `4i + j`, as 64
-/// levels in channel order clamped to `clamp`: saturating packs (exact for the clamp, as in
-/// `pack32`) leave 128-bit lane `L` holding `y[j][4L..4L + 4]` in bytes `4j..4j + 4`, and a byte
-/// shuffle transposes each lane's 4x4 bytes.
+/// Four vectors of 64 channels' levels (or taps) as four vectors of 16 channels' quads: vector
+/// `q`'s lane `i` of 128-bit lane `L` holds the four bytes of channel `16L + 4q + i`, in the
+/// order `a, b, c, d`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dw_pack(y: [__m512i; 4], clamp: (u8, u8)) -> __m512i {
-    let bytes = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-    // Per 128-bit lane: out[4i + j] = in[4j + i].
-    let transpose = _mm512_broadcast_i32x4(_mm_setr_epi32(0x0c08_0400, 0x0d09_0501, 0x0e0a_0602, 0x0f0b_0703));
-    let v = _mm512_shuffle_epi8(bytes, transpose);
-    _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8))
+fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
+    let (ab_lo, ab_hi) = (_mm512_unpacklo_epi8(a, b), _mm512_unpackhi_epi8(a, b));
+    let (cd_lo, cd_hi) = (_mm512_unpacklo_epi8(c, d), _mm512_unpackhi_epi8(c, d));
+    [
+        _mm512_unpacklo_epi16(ab_lo, cd_lo),
+        _mm512_unpackhi_epi16(ab_lo, cd_lo),
+        _mm512_unpacklo_epi16(ab_hi, cd_hi),
+        _mm512_unpackhi_epi16(ab_hi, cd_hi),
+    ]
 }
 
-/// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: absent rows
-/// (null in `base`) contribute nothing (the bias is corrected for them), columns outside
-/// `0..w_in` read the zero point (`FULL`: every row present and every column inside, unchecked).
+/// Requantizes one output pixel's four accumulators (channel `16L + 4q + i` in lane `i` of
+/// 128-bit lane `L` of `acc[q]`) and stores its 64 (masked to `bytes`) levels: the saturating
+/// packs (exact for the clamp, as in `pack32`) put them back in channel order.
+///
+/// # Safety
+/// The CPU has the features; `dst` is valid for the bytes in `bytes`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dw_store(
+    acc: &[__m512i; 4],
+    rq: &[Requant16; 4],
+    narrow: bool,
+    clamp: (u8, u8),
+    dst: *mut u8,
+    bytes: __mmask64,
+) {
+    let mut y = [_mm512_setzero_si512(); 4];
+    if narrow {
+        // One test for the group, not one a vector.
+        for j in 0..4 {
+            let (even, odd) = rq[j].products(acc[j], None);
+            y[j] = rq[j].narrow_of(even, odd);
+        }
+    } else {
+        for j in 0..4 {
+            y[j] = rq[j].unclamped(acc[j], None);
+        }
+    }
+    let v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    let v = _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8));
+    // SAFETY: the caller's contract.
+    unsafe { _mm512_mask_storeu_epi8(dst.cast(), bytes, v) }
+}
+
+/// The taps of the output pixel at input column `ix0` into `a` and, with `PAIR`, of the next
+/// one into `b`: each present row's columns `ix0..ix0 + 4` as quads. Absent rows (null in
+/// `base`) contribute nothing (the bias is corrected for them), columns outside `0..w_in` read
+/// the zero point (`FULL`: every row present and every column inside, unchecked).
 ///
 /// # Safety
 /// The CPU has the features; present rows hold `w_in` pixels of `c` levels; with `FULL`, every
-/// row is present and `0 <= ix0`, `ix0 + 3 <= w_in`.
+/// row is present and `0 <= ix0`, `ix0 + 4 <= w_in`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dw_taps<const FULL: bool>(
-    acc: &mut [__m512i; 4],
+unsafe fn dw_quads<const FULL: bool, const PAIR: bool>(
+    a: &mut [__m512i; 4],
+    b: &mut [__m512i; 4],
     base: &[*const u8; 3],
     ix0: isize,
     w_in: usize,
@@ -520,22 +567,26 @@ unsafe fn dw_taps<const FULL: bool>(
     c0: usize,
     bytes: __mmask64,
     zv: __m512i,
-    wj: &[[__m512i; 4]; 9],
+    first: &[[__m512i; 4]; 3],
+    second: &[[__m512i; 4]; 3],
 ) {
     for (ky, &row) in base.iter().enumerate() {
         if !FULL && row.is_null() {
             continue;
         }
-        for kx in 0..3 {
+        let mut x = [zv; 4];
+        for (kx, v) in x.iter_mut().enumerate() {
             let ix = ix0 + kx as isize;
-            let xv = if FULL || (0..w_in as isize).contains(&ix) {
+            if FULL || (0..w_in as isize).contains(&ix) {
                 // SAFETY: a present row, a column inside it (the caller's contract).
-                unsafe { _mm512_maskz_loadu_epi8(bytes, row.add(ix as usize * c + c0).cast()) }
-            } else {
-                zv
-            };
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_dpbusd_epi32(*a, xv, wj[ky * 3 + kx][j]);
+                *v = unsafe { _mm512_maskz_loadu_epi8(bytes, row.add(ix as usize * c + c0).cast()) };
+            }
+        }
+        let qv = quads(x[0], x[1], x[2], x[3]);
+        for j in 0..4 {
+            a[j] = _mm512_dpbusd_epi32(a[j], qv[j], first[ky][j]);
+            if PAIR {
+                b[j] = _mm512_dpbusd_epi32(b[j], qv[j], second[ky][j]);
             }
         }
     }
