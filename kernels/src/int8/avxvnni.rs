@@ -5,17 +5,16 @@
 //!
 //! - 1x1 convolutions (and the stem, on its patches, and the classifier): each group of 4
 //!   inputs of a packed tile (16 channels x 4 inputs) is two vectors as it lies in memory, the
-//!   pixel's 4 levels broadcast; 6 pixels x 16 channels per register tile (12 accumulators), the sums already in
-//!   channel order.
-//! - Depthwise: the VNNI kernel's lane-strided scheme at half width: 32 channels per load
-//!   feed four accumulators, accumulator `j` taking channel `4i + j` in lane `i` (its weight
-//!   vector keeps only those bytes). A 64-channel group's packed per-channel arrays (`dw_lane`)
-//!   hold each accumulator's 16 lanes contiguously, so the 32-channel half `h` reads lanes
-//!   `8h..8h + 8` of each.
+//!   pixel's 4 levels broadcast; 6 pixels x 16 channels per register tile (12 accumulators),
+//!   the sums already in channel order.
+//! - Depthwise: the VNNI kernel's scheme at half width, 32 channels per load: a row's four
+//!   columns interleaved per channel feed one `vpdpbusd` per 8 channels, two output pixels at
+//!   stride 1. The unpacks work in 128-bit lanes, so a 64-channel group's packed per-channel
+//!   arrays (`dw_lane`) hold each vector's 8 lanes of a 32-channel half contiguously.
 
 use super::avx2::{linear_with, pointwise_with, store_bytes, Dot8, Requant8};
 use super::conv::group;
-use super::{dw_lane, QConv, QLinear, QShortcut};
+use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
 
@@ -127,9 +126,10 @@ unsafe fn load32(src: *const u8, len: usize) -> __m256i {
     }
 }
 
-/// `conv::dw_row` on 32 channels at a time: the same operands and results. Padding reads the
-/// input's zero point; the bias is `bias - zero_point * sum(w)` over the taps of the rows
-/// present, so the levels enter `vpdpbusd` as they are.
+/// `conv::dw_row` on 32 channels at a time, as `vnni::dw_row` does 64: a row's four columns
+/// interleaved per channel (`quads`) feed one `vpdpbusd` per 8 channels with the row's three
+/// taps, and at stride 1 a second with the taps shifted by a byte, for the next output pixel.
+/// The same operands and results.
 ///
 /// # Safety
 /// The CPU has AVX2, FMA and AVX-VNNI; operands as `conv::dw_row`, the per-channel arrays
@@ -156,124 +156,156 @@ pub(crate) unsafe fn dw_row(
     // weights (`9 * c`), and the padded per-channel arrays; stores stay inside `out`.
     unsafe {
         let zv = _mm256_set1_epi8(q.input_zero as u8 as i8);
+        let zero = _mm256_setzero_si256();
         let mut c0 = 0;
         while c0 < c {
             let len = (c - c0).min(32);
-            let mut wj = [[_mm256_setzero_si256(); 4]; 9];
-            for (t, wt) in wj.iter_mut().enumerate() {
-                let v = load32(q.weight.as_ptr().add(t * c + c0).cast(), len);
-                for (j, wtj) in wt.iter_mut().enumerate() {
-                    *wtj = _mm256_and_si256(v, _mm256_set1_epi32(0xff << (8 * j)));
-                }
+            let mut taps = [zero; 9];
+            for (t, v) in taps.iter_mut().enumerate() {
+                *v = load32(q.weight.as_ptr().add(t * c + c0).cast(), len);
             }
-            // Accumulator j's lanes in the packed arrays: `dw_lane(c0 + 4i + j)` for i in 0..8.
-            let idx = [0, 1, 2, 3].map(|j| {
-                let lanes: [i32; 8] = core::array::from_fn(|i| dw_lane(c0 + 4 * i + j) as i32);
-                _mm256_loadu_si256(lanes.as_ptr().cast())
-            });
+            // Row ky's taps as quads for the pixel at a quad's first column (`first`) and at
+            // its second (`second`, stride 1 only).
+            let mut first = [[zero; 4]; 3];
+            let mut second = [[zero; 4]; 3];
+            for ky in 0..3 {
+                let [t0, t1, t2] = [taps[3 * ky], taps[3 * ky + 1], taps[3 * ky + 2]];
+                first[ky] = quads(t0, t1, t2, zero);
+                second[ky] = quads(zero, t0, t1, t2);
+            }
+            // Vector j's lanes in the packed arrays (`dw_lane`): 8 from here, for the 32-channel
+            // half of a group of 64 that `c0` starts.
+            let lane0 = c0 / 64 * 64 + c0 % 64 / 32 * 8;
             let rq = [0, 1, 2, 3].map(|j| {
-                let m = _mm256_i32gather_epi32::<4>(q.m.as_ptr(), idx[j]);
-                let shift = _mm256_i32gather_epi32::<4>(q.shift.as_ptr(), idx[j]);
-                Requant8::of(m, _mm256_setzero_si256(), shift, q)
+                let m = _mm256_loadu_si256(q.m.as_ptr().add(lane0 + 16 * j).cast());
+                let shift = _mm256_loadu_si256(q.shift.as_ptr().add(lane0 + 16 * j).cast());
+                Requant8::of(m, zero, shift, q)
             });
-            let mut init = [_mm256_setzero_si256(); 4];
+            let mut init = [zero; 4];
             for (j, v) in init.iter_mut().enumerate() {
-                *v = _mm256_i32gather_epi32::<4>(q.bias.as_ptr(), idx[j]);
-                for (t, w) in wj.iter().enumerate() {
-                    if present[t / 3] {
-                        *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), zv, w[j]));
+                *v = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
+                for ky in 0..3 {
+                    if present[ky] {
+                        *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(zero, zv, first[ky][j]));
                     }
                 }
             }
             let all_rows = present == [true; 3];
-            for ox in 0..wo {
+            let mut ox = 0;
+            while ox < wo {
                 let ix0 = (ox * stride) as isize - pad_l as isize;
-                let mut acc = init;
                 // Inner pixels of inner rows (nearly all) take the branch-free form.
-                if all_rows && ix0 >= 0 && ix0 + 3 <= w_in as isize && len == 32 {
-                    dw_taps::<true>(&mut acc, &base, ix0, w_in, c, c0, len, zv, &wj);
-                } else {
-                    dw_taps::<false>(&mut acc, &base, ix0, w_in, c, c0, len, zv, &wj);
+                let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize && len == 32;
+                let pair = stride == 1 && ox + 1 < wo;
+                let (mut a, mut b) = (init, init);
+                let ops = Quads { base: &base, w_in, c, c0, len, zv, first: &first, second: &second };
+                match (inside, pair) {
+                    (true, true) => ops.taps::<true, true>(&mut a, &mut b, ix0),
+                    (true, false) => ops.taps::<true, false>(&mut a, &mut b, ix0),
+                    (false, true) => ops.taps::<false, true>(&mut a, &mut b, ix0),
+                    (false, false) => ops.taps::<false, false>(&mut a, &mut b, ix0),
                 }
-                let mut y = [_mm256_setzero_si256(); 4];
-                for j in 0..4 {
-                    y[j] = rq[j].unclamped(acc[j], None);
+                dw_store(&a, &rq, q.clamp, out.as_mut_ptr().add(ox * c + c0), len);
+                if pair {
+                    dw_store(&b, &rq, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), len);
                 }
-                let v = dw_pack(y, q.clamp);
-                let dst = out.as_mut_ptr().add(ox * c + c0);
-                store_bytes(dst, _mm256_castsi256_si128(v), len);
-                if len > 16 {
-                    store_bytes(dst.add(16), _mm256_extracti128_si256::<1>(v), len - 16);
-                }
+                ox += if pair { 2 } else { 1 };
             }
             c0 += 32;
         }
     }
 }
 
-/// Four vectors of `Requant8::unclamped` values, lane `i` of `y[j]` channel `4i + j`, as 32
-/// levels in channel order clamped to `clamp`: saturating packs leave 128-bit lane `L` holding
-/// `y[j][4L..4L + 4]` in bytes `4j..4j + 4`, and a byte shuffle transposes each lane's 4x4
-/// bytes (as `vnni::dw_pack`).
+/// Four vectors of 32 channels' levels (or taps) as four vectors of 8 channels' quads: vector
+/// `q`'s lane `i` of 128-bit lane `L` holds the four bytes of channel `16L + 4q + i`, in the
+/// order `a, b, c, d` (as `vnni::quads`).
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
-fn dw_pack(y: [__m256i; 4], clamp: (u8, u8)) -> __m256i {
-    let bytes = _mm256_packus_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
-    // Per 128-bit lane: out[4i + j] = in[4j + i].
-    let transpose = _mm256_setr_epi32(
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-    );
-    let v = _mm256_shuffle_epi8(bytes, transpose);
-    _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8))
+fn quads(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> [__m256i; 4] {
+    let (ab_lo, ab_hi) = (_mm256_unpacklo_epi8(a, b), _mm256_unpackhi_epi8(a, b));
+    let (cd_lo, cd_hi) = (_mm256_unpacklo_epi8(c, d), _mm256_unpackhi_epi8(c, d));
+    [
+        _mm256_unpacklo_epi16(ab_lo, cd_lo),
+        _mm256_unpackhi_epi16(ab_lo, cd_lo),
+        _mm256_unpacklo_epi16(ab_hi, cd_hi),
+        _mm256_unpackhi_epi16(ab_hi, cd_hi),
+    ]
 }
 
-/// The taps of one depthwise output pixel (input columns from `ix0`) into `acc`: absent rows
-/// (null in `base`) contribute nothing (the bias is corrected for them), columns outside
-/// `0..w_in` read the zero point (`FULL`: every row present, every column inside and `len ==
-/// 32`, unchecked).
+/// Requantizes one output pixel's four accumulators (channel `16L + 4q + i` in lane `i` of
+/// 128-bit lane `L` of `acc[q]`) and stores its `len` levels: the saturating packs (exact for
+/// the clamp) put them back in channel order.
 ///
 /// # Safety
-/// The CPU has the features; present rows hold `w_in` pixels of `c` levels, `len` of them
-/// from `c0`; with `FULL`, as said.
-#[allow(clippy::too_many_arguments)]
+/// The CPU has the features; `dst` is valid for `len` bytes.
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
-unsafe fn dw_taps<const FULL: bool>(
-    acc: &mut [__m256i; 4],
-    base: &[*const u8; 3],
-    ix0: isize,
+unsafe fn dw_store(acc: &[__m256i; 4], rq: &[Requant8; 4], clamp: (u8, u8), dst: *mut u8, len: usize) {
+    let mut y = [_mm256_setzero_si256(); 4];
+    for j in 0..4 {
+        y[j] = rq[j].unclamped(acc[j], None);
+    }
+    let v = _mm256_packus_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
+    let v = _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8));
+    // SAFETY: the caller's contract.
+    unsafe {
+        if len == 32 {
+            _mm256_storeu_si256(dst.cast(), v);
+        } else {
+            store_bytes(dst, _mm256_castsi256_si128(v), len);
+            if len > 16 {
+                store_bytes(dst.add(16), _mm256_extracti128_si256::<1>(v), len - 16);
+            }
+        }
+    }
+}
+
+/// One 32-channel part of a depthwise row: its rows, taps and padding value.
+struct Quads<'a> {
+    base: &'a [*const u8; 3],
     w_in: usize,
     c: usize,
     c0: usize,
     len: usize,
     zv: __m256i,
-    wj: &[[__m256i; 4]; 9],
-) {
-    for (ky, &row) in base.iter().enumerate() {
-        if !FULL && row.is_null() {
-            continue;
-        }
-        for kx in 0..3 {
-            let ix = ix0 + kx as isize;
-            let xv = if FULL {
-                // SAFETY: a present row, a column inside it, 32 channels (the caller's contract).
-                unsafe { _mm256_loadu_si256(row.add(ix as usize * c + c0).cast()) }
-            } else if (0..w_in as isize).contains(&ix) {
-                // SAFETY: a present row, a column inside it, `len` channels from `c0` (the
-                // bytes past `len` are zero and meet zero weights).
-                unsafe { load32(row.add(ix as usize * c + c0), len) }
-            } else {
-                zv
-            };
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_dpbusd_avx_epi32(*a, xv, wj[ky * 3 + kx][j]);
+    first: &'a [[__m256i; 4]; 3],
+    second: &'a [[__m256i; 4]; 3],
+}
+
+impl Quads<'_> {
+    /// The taps of the output pixel at input column `ix0` into `a` and, with `PAIR`, of the
+    /// next one into `b`: each present row's columns `ix0..ix0 + 4` as quads. Absent rows (null)
+    /// contribute nothing (the bias is corrected for them), columns outside `0..w_in` read the
+    /// zero point (`FULL`: every row present, every column inside and 32 channels, unchecked).
+    ///
+    /// # Safety
+    /// The CPU has the features; present rows hold `w_in` pixels of `c` levels, `len` of them
+    /// from `c0`; with `FULL`, as said.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,avxvnni")]
+    unsafe fn taps<const FULL: bool, const PAIR: bool>(&self, a: &mut [__m256i; 4], b: &mut [__m256i; 4], ix0: isize) {
+        for (ky, &row) in self.base.iter().enumerate() {
+            if !FULL && row.is_null() {
+                continue;
+            }
+            let mut x = [self.zv; 4];
+            for (kx, v) in x.iter_mut().enumerate() {
+                let ix = ix0 + kx as isize;
+                if FULL {
+                    // SAFETY: a present row, a column inside it, 32 channels (the caller's contract).
+                    *v = unsafe { _mm256_loadu_si256(row.add(ix as usize * self.c + self.c0).cast()) };
+                } else if (0..self.w_in as isize).contains(&ix) {
+                    // SAFETY: a present row, a column inside it, `len` channels from `c0` (the
+                    // bytes past `len` are zero and meet zero weights).
+                    *v = unsafe { load32(row.add(ix as usize * self.c + self.c0), self.len) };
+                }
+            }
+            let qv = quads(x[0], x[1], x[2], x[3]);
+            for j in 0..4 {
+                a[j] = _mm256_dpbusd_avx_epi32(a[j], qv[j], self.first[ky][j]);
+                if PAIR {
+                    b[j] = _mm256_dpbusd_avx_epi32(b[j], qv[j], self.second[ky][j]);
+                }
             }
         }
     }
