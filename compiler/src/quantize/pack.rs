@@ -79,7 +79,7 @@ fn padded<T: Copy>(v: impl IntoIterator<Item = T>, fill: T, to: usize) -> Vec<T>
     v
 }
 
-/// A depthwise layer's per-channel array in groups of 64 lane-major, padded with `fill`.
+/// A depthwise layer's per-channel array in groups of 64 in `dw_lane` order, padded with `fill`.
 fn dw_lanes(v: &[i32], fill: i32) -> Vec<i32> {
     let mut out = vec![fill; v.len().next_multiple_of(64)];
     for (c, &x) in v.iter().enumerate() {
@@ -108,7 +108,7 @@ pub fn pack(q: &QuantizedNetwork) -> Packed {
             let tiled = !matches!(layer.op, Op::Depthwise { .. });
             let w = if tiled { tiles16(&wk, k, n) } else { tap_major(&wk, n) };
             let weight = push(&mut blob, w.iter().map(|&v| v as u8));
-            // Tiled layers: 16-channel tiles; depthwise: 64-channel lane-major groups.
+            // Tiled layers: 16-channel tiles; depthwise: 64-channel groups in `dw_lane` order.
             let lay = |v: Vec<i32>, fill: i32| if tiled { padded(v, fill, 16) } else { dw_lanes(&v, fill) };
             let bias: Vec<i32> = if tiled {
                 // sum(w * (x - zp)) = sum(w * x) - zp * sum(w): the kernels read levels as they are.

@@ -497,7 +497,7 @@ pub(crate) unsafe fn dw_row(
                 w[0] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(taps[2 * p], taps[2 * p + 1]));
                 w[1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(taps[2 * p], taps[2 * p + 1]));
             }
-            // Per-channel constants from the lane-major groups (`dw_lane`).
+            // Per-channel constants from the packed groups (`dw_lane`).
             let idx = [0, 1].map(|h| {
                 let lanes: [i32; 8] = core::array::from_fn(|i| dw_lane(c0 + 8 * h + i) as i32);
                 _mm256_loadu_si256(lanes.as_ptr().cast())
