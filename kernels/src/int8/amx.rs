@@ -7,16 +7,15 @@
 //! (`tmm0..tmm3`), two pixel tiles (`tmm4`, `tmm5`) and two weight tiles (`tmm6`, `tmm7`), all
 //! 16 rows x 64 bytes, over the input's whole 64-level chunks. The sums go to memory, where the
 //! VNNI kernel (`vnni::pointwise_amx`) adds the bias and the last `k % 64` inputs and
-//! requantizes them. Everything else on this path is the VNNI kernels'.
+//! requantizes them. Everything else on this path is the VNNI kernels' (`isa::Amx`).
 //!
 //! Linux hands a process the AMX state only on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`);
 //! `has_amx` makes it once. Tile instructions are inline assembly: Rust's AMX intrinsics are
 //! not stable.
 
 use super::vnni;
-use super::{QConv, QLinear, QShortcut};
+use super::{QConv, QShortcut};
 use core::arch::asm;
-use core::ops::Range;
 
 /// Whether this CPU has AMX-TILE and AMX-INT8 and the OS lets this process use them (asked
 /// for once; Linux with `std` only).
@@ -175,45 +174,4 @@ pub(crate) unsafe fn pointwise(
             release();
         }
     }
-}
-
-/// The VNNI depthwise.
-///
-/// # Safety
-/// As `vnni::dw_row`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn dw_row(
-    rows: [Option<&[u8]>; 3],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { vnni::dw_row(rows, w_in, c, stride, pad_l, q, out) }
-}
-
-/// The VNNI classifier (one pixel: nothing for AMX).
-///
-/// # Safety
-/// As `vnni::linear`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
-    // SAFETY: the caller's contract.
-    unsafe { vnni::linear(x, k, classes, q, out) }
-}
-
-/// The VNNI image quantization.
-///
-/// # Safety
-/// As `vnni::quantize`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
-    // SAFETY: the caller's contract.
-    unsafe { vnni::quantize(x, inverse_scale, zero_point, out) }
 }

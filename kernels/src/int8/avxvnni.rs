@@ -96,17 +96,6 @@ pub(crate) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLine
     unsafe { linear_with::<Dpbusd>(x, k, classes, q, out) }
 }
 
-/// `conv::quantize`: the AVX2 kernel's.
-///
-/// # Safety
-/// The CPU has AVX2 and FMA.
-#[inline]
-#[target_feature(enable = "avx2,fma,avxvnni")]
-pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
-    // SAFETY: the caller's contract.
-    unsafe { super::avx2::quantize(x, inverse_scale, zero_point, out) }
-}
-
 /// 32 bytes from `src`, of which only the first `len` are read (the rest zero).
 ///
 /// # Safety

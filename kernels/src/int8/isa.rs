@@ -157,9 +157,9 @@ impl Ops for Plain {
     }
 }
 
-/// An `Ops` whose methods call module `$module`'s kernels (`$name`'s doc names the features).
+/// An `Ops` whose methods call the named modules' kernels (`$name`'s doc names the features).
 macro_rules! simd_ops {
-    ($(#[$doc:meta])* $name:ident, $module:ident) => {
+    ($(#[$doc:meta])* $name:ident, pointwise: $pw:ident, dw_row: $dw:ident, linear: $lin:ident, quantize: $quant:ident) => {
         $(#[$doc])*
         #[cfg(target_arch = "x86_64")]
         pub(crate) struct $name;
@@ -171,7 +171,7 @@ macro_rules! simd_ops {
             #[inline(always)]
             fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
                 // SAFETY: see above.
-                unsafe { super::$module::pointwise(x, k, n, q, res, out) }
+                unsafe { super::$pw::pointwise(x, k, n, q, res, out) }
             }
 
             #[inline(always)]
@@ -185,19 +185,19 @@ macro_rules! simd_ops {
                 out: &mut [u8],
             ) {
                 // SAFETY: see above.
-                unsafe { super::$module::dw_row(rows, w_in, c, stride, pad_l, q, out) }
+                unsafe { super::$dw::dw_row(rows, w_in, c, stride, pad_l, q, out) }
             }
 
             #[inline(always)]
             fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
                 // SAFETY: see above.
-                unsafe { super::$module::linear(x, k, classes, q, out) }
+                unsafe { super::$lin::linear(x, k, classes, q, out) }
             }
 
             #[inline(always)]
             fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
                 // SAFETY: see above.
-                unsafe { super::$module::quantize(x, inverse_scale, zero_point, out) }
+                unsafe { super::$quant::quantize(x, inverse_scale, zero_point, out) }
             }
         }
     };
@@ -207,28 +207,41 @@ simd_ops!(
     /// `vpmaddwd` kernels (`avx2`), needing AVX2 and FMA. Only the AVX2 entry points (`on_avx2`),
     /// which run only when `path` chose `Path::Avx2`, instantiate kernels with it.
     Avx2,
-    avx2
+    pointwise: avx2,
+    dw_row: avx2,
+    linear: avx2,
+    quantize: avx2
 );
 simd_ops!(
-    /// 256-bit `vpdpbusd` kernels (`avxvnni`), needing AVX2, FMA and AVX-VNNI. Only the AVX-VNNI
+    /// 256-bit `vpdpbusd` kernels (`avxvnni`; the image quantization is AVX2's), needing AVX2,
+    /// FMA and AVX-VNNI. Only the AVX-VNNI
     /// entry points (`on_avxvnni`), which run only when `path` chose `Path::AvxVnni`,
     /// instantiate kernels with it.
     AvxVnni,
-    avxvnni
+    pointwise: avxvnni,
+    dw_row: avxvnni,
+    linear: avxvnni,
+    quantize: avx2
 );
 simd_ops!(
-    /// The VNNI kernels with AMX tiles for the 1x1 convolutions (`amx`), needing AVX-512 F, BW,
-    /// VL, VNNI and `amx::has_amx()`. Only the AMX entry points (`on_amx`), which run only when
-    /// `path` chose `Path::Amx`, instantiate kernels with it.
+    /// The VNNI kernels with AMX tiles for the 1x1 convolutions (`amx::pointwise`), needing
+    /// AVX-512 F, BW, VL, VNNI and `amx::has_amx()`. Only the AMX entry points (`on_amx`), which
+    /// run only when `path` chose `Path::Amx`, instantiate kernels with it.
     Amx,
-    amx
+    pointwise: amx,
+    dw_row: vnni,
+    linear: vnni,
+    quantize: vnni
 );
 simd_ops!(
     /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI. Only the VNNI entry
     /// points (`on_vnni`), which run only when `path` chose `Path::Vnni`, instantiate kernels
     /// with it.
     Vnni,
-    vnni
+    pointwise: vnni,
+    dw_row: vnni,
+    linear: vnni,
+    quantize: vnni
 );
 
 #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
