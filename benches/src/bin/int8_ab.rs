@@ -30,10 +30,10 @@ fn main() {
     let x = V2.fixture().input_nhwc;
     let (f32_model, int8_model) = (MobileNetV2::new(), MobileNetV2Int8::new());
     let mut a32 = MobileNetV2::arena();
-    let a8 = MobileNetV2Int8::arena();
+    let mut a8 = MobileNetV2Int8::arena();
     let (mut l32, mut l8) = (vec![0.0f32; 1000], vec![0.0f32; 1000]);
     f32_model.forward(&mut a32, &x, &mut l32).unwrap();
-    int8_model.forward(&mut MobileNetV2Int8::arena(), &x, &mut l8).unwrap();
+    int8_model.forward(&mut a8, &x, &mut l8).unwrap();
     let rms = (l32.iter().zip(&l8).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / 1000.0).sqrt();
     let spread = (l32.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>() / 1000.0).sqrt();
     println!(
@@ -44,12 +44,12 @@ fn main() {
     // The int8 contenders: the best kernels, then without AMX, then without VNNI, where each
     // changes the kernels.
     let mut choices: Vec<(bool, bool, &str)> = Vec::new();
+    let isa = a8.isa();
     for (vnni, amx) in [(true, true), (true, false), (false, false)] {
-        let mut a = MobileNetV2Int8::arena();
-        a.set_vnni(vnni);
-        a.set_amx(amx);
-        if choices.iter().all(|c| c.2 != a.int8_kernels()) {
-            choices.push((vnni, amx, a.int8_kernels()));
+        a8.set_vnni(vnni);
+        a8.set_amx(amx);
+        if choices.iter().all(|c| c.2 != a8.int8_kernels()) {
+            choices.push((vnni, amx, a8.int8_kernels()));
         }
     }
     let int8s = choices.len();
@@ -58,7 +58,7 @@ fn main() {
         "ARENA_BYTES: f32 {}, int8 {}; isa {:?}; int8 kernels {kernels:?}",
         MobileNetV2::ARENA_BYTES,
         MobileNetV2Int8::ARENA_BYTES,
-        a8.isa(),
+        isa,
     );
     for threads in [1usize, 2] {
         let mut pool = Threads::new(threads);

@@ -16,7 +16,7 @@
 //! The 1x1 loop, the classifier, the requantization and the byte packs serve the AVX-VNNI
 //! kernels too (`avxvnni`), which form the tiles' dot products with `vpdpbusd` instead (`Dot8`).
 
-use super::conv::group;
+use super::conv::{dw_rows, group};
 use super::{dw_lane, QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -471,10 +471,7 @@ pub(crate) unsafe fn dw_row(
     out: &mut [u8],
 ) {
     let wo = out.len() / c;
-    let cp = c.next_multiple_of(64);
-    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
-    assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
-    let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
+    let base = dw_rows(rows, w_in, c, q);
     // SAFETY: loads of 16 bytes stay inside a present row or the 16-byte staging copies below;
     // weights and per-channel arrays are read below `9 * c` and the padded length; stores
     // inside `out`.

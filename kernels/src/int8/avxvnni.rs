@@ -1,7 +1,8 @@
 //! AVX-VNNI int8 kernels: `vpdpbusd` on 256-bit vectors, for x86 CPUs that have it without
 //! AVX-512 (4 unsigned activation bytes times 4 signed weight bytes added to 8 i32 lanes,
-//! exactly). The 1x1 loop, the classifier, the requantization (`Requant8`) and the byte packs
-//! are the AVX2 kernels' (`avx2`); only the dot products differ.
+//! exactly). The 1x1 and classifier loops and their byte packs, the requantization
+//! (`Requant8`) and the image quantization are the AVX2 kernels' (`avx2`); the dot products
+//! and the depthwise are this module's.
 //!
 //! - 1x1 convolutions (and the stem, on its patches, and the classifier): each group of 4
 //!   inputs of a packed tile (16 channels x 4 inputs) is two vectors as it lies in memory, the
@@ -13,7 +14,7 @@
 //!   arrays (`dw_lane`) hold each vector's 8 lanes of a 32-channel half contiguously.
 
 use super::avx2::{linear_with, pointwise_with, store_bytes, Dot8, Requant8};
-use super::conv::group;
+use super::conv::{dw_rows, group};
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -135,12 +136,8 @@ pub(crate) unsafe fn dw_row(
     out: &mut [u8],
 ) {
     let wo = out.len() / c;
-    let cp = c.next_multiple_of(64);
-    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
-    assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
-    let present = rows.map(|r| r.is_some());
     // Absent rows: null, never read.
-    let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
+    let base = dw_rows(rows, w_in, c, q);
     // SAFETY: loads read `len` bytes of a present row's pixel (`0 <= ix < w_in`) or of the
     // weights (`9 * c`), and the padded per-channel arrays; stores stay inside `out`.
     unsafe {
@@ -174,12 +171,13 @@ pub(crate) unsafe fn dw_row(
             for (j, v) in init.iter_mut().enumerate() {
                 *v = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
                 for ky in 0..3 {
-                    if present[ky] {
+                    if !base[ky].is_null() {
                         *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(zero, zv, first[ky][j]));
                     }
                 }
             }
-            let all_rows = present == [true; 3];
+            let all_rows = base.iter().all(|r| !r.is_null());
+            let ops = Quads { base: &base, w_in, c, c0, len, zv, first: &first, second: &second };
             let mut ox = 0;
             while ox < wo {
                 let ix0 = (ox * stride) as isize - pad_l as isize;
@@ -187,7 +185,6 @@ pub(crate) unsafe fn dw_row(
                 let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize && len == 32;
                 let pair = stride == 1 && ox + 1 < wo;
                 let (mut a, mut b) = (init, init);
-                let ops = Quads { base: &base, w_in, c, c0, len, zv, first: &first, second: &second };
                 match (inside, pair) {
                     (true, true) => ops.taps::<true, true>(&mut a, &mut b, ix0),
                     (true, false) => ops.taps::<true, false>(&mut a, &mut b, ix0),

@@ -60,6 +60,16 @@ pub(crate) fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[
     }
 }
 
+/// The SIMD depthwise rows' operand checks (per-channel arrays padded to whole groups of 64,
+/// present rows of `w_in * c` levels), and the rows as base pointers: null where absent.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn dw_rows(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, q: &QConv) -> [*const u8; 3] {
+    let cp = c.next_multiple_of(64);
+    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
+    assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
+    rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr))
+}
+
 /// The 4 bytes of group `g` of a `k`-byte row (zeros past `k`), for the SIMD kernels.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]

@@ -16,7 +16,7 @@
 //!   products of the even and odd lanes; the clamp happens where the levels are narrowed to
 //!   bytes (`pack32`, `dw_store`).
 
-use super::conv::group;
+use super::conv::{dw_rows, group};
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -420,12 +420,8 @@ pub(crate) unsafe fn dw_row(
     out: &mut [u8],
 ) {
     let wo = out.len() / c;
-    let cp = c.next_multiple_of(64);
-    assert!(q.weight.len() >= 9 * c && q.bias.len() >= cp && q.m.len() >= cp && q.shift.len() >= cp);
-    assert!(rows.iter().flatten().all(|r| r.len() >= w_in * c), "internal error: depthwise rows");
-    let present = rows.map(|r| r.is_some());
     // Absent rows: null, never read.
-    let base = rows.map(|r| r.map_or(core::ptr::null(), <[u8]>::as_ptr));
+    let base = dw_rows(rows, w_in, c, q);
     // SAFETY: loads stay inside a present row (`0 <= ix < w_in`, bytes `c0..c0 + len` of the
     // pixel), the weights (`9 * c`) and the padded per-channel arrays; stores inside `out`
     // (`wo * c`): bytes past `c` are masked.
@@ -455,14 +451,14 @@ pub(crate) unsafe fn dw_row(
             for (j, v) in init.iter_mut().enumerate() {
                 *v = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
                 for ky in 0..3 {
-                    if present[ky] {
+                    if !base[ky].is_null() {
                         *v = _mm512_sub_epi32(*v, _mm512_dpbusd_epi32(zero, zv, first[ky][j]));
                     }
                 }
             }
             // Accumulator j's multipliers and shifts: lanes `c0 + 16j..` of the packed arrays.
             let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
-            let all_rows = present == [true; 3];
+            let all_rows = base.iter().all(|r| !r.is_null());
             let narrow = rq.iter().all(|r| r.narrow);
             let mut ox = 0;
             while ox < wo {
