@@ -338,10 +338,13 @@ pub(super) unsafe fn pointwise_amx(
             let mask32 = u32::from(masks[0]) | u32::from(masks[1]) << 16;
             macro_rules! run {
                 ($r:expr, $p:expr, $g0:expr, $sums:expr) => {
+                    // Opaque, so the constants stay in memory: hoisted out of the pixel loop
+                    // into registers they crowd out the accumulators (spilled in the K loop).
+                    let rq = core::hint::black_box(&rq);
                     if two {
-                        tile::<$r, 2>(x, k, n, q, res, out, $p, t, &rq, mask32, $g0, $sums)
+                        tile::<$r, 2>(x, k, n, q, res, out, $p, t, rq, mask32, $g0, $sums)
                     } else {
-                        tile::<$r, 1>(x, k, n, q, res, out, $p, t, &rq, mask32, $g0, $sums)
+                        tile::<$r, 1>(x, k, n, q, res, out, $p, t, rq, mask32, $g0, $sums)
                     }
                 };
             }
