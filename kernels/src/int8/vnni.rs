@@ -120,13 +120,20 @@ impl Requant16 {
         if self.narrow {
             self.narrow_of(even, odd)
         } else {
-            let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
-            let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
-            // Clamped in 64 bits, the levels minus the zero point fit 32.
-            let even = _mm512_min_epi64(_mm512_max_epi64(even, self.lo), self.hi);
-            let odd = _mm512_min_epi64(_mm512_max_epi64(odd, self.lo), self.hi);
-            _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), self.zp)
+            self.wide_of(even, odd)
         }
+    }
+
+    /// `unclamped`'s other form, from `products`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn wide_of(&self, even: __m512i, odd: __m512i) -> __m512i {
+        let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
+        let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
+        // Clamped in 64 bits, the levels minus the zero point fit 32.
+        let even = _mm512_min_epi64(_mm512_max_epi64(even, self.lo), self.hi);
+        let odd = _mm512_min_epi64(_mm512_max_epi64(odd, self.lo), self.hi);
+        _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), self.zp)
     }
 
     /// The 64-bit products of the even and the odd lanes (plus the shortcut's).
@@ -463,32 +470,42 @@ pub(crate) unsafe fn dw_row(
             let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
             let all_rows = base.iter().all(|r| !r.is_null());
             let narrow = rq.iter().all(|r| r.narrow);
-            let mut ox = 0;
-            while ox < wo {
-                let ix0 = (ox * stride) as isize - pad_l as isize;
-                // Inner pixels of inner rows (nearly all) take the branch-free form.
-                let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
-                let pair = stride == 1 && ox + 1 < wo;
-                let (mut a, mut b) = (init, init);
-                match (inside, pair) {
-                    (true, true) => {
-                        dw_quads::<true, true>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
+            // The pixel loop once per requantization form, so no vector tests its own.
+            macro_rules! pixels {
+                ($narrow:literal) => {{
+                    let mut ox = 0;
+                    while ox < wo {
+                        let ix0 = (ox * stride) as isize - pad_l as isize;
+                        // Inner pixels of inner rows (nearly all) take the branch-free form.
+                        let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
+                        let pair = stride == 1 && ox + 1 < wo;
+                        let (mut a, mut b) = (init, init);
+                        match (inside, pair) {
+                            (true, true) => dw_quads::<true, true>(
+                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                            ),
+                            (true, false) => dw_quads::<true, false>(
+                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                            ),
+                            (false, true) => dw_quads::<false, true>(
+                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                            ),
+                            (false, false) => dw_quads::<false, false>(
+                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                            ),
+                        }
+                        dw_store::<$narrow>(&a, &rq, q.clamp, out.as_mut_ptr().add(ox * c + c0), bytes);
+                        if pair {
+                            dw_store::<$narrow>(&b, &rq, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), bytes);
+                        }
+                        ox += if pair { 2 } else { 1 };
                     }
-                    (true, false) => {
-                        dw_quads::<true, false>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
-                    }
-                    (false, true) => {
-                        dw_quads::<false, true>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
-                    }
-                    (false, false) => {
-                        dw_quads::<false, false>(&mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second)
-                    }
-                }
-                dw_store(&a, &rq, narrow, q.clamp, out.as_mut_ptr().add(ox * c + c0), bytes);
-                if pair {
-                    dw_store(&b, &rq, narrow, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), bytes);
-                }
-                ox += if pair { 2 } else { 1 };
+                }};
+            }
+            if narrow {
+                pixels!(true)
+            } else {
+                pixels!(false)
             }
             c0 += 64;
         }
@@ -519,25 +536,18 @@ fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
 /// The CPU has the features; `dst` is valid for the bytes in `bytes`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dw_store(
+unsafe fn dw_store<const NARROW: bool>(
     acc: &[__m512i; 4],
     rq: &[Requant16; 4],
-    narrow: bool,
     clamp: (u8, u8),
     dst: *mut u8,
     bytes: __mmask64,
 ) {
     let mut y = [_mm512_setzero_si512(); 4];
-    if narrow {
-        // One test for the group, not one a vector.
-        for j in 0..4 {
-            let (even, odd) = rq[j].products(acc[j], None);
-            y[j] = rq[j].narrow_of(even, odd);
-        }
-    } else {
-        for j in 0..4 {
-            y[j] = rq[j].unclamped(acc[j], None);
-        }
+    for j in 0..4 {
+        let (even, odd) = rq[j].products(acc[j], None);
+        // `NARROW` for every vector: one test per row, not one per vector.
+        y[j] = if NARROW { rq[j].narrow_of(even, odd) } else { rq[j].wide_of(even, odd) };
     }
     let v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
     let v = _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8));
