@@ -136,6 +136,23 @@ impl Requant16 {
         _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), self.zp)
     }
 
+    /// Lanes 0..8 in lanes 8..16 too (`both_halves` of every constant).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn both_halves(&self) -> Requant16 {
+        Requant16 {
+            m: both_halves(self.m),
+            m_odd: both_halves(self.m_odd),
+            m_res: both_halves(self.m_res),
+            m_res_odd: both_halves(self.m_res_odd),
+            shift: both_halves(self.shift),
+            shift_odd: both_halves(self.shift_odd),
+            round: both_halves(self.round),
+            round_odd: both_halves(self.round_odd),
+            ..*self
+        }
+    }
+
     /// The 64-bit products of the even and the odd lanes (plus the shortcut's).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -470,6 +487,22 @@ pub(crate) unsafe fn dw_row(
             let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
             let all_rows = base.iter().all(|r| !r.is_null());
             let narrow = rq.iter().all(|r| r.narrow);
+            // 32 channels at stride 1 (v2's first block): a 64-byte load holds two neighbouring
+            // pixels, so inner pixel pairs run as one vector of both, not two half-empty ones.
+            // Its constants: lanes 8..16 of each packed vector (channels 0..32 of the second
+            // pixel, by `dw_lane`) copied from lanes 0..8.
+            let twin = c == 32 && stride == 1 && all_rows;
+            let (mut tfirst, mut tinit, mut trq) = ([[zero; 4]; 3], init, rq);
+            if twin {
+                for ky in 0..3 {
+                    let [t0, t1, t2] = [0, 1, 2].map(|kx| taps[3 * ky + kx]);
+                    tfirst[ky] = quads(both_halves(t0), both_halves(t1), both_halves(t2), zero);
+                }
+                for j in 0..4 {
+                    tinit[j] = both_halves(init[j]);
+                    trq[j] = rq[j].both_halves();
+                }
+            }
             // The pixel loop once per requantization form, so no vector tests its own.
             macro_rules! pixels {
                 ($narrow:literal) => {{
@@ -479,6 +512,25 @@ pub(crate) unsafe fn dw_row(
                         // Inner pixels of inner rows (nearly all) take the branch-free form.
                         let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
                         let pair = stride == 1 && ox + 1 < wo;
+                        if twin && inside && pair {
+                            let mut a = tinit;
+                            for (ky, &row) in base.iter().enumerate() {
+                                // Columns ix0.. and ix0 + 1.., ix0 + 1.. and ix0 + 2.., ...
+                                let at = row.add(ix0 as usize * 32);
+                                let x = [
+                                    _mm512_loadu_si512(at.cast()),
+                                    _mm512_loadu_si512(at.add(32).cast()),
+                                    _mm512_loadu_si512(at.add(64).cast()),
+                                ];
+                                let qv = quads(x[0], x[1], x[2], zero);
+                                for j in 0..4 {
+                                    a[j] = _mm512_dpbusd_epi32(a[j], qv[j], tfirst[ky][j]);
+                                }
+                            }
+                            dw_store::<$narrow>(&a, &trq, q.clamp, out.as_mut_ptr().add(ox * 32), !0);
+                            ox += 2;
+                            continue;
+                        }
                         let (mut a, mut b) = (init, init);
                         match (inside, pair) {
                             (true, true) => dw_quads::<true, true>(
@@ -510,6 +562,13 @@ pub(crate) unsafe fn dw_row(
             c0 += 64;
         }
     }
+}
+
+/// The low 256 bits in both halves.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn both_halves(v: __m512i) -> __m512i {
+    _mm512_shuffle_i64x2::<0b01_00_01_00>(v, v)
 }
 
 /// Four vectors of 64 channels' levels (or taps) as four vectors of 16 channels' quads: vector
