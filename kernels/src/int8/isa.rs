@@ -98,6 +98,22 @@ pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
 pub(crate) trait Ops {
     fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
     fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]);
+    /// `dw_row` for each row triple of `rows`, output row `r` at `out[r * wo * c..]`.
+    #[inline(always)]
+    fn dw_band(
+        rows: &[[Option<&[u8]>; 3]],
+        w_in: usize,
+        c: usize,
+        stride: usize,
+        pad_l: usize,
+        q: &QConv,
+        out: &mut [u8],
+    ) {
+        let row_len = out.len() / rows.len().max(1);
+        for (&src, o) in rows.iter().zip(out.chunks_exact_mut(row_len)) {
+            Self::dw_row(src, w_in, c, stride, pad_l, q, o);
+        }
+    }
     fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
     /// `arith::quantize` of each of `x` into `out` (as long as `x`).
     fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]);
@@ -159,7 +175,14 @@ impl Ops for Plain {
 
 /// An `Ops` whose methods call the named modules' kernels (`$name`'s doc names the features).
 macro_rules! simd_ops {
-    ($(#[$doc:meta])* $name:ident, pointwise: $pw:ident, dw_row: $dw:ident, linear: $lin:ident, quantize: $quant:ident) => {
+    (
+        $(#[$doc:meta])* $name:ident,
+        pointwise: $pw:ident,
+        dw_row: $dw:ident,
+        $(dw_band: $band:ident,)?
+        linear: $lin:ident,
+        quantize: $quant:ident
+    ) => {
         $(#[$doc])*
         #[cfg(target_arch = "x86_64")]
         pub(crate) struct $name;
@@ -187,6 +210,22 @@ macro_rules! simd_ops {
                 // SAFETY: see above.
                 unsafe { super::$dw::dw_row(rows, w_in, c, stride, pad_l, q, out) }
             }
+
+            $(
+                #[inline(always)]
+                fn dw_band(
+                    rows: &[[Option<&[u8]>; 3]],
+                    w_in: usize,
+                    c: usize,
+                    stride: usize,
+                    pad_l: usize,
+                    q: &QConv,
+                    out: &mut [u8],
+                ) {
+                    // SAFETY: see above.
+                    unsafe { super::$band::dw_band(rows, w_in, c, stride, pad_l, q, out) }
+                }
+            )?
 
             #[inline(always)]
             fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
@@ -230,6 +269,7 @@ simd_ops!(
     Amx,
     pointwise: amx,
     dw_row: vnni,
+    dw_band: vnni,
     linear: vnni,
     quantize: vnni
 );
@@ -240,6 +280,7 @@ simd_ops!(
     Vnni,
     pointwise: vnni,
     dw_row: vnni,
+    dw_band: vnni,
     linear: vnni,
     quantize: vnni
 );
@@ -288,9 +329,10 @@ mod tests {
         }
     }
 
-    /// The SIMD depthwise rows against the portable body, at zero points the networks never
+    /// The SIMD depthwise bands against the portable body, at zero points the networks never
     /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-,
-    /// 32- and 64-channel steps, both strides, left padding, absent rows, extreme levels.
+    /// 32- and 64-channel steps, both strides, left padding, bands of 1 to 4 rows each with its
+    /// own absent tap row, extreme levels.
     #[test]
     fn dw_rows_match_the_portable_body() {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
@@ -311,7 +353,9 @@ mod tests {
             let wo = (w_in + pad_l).saturating_sub(3) / stride + 1;
             let extreme = case % 3 == 0;
             let level = |v: u64| if extreme { [0u8, 255][(v % 2) as usize] } else { v as u8 };
-            let rows: Vec<Vec<u8>> = (0..3).map(|_| (0..w_in * c).map(|_| level(next())).collect()).collect();
+            // A band of 1 to 4 output rows over 5 input rows, each output row with its own
+            // absent tap row (or none).
+            let rows: Vec<Vec<u8>> = (0..5).map(|_| (0..w_in * c).map(|_| level(next())).collect()).collect();
             let weight: Vec<i8> =
                 (0..9 * c).map(|_| if extreme { [-127i8, 127][(next() % 2) as usize] } else { next() as i8 }).collect();
             let cp = c.next_multiple_of(64);
@@ -328,24 +372,33 @@ mod tests {
                 output_zero: (next() % 256) as i32,
                 clamp: (lo, lo + (next() % 156) as u8),
             };
-            let absent = if twin { 3 } else { (next() % 4) as usize }; // 3: all present
-            let src: [Option<&[u8]>; 3] = core::array::from_fn(|ky| (ky != absent).then(|| &rows[ky][..]));
-            let mut want = vec![0u8; wo * c];
-            Plain::dw_row(src, w_in, c, stride, pad_l, &q, &mut want);
-            let mut got = vec![0u8; wo * c];
+            let band = 1 + (next() % 4) as usize;
+            let src: Vec<[Option<&[u8]>; 3]> = (0..band)
+                .map(|r| {
+                    let absent = if twin { 3 } else { (next() % 4) as usize }; // 3: all present
+                    core::array::from_fn(|ky| (ky != absent).then(|| &rows[(r + ky) % 5][..]))
+                })
+                .collect();
+            let mut want = vec![0u8; band * wo * c];
+            Plain::dw_band(&src, w_in, c, stride, pad_l, &q, &mut want);
+            let mut got = vec![0u8; band * wo * c];
             if avx2 {
-                Avx2::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
+                Avx2::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
                 assert_eq!(got, want, "AVX2, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if avx2 && has_avx_vnni() {
                 got.fill(0);
-                AvxVnni::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
+                AvxVnni::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
                 assert_eq!(got, want, "AVX-VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if has_avx512_vnni() {
                 got.fill(0);
-                Vnni::dw_row(src, w_in, c, stride, pad_l, &q, &mut got);
-                assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
+                Vnni::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
+                assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in} band {band}");
+                // One row on its own, as `dw_row`.
+                got.fill(0);
+                Vnni::dw_row(src[0], w_in, c, stride, pad_l, &q, &mut got[..wo * c]);
+                assert_eq!(got[..wo * c], want[..wo * c], "VNNI row, case {case}");
             }
         }
     }

@@ -506,6 +506,9 @@ fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratc
     }
 }
 
+/// The most depthwise output rows per `Ops::dw_band` call.
+const DW_RUN: usize = 16;
+
 /// Output rows `rows` of block `d` into `y` (those rows only), in bands of `d.band` rows: the
 /// expanded (or stem) rows each band's depthwise reads go to the ring in `scratch`, each
 /// computed once, the band's depthwise rows to the band buffer after it, which the project
@@ -554,19 +557,28 @@ fn block_rows<O: Ops>(
             }
             next += count;
         }
-        for r in 0..n_out {
-            let top = (oy0 + r) * s + 1 - pt;
-            let src: [Option<&[u8]>; 3] = core::array::from_fn(|ky| {
-                let iy = (top + ky).wrapping_sub(1);
-                (iy < d.h).then(|| {
-                    if ringed {
-                        &ring[(iy % ring_rows) * ring_row..][..ring_row]
-                    } else {
-                        &levels[iy * w * cin..][..w * cin]
-                    }
-                })
-            });
-            O::dw_row(src, w, hid, s, pl, &p.depthwise, &mut band[r * wo * hid..][..wo * hid]);
+        // The band's rows in runs of up to `DW_RUN`, each one depthwise call (which sets its
+        // constants up once per call).
+        let mut r0 = 0;
+        while r0 < n_out {
+            let run = DW_RUN.min(n_out - r0);
+            let mut srcs: [[Option<&[u8]>; 3]; DW_RUN] = [[None; 3]; DW_RUN];
+            for (r, src) in srcs[..run].iter_mut().enumerate() {
+                let top = (oy0 + r0 + r) * s + 1 - pt;
+                *src = core::array::from_fn(|ky| {
+                    let iy = (top + ky).wrapping_sub(1);
+                    (iy < d.h).then(|| {
+                        if ringed {
+                            &ring[(iy % ring_rows) * ring_row..][..ring_row]
+                        } else {
+                            &levels[iy * w * cin..][..w * cin]
+                        }
+                    })
+                });
+            }
+            let dst = &mut band[r0 * wo * hid..][..run * wo * hid];
+            O::dw_band(&srcs[..run], w, hid, s, pl, &p.depthwise, dst);
+            r0 += run;
         }
         let px = n_out * wo;
         let res = p.shortcut.map(|sc| (&levels[oy0 * w * cin..][..px * cin], sc));

@@ -431,20 +431,21 @@ fn lanes(len: usize) -> __mmask16 {
     }
 }
 
-/// `conv::dw_row` on 64 channels at a time: the same operands and results. Each row's taps
-/// read four columns' levels interleaved per channel (`quads`), so one `vpdpbusd` does a row's
-/// three taps for 16 channels, and, at stride 1, the same quads serve the next output pixel
-/// too, against the taps shifted by one byte. Padding reads the input's zero point; the bias
-/// is `bias - zero_point * sum(w)` over the taps of the rows present, so the levels enter
-/// `vpdpbusd` as they are.
+/// `conv::dw_row` for each row triple of `rows` (output row `r` at `out[r * wo * c..]`), 64
+/// channels at a time: the same operands and results. Each row's taps read four columns'
+/// levels interleaved per channel (`quads`), so one `vpdpbusd` does a row's three taps for 16
+/// channels, and, at stride 1, the same quads serve the next output pixel too, against the
+/// taps shifted by one byte. Padding reads the input's zero point; the bias is `bias -
+/// zero_point * sum(w)` over the taps of the rows present, so the levels enter `vpdpbusd` as
+/// they are. A group of 64 channels sets up its taps and constants once for all the rows.
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW, VL and VNNI; operands as `conv::dw_row`, the per-channel arrays
-/// padded to whole groups of 64.
+/// The CPU has AVX-512F, BW, VL and VNNI; operands as `conv::dw_row` for each row, the
+/// per-channel arrays padded to whole groups of 64.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn dw_row(
-    rows: [Option<&[u8]>; 3],
+pub(crate) unsafe fn dw_band(
+    rows: &[[Option<&[u8]>; 3]],
     w_in: usize,
     c: usize,
     stride: usize,
@@ -452,12 +453,12 @@ pub(crate) unsafe fn dw_row(
     q: &QConv,
     out: &mut [u8],
 ) {
-    let wo = out.len() / c;
-    // Absent rows: null, never read.
-    let base = dw_rows(rows, w_in, c, q);
+    let row_len = out.len() / rows.len().max(1);
+    let wo = row_len / c;
+    assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
     // SAFETY: loads stay inside a present row (`0 <= ix < w_in`, bytes `c0..c0 + len` of the
-    // pixel), the weights (`9 * c`) and the padded per-channel arrays; stores inside `out`
-    // (`wo * c`): bytes past `c` are masked.
+    // pixel; `dw_rows` checked each), the weights (`9 * c`) and the padded per-channel arrays;
+    // stores inside output row `r` of `out` (`wo * c`): bytes past `c` are masked.
     unsafe {
         let zv = _mm512_set1_epi8(q.input_zero as u8 as i8);
         let zero = _mm512_setzero_si512();
@@ -480,94 +481,126 @@ pub(crate) unsafe fn dw_row(
                 second[ky] = quads(zero, t0, t1, t2);
             }
             // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
-            let mut init = [zero; 4];
-            for (j, v) in init.iter_mut().enumerate() {
-                *v = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
+            // The bias, and each tap row's share of the zero point's correction.
+            let (mut bias, mut zp_row) = ([zero; 4], [[zero; 4]; 3]);
+            for j in 0..4 {
+                bias[j] = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
                 for ky in 0..3 {
-                    if !base[ky].is_null() {
-                        *v = _mm512_sub_epi32(*v, _mm512_dpbusd_epi32(zero, zv, first[ky][j]));
-                    }
+                    zp_row[ky][j] = _mm512_dpbusd_epi32(zero, zv, first[ky][j]);
                 }
             }
             // Accumulator j's multipliers and shifts: lanes `c0 + 16j..` of the packed arrays.
             let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
-            let all_rows = base.iter().all(|r| !r.is_null());
             let narrow = rq.iter().all(|r| r.narrow);
             // 32 channels at stride 1 (v2's first block): a 64-byte load holds two neighbouring
-            // pixels, so inner pixel pairs run as one vector of both, not two half-empty ones.
-            // Its constants: lanes 8..16 of each packed vector (channels 0..32 of the second
-            // pixel, by `dw_lane`) copied from lanes 0..8.
-            let twin = c == 32 && stride == 1 && all_rows;
-            let (mut tfirst, mut tinit, mut trq) = ([[zero; 4]; 3], init, rq);
+            // pixels, so inner pixel pairs of rows with every tap row present run as one vector
+            // of both, not two half-empty ones. Its constants: lanes 8..16 of each packed vector
+            // (channels 0..32 of the second pixel, by `dw_lane`) copied from lanes 0..8.
+            let twin = c == 32 && stride == 1;
+            let (mut tfirst, mut tinit, mut trq) = ([[zero; 4]; 3], [zero; 4], rq);
             if twin {
                 for ky in 0..3 {
                     let [t0, t1, t2] = [0, 1, 2].map(|kx| taps[3 * ky + kx]);
                     tfirst[ky] = quads(both_halves(t0), both_halves(t1), both_halves(t2), zero);
                 }
                 for j in 0..4 {
-                    tinit[j] = both_halves(init[j]);
+                    let all = _mm512_add_epi32(zp_row[0][j], _mm512_add_epi32(zp_row[1][j], zp_row[2][j]));
+                    tinit[j] = both_halves(_mm512_sub_epi32(bias[j], all));
                     trq[j] = rq[j].both_halves();
                 }
             }
-            // The pixel loop once per requantization form, so no vector tests its own.
-            macro_rules! pixels {
-                ($narrow:literal) => {{
-                    let mut ox = 0;
-                    while ox < wo {
-                        let ix0 = (ox * stride) as isize - pad_l as isize;
-                        // Inner pixels of inner rows (nearly all) take the branch-free form.
-                        let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
-                        let pair = stride == 1 && ox + 1 < wo;
-                        if twin && inside && pair {
-                            let mut a = tinit;
-                            for (ky, &row) in base.iter().enumerate() {
-                                // Columns ix0.. and ix0 + 1.., ix0 + 1.. and ix0 + 2.., ...
-                                let at = row.add(ix0 as usize * 32);
-                                let x = [
-                                    _mm512_loadu_si512(at.cast()),
-                                    _mm512_loadu_si512(at.add(32).cast()),
-                                    _mm512_loadu_si512(at.add(64).cast()),
-                                ];
-                                let qv = quads(x[0], x[1], x[2], zero);
-                                for j in 0..4 {
-                                    a[j] = _mm512_dpbusd_epi32(a[j], qv[j], tfirst[ky][j]);
-                                }
-                            }
-                            dw_store::<$narrow>(&a, &trq, q.clamp, out.as_mut_ptr().add(ox * 32), !0);
-                            ox += 2;
-                            continue;
+            for (r, &src) in rows.iter().enumerate() {
+                // Absent rows: null, never read.
+                let base = dw_rows(src, w_in, c, q);
+                let all_rows = base.iter().all(|r| !r.is_null());
+                let mut init = bias;
+                for (ky, row) in base.iter().enumerate() {
+                    if !row.is_null() {
+                        for j in 0..4 {
+                            init[j] = _mm512_sub_epi32(init[j], zp_row[ky][j]);
                         }
-                        let (mut a, mut b) = (init, init);
-                        match (inside, pair) {
-                            (true, true) => dw_quads::<true, true>(
-                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                            ),
-                            (true, false) => dw_quads::<true, false>(
-                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                            ),
-                            (false, true) => dw_quads::<false, true>(
-                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                            ),
-                            (false, false) => dw_quads::<false, false>(
-                                &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                            ),
-                        }
-                        dw_store::<$narrow>(&a, &rq, q.clamp, out.as_mut_ptr().add(ox * c + c0), bytes);
-                        if pair {
-                            dw_store::<$narrow>(&b, &rq, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), bytes);
-                        }
-                        ox += if pair { 2 } else { 1 };
                     }
-                }};
-            }
-            if narrow {
-                pixels!(true)
-            } else {
-                pixels!(false)
+                }
+                let out = out.as_mut_ptr().add(r * wo * c);
+                // The pixel loop once per requantization form, so no vector tests its own.
+                macro_rules! pixels {
+                    ($narrow:literal) => {{
+                        let mut ox = 0;
+                        while ox < wo {
+                            let ix0 = (ox * stride) as isize - pad_l as isize;
+                            // Inner pixels of inner rows (nearly all) take the branch-free form.
+                            let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
+                            let pair = stride == 1 && ox + 1 < wo;
+                            if twin && inside && pair {
+                                let mut a = tinit;
+                                for (ky, &row) in base.iter().enumerate() {
+                                    // Columns ix0.. and ix0 + 1.., ix0 + 1.. and ix0 + 2.., ...
+                                    let at = row.add(ix0 as usize * 32);
+                                    let x = [
+                                        _mm512_loadu_si512(at.cast()),
+                                        _mm512_loadu_si512(at.add(32).cast()),
+                                        _mm512_loadu_si512(at.add(64).cast()),
+                                    ];
+                                    let qv = quads(x[0], x[1], x[2], zero);
+                                    for j in 0..4 {
+                                        a[j] = _mm512_dpbusd_epi32(a[j], qv[j], tfirst[ky][j]);
+                                    }
+                                }
+                                dw_store::<$narrow>(&a, &trq, q.clamp, out.add(ox * 32), !0);
+                                ox += 2;
+                                continue;
+                            }
+                            let (mut a, mut b) = (init, init);
+                            match (inside, pair) {
+                                (true, true) => dw_quads::<true, true>(
+                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                                ),
+                                (true, false) => dw_quads::<true, false>(
+                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                                ),
+                                (false, true) => dw_quads::<false, true>(
+                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                                ),
+                                (false, false) => dw_quads::<false, false>(
+                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
+                                ),
+                            }
+                            dw_store::<$narrow>(&a, &rq, q.clamp, out.add(ox * c + c0), bytes);
+                            if pair {
+                                dw_store::<$narrow>(&b, &rq, q.clamp, out.add((ox + 1) * c + c0), bytes);
+                            }
+                            ox += if pair { 2 } else { 1 };
+                        }
+                    }};
+                }
+                if narrow {
+                    pixels!(true)
+                } else {
+                    pixels!(false)
+                }
             }
             c0 += 64;
         }
     }
+}
+
+/// `dw_band` of one row.
+///
+/// # Safety
+/// As `dw_band`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(crate) unsafe fn dw_row(
+    rows: [Option<&[u8]>; 3],
+    w_in: usize,
+    c: usize,
+    stride: usize,
+    pad_l: usize,
+    q: &QConv,
+    out: &mut [u8],
+) {
+    // SAFETY: the caller's contract.
+    unsafe { dw_band(&[rows], w_in, c, stride, pad_l, q, out) }
 }
 
 /// The low 256 bits in both halves.
