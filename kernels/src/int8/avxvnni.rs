@@ -116,18 +116,19 @@ unsafe fn load32(src: *const u8, len: usize) -> __m256i {
     }
 }
 
-/// `conv::dw_row` on 32 channels at a time, as `vnni::dw_row` does 64: a row's four columns
-/// interleaved per channel (`quads`) feed one `vpdpbusd` per 8 channels with the row's three
-/// taps, and at stride 1 a second with the taps shifted by a byte, for the next output pixel.
-/// The same operands and results.
+/// `conv::dw_row` for each row triple of `rows` (output row `r` at `out[r * wo * c..]`), 32
+/// channels at a time, as `vnni::dw_band` does 64: a row's four columns interleaved per
+/// channel (`quads`) feed one `vpdpbusd` per 8 channels with the row's three taps, and at
+/// stride 1 a second with the taps shifted by a byte, for the next output pixel; a group's taps
+/// and constants are set up once for all the rows. The same operands and results.
 ///
 /// # Safety
-/// The CPU has AVX2, FMA and AVX-VNNI; operands as `conv::dw_row`, the per-channel arrays
-/// padded to whole groups of 64.
+/// The CPU has AVX2, FMA and AVX-VNNI; operands as `conv::dw_row` for each row, the
+/// per-channel arrays padded to whole groups of 64.
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
-pub(crate) unsafe fn dw_row(
-    rows: [Option<&[u8]>; 3],
+pub(crate) unsafe fn dw_band(
+    rows: &[[Option<&[u8]>; 3]],
     w_in: usize,
     c: usize,
     stride: usize,
@@ -135,11 +136,11 @@ pub(crate) unsafe fn dw_row(
     q: &QConv,
     out: &mut [u8],
 ) {
-    let wo = out.len() / c;
-    // Absent rows: null, never read.
-    let base = dw_rows(rows, w_in, c, q);
-    // SAFETY: loads read `len` bytes of a present row's pixel (`0 <= ix < w_in`) or of the
-    // weights (`9 * c`), and the padded per-channel arrays; stores stay inside `out`.
+    let wo = out.len() / rows.len().max(1) / c;
+    assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
+    // SAFETY: loads read `len` bytes of a present row's pixel (`0 <= ix < w_in`; `dw_rows`
+    // checked each row) or of the weights (`9 * c`), and the padded per-channel arrays; stores
+    // stay inside output row `r` of `out`.
     unsafe {
         let zv = _mm256_set1_epi8(q.input_zero as u8 as i8);
         let zero = _mm256_setzero_si256();
@@ -167,39 +168,70 @@ pub(crate) unsafe fn dw_row(
                 let shift = _mm256_loadu_si256(q.shift.as_ptr().add(lane0 + 16 * j).cast());
                 Requant8::of(m, zero, shift, q)
             });
-            let mut init = [zero; 4];
-            for (j, v) in init.iter_mut().enumerate() {
-                *v = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
+            // The bias, and each tap row's share of the zero point's correction.
+            let (mut bias, mut zp_row) = ([zero; 4], [[zero; 4]; 3]);
+            for j in 0..4 {
+                bias[j] = _mm256_loadu_si256(q.bias.as_ptr().add(lane0 + 16 * j).cast());
                 for ky in 0..3 {
-                    if !base[ky].is_null() {
-                        *v = _mm256_sub_epi32(*v, _mm256_dpbusd_avx_epi32(zero, zv, first[ky][j]));
-                    }
+                    zp_row[ky][j] = _mm256_dpbusd_avx_epi32(zero, zv, first[ky][j]);
                 }
             }
-            let all_rows = base.iter().all(|r| !r.is_null());
-            let ops = Quads { base: &base, w_in, c, c0, len, zv, first: &first, second: &second };
-            let mut ox = 0;
-            while ox < wo {
-                let ix0 = (ox * stride) as isize - pad_l as isize;
-                // Inner pixels of inner rows (nearly all) take the branch-free form.
-                let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize && len == 32;
-                let pair = stride == 1 && ox + 1 < wo;
-                let (mut a, mut b) = (init, init);
-                match (inside, pair) {
-                    (true, true) => ops.taps::<true, true>(&mut a, &mut b, ix0),
-                    (true, false) => ops.taps::<true, false>(&mut a, &mut b, ix0),
-                    (false, true) => ops.taps::<false, true>(&mut a, &mut b, ix0),
-                    (false, false) => ops.taps::<false, false>(&mut a, &mut b, ix0),
+            for (r, &src) in rows.iter().enumerate() {
+                // Absent rows: null, never read.
+                let base = dw_rows(src, w_in, c, q);
+                let mut init = bias;
+                for (ky, row) in base.iter().enumerate() {
+                    if !row.is_null() {
+                        for j in 0..4 {
+                            init[j] = _mm256_sub_epi32(init[j], zp_row[ky][j]);
+                        }
+                    }
                 }
-                dw_store(&a, &rq, q.clamp, out.as_mut_ptr().add(ox * c + c0), len);
-                if pair {
-                    dw_store(&b, &rq, q.clamp, out.as_mut_ptr().add((ox + 1) * c + c0), len);
+                let all_rows = base.iter().all(|r| !r.is_null());
+                let ops = Quads { base: &base, w_in, c, c0, len, zv, first: &first, second: &second };
+                let out = out.as_mut_ptr().add(r * wo * c);
+                let mut ox = 0;
+                while ox < wo {
+                    let ix0 = (ox * stride) as isize - pad_l as isize;
+                    // Inner pixels of inner rows (nearly all) take the branch-free form.
+                    let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize && len == 32;
+                    let pair = stride == 1 && ox + 1 < wo;
+                    let (mut a, mut b) = (init, init);
+                    match (inside, pair) {
+                        (true, true) => ops.taps::<true, true>(&mut a, &mut b, ix0),
+                        (true, false) => ops.taps::<true, false>(&mut a, &mut b, ix0),
+                        (false, true) => ops.taps::<false, true>(&mut a, &mut b, ix0),
+                        (false, false) => ops.taps::<false, false>(&mut a, &mut b, ix0),
+                    }
+                    dw_store(&a, &rq, q.clamp, out.add(ox * c + c0), len);
+                    if pair {
+                        dw_store(&b, &rq, q.clamp, out.add((ox + 1) * c + c0), len);
+                    }
+                    ox += if pair { 2 } else { 1 };
                 }
-                ox += if pair { 2 } else { 1 };
             }
             c0 += 32;
         }
     }
+}
+
+/// `dw_band` of one row.
+///
+/// # Safety
+/// As `dw_band`.
+#[inline]
+#[target_feature(enable = "avx2,fma,avxvnni")]
+pub(crate) unsafe fn dw_row(
+    rows: [Option<&[u8]>; 3],
+    w_in: usize,
+    c: usize,
+    stride: usize,
+    pad_l: usize,
+    q: &QConv,
+    out: &mut [u8],
+) {
+    // SAFETY: the caller's contract.
+    unsafe { dw_band(&[rows], w_in, c, stride, pad_l, q, out) }
 }
 
 /// Four vectors of 32 channels' levels (or taps) as four vectors of 8 channels' quads: vector

@@ -259,6 +259,7 @@ simd_ops!(
     AvxVnni,
     pointwise: avxvnni,
     dw_row: avxvnni,
+    dw_band: avxvnni,
     linear: avxvnni,
     quantize: avx2
 );
