@@ -263,8 +263,14 @@ unsafe fn dw_store(acc: &[__m256i; 4], rq: &[Requant8; 4], clamp: (u8, u8), dst:
     for j in 0..4 {
         y[j] = rq[j].unclamped(acc[j], None);
     }
-    let v = _mm256_packus_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
-    let v = _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8));
+    let mut v = _mm256_packus_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
+    // The packs clamp to 0..=255 already (as in `vnni::dw_store`).
+    if clamp.0 > 0 {
+        v = _mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8));
+    }
+    if clamp.1 < 255 {
+        v = _mm256_min_epu8(v, _mm256_set1_epi8(clamp.1 as i8));
+    }
     // SAFETY: the caller's contract.
     unsafe {
         if len == 32 {

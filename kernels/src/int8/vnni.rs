@@ -647,8 +647,14 @@ unsafe fn dw_store<const NARROW: bool>(
         // `NARROW` for every vector: one test per row, not one per vector.
         y[j] = if NARROW { rq[j].narrow_of(even, odd) } else { rq[j].wide_of(even, odd) };
     }
-    let v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-    let v = _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8)), _mm512_set1_epi8(clamp.1 as i8));
+    let mut v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    // The packs clamp to 0..=255 already (every layer of a model whose ReLU6 ranges end at 6).
+    if clamp.0 > 0 {
+        v = _mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8));
+    }
+    if clamp.1 < 255 {
+        v = _mm512_min_epu8(v, _mm512_set1_epi8(clamp.1 as i8));
+    }
     // SAFETY: the caller's contract.
     unsafe { _mm512_mask_storeu_epi8(dst.cast(), bytes, v) }
 }
