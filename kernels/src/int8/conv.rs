@@ -12,7 +12,7 @@ use core::ops::Range;
 /// Channels the depthwise accumulates at once (a stack array, so the tap loop vectorises).
 const DW_CHUNK: usize = 32;
 /// Output pixels of the stem whose input patches are gathered at once.
-pub(crate) const STEM_PX: usize = 24;
+pub(crate) const STEM_PX: usize = 56;
 /// Bytes of a stem patch: 27 levels and a zero (the packed weights' 28th input is zero too).
 pub(crate) const STEM_K: usize = 28;
 

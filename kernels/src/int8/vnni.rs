@@ -400,6 +400,11 @@ pub(super) unsafe fn pointwise_amx(
                 }
             }
             let none = core::ptr::null();
+            // One channel tile: 16 pixels a register tile, for as many accumulators.
+            while !two && p + 2 * MR <= pixels {
+                tile::<{ 2 * MR }, 1>(x, k, n, q, res, out, p, t, core::hint::black_box(&rq), mask32, 0, none);
+                p += 2 * MR;
+            }
             while p + MR <= pixels {
                 run!(MR, p, 0, none);
                 p += MR;
