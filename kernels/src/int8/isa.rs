@@ -330,6 +330,74 @@ mod tests {
         }
     }
 
+    /// The SIMD 1x1 convolutions against the portable body: sizes around the register tiles
+    /// (pixels, channel tiles, partial input groups), with and without a shortcut, each tile of
+    /// 16 channels requantized in the 64-bit form or the narrow one at random (so neighbouring
+    /// tiles mix them), extreme levels and weights.
+    #[test]
+    fn pointwise_matches_the_portable_body() {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for case in 0..400 {
+            let (k, n, pixels) = (1 + (next() % 70) as usize, 1 + (next() % 70) as usize, 1 + (next() % 40) as usize);
+            let extreme = case % 3 == 0;
+            let level = |v: u64| if extreme { [0u8, 255][(v % 2) as usize] } else { v as u8 };
+            let tiles = n.div_ceil(16);
+            let x: Vec<u8> = (0..pixels * k).map(|_| level(next())).collect();
+            let weight: Vec<i8> = (0..tiles * k.div_ceil(4) * 64)
+                .map(|_| if extreme { [-127i8, 127][(next() % 2) as usize] } else { next() as i8 })
+                .collect();
+            let bias: Vec<i32> = (0..tiles * 16).map(|_| (next() % 200_001) as i32 - 100_000).collect();
+            let m: Vec<i32> = (0..tiles * 16).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
+            let wide: Vec<bool> = (0..tiles).map(|_| next() % 2 == 0).collect();
+            let shift: Vec<i32> = (0..tiles * 16)
+                .map(|i| if wide[i / 16] { 29 + (next() % 4) as i32 } else { 38 + (next() % 8) as i32 })
+                .collect();
+            let lo = (next() % 100) as u8;
+            let q = QConv {
+                weight: &weight,
+                bias: &bias,
+                m: &m,
+                shift: &shift,
+                input_zero: 0,
+                output_zero: (next() % 256) as i32,
+                clamp: if case % 5 == 2 { (0, 255) } else { (lo, lo + (next() % 156) as u8) },
+            };
+            let levels: Vec<u8> = (0..pixels * n).map(|_| level(next())).collect();
+            let m_res: Vec<i32> = (0..tiles * 16).map(|_| (next() % (1 << 30)) as i32).collect();
+            let res = (case % 2 == 1).then(|| (&levels[..], QShortcut { zero: (next() % 256) as i32, m: &m_res }));
+            let mut want = vec![0u8; pixels * n];
+            Plain::pointwise(&x, k, n, &q, res, &mut want);
+            let mut got = vec![0u8; pixels * n];
+            let what = format!("case {case}: k {k} n {n} pixels {pixels} residual {}", res.is_some());
+            if avx2 {
+                Avx2::pointwise(&x, k, n, &q, res, &mut got);
+                assert_eq!(got, want, "AVX2, {what}");
+            }
+            if avx2 && has_avx_vnni() {
+                got.fill(0);
+                AvxVnni::pointwise(&x, k, n, &q, res, &mut got);
+                assert_eq!(got, want, "AVX-VNNI, {what}");
+            }
+            if has_avx512_vnni() {
+                got.fill(0);
+                Vnni::pointwise(&x, k, n, &q, res, &mut got);
+                assert_eq!(got, want, "VNNI, {what}");
+            }
+            if has_avx512_vnni() && super::super::amx::has_amx() {
+                got.fill(0);
+                Amx::pointwise(&x, k, n, &q, res, &mut got);
+                assert_eq!(got, want, "AMX, {what}");
+            }
+        }
+    }
+
     /// The SIMD depthwise bands against the portable body, at zero points the networks never
     /// give a depthwise (its inputs follow ReLU6, zero point 0): channel counts around the 16-,
     /// 32- and 64-channel steps, both strides, left padding, bands of 1 to 4 rows each with its
@@ -362,7 +430,16 @@ mod tests {
             let cp = c.next_multiple_of(64);
             let bias: Vec<i32> = (0..cp).map(|_| (next() % 20001) as i32 - 10000).collect();
             let m: Vec<i32> = (0..cp).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
-            let shift: Vec<i32> = (0..cp).map(|_| if case % 4 == 1 { 31 } else { 36 + (next() % 8) as i32 }).collect();
+            // Shifts for the 64-bit form, the narrow one, or (every fourth case) either for each
+            // vector of 16 lanes, so that a group of 64 channels mixes the forms.
+            let wide: Vec<bool> = (0..cp / 16).map(|_| next() % 2 == 0).collect();
+            let shift: Vec<i32> = (0..cp)
+                .map(|i| match case % 4 {
+                    1 => 31,
+                    3 if wide[i / 16] => 30 + (next() % 3) as i32,
+                    _ => 36 + (next() % 8) as i32,
+                })
+                .collect();
             let lo = (next() % 100) as u8;
             let q = QConv {
                 weight: &weight,

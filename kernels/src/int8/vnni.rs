@@ -54,31 +54,34 @@ struct Requant16 {
 }
 
 impl Requant16 {
-    /// Lanes outside `mask` read no per-channel value and give no defined level.
+    /// Lanes outside `mask` read no per-channel value and give no defined level. With
+    /// `narrow_ok` false, the other form even where the shifts allow the narrow one (so that
+    /// vectors requantized together share a form).
     ///
     /// # Safety
     /// The CPU has AVX-512F/BW/VL; the per-channel arrays (and `m_res`) hold the lanes in `mask`
     /// from `c0`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    unsafe fn new(c0: usize, mask: __mmask16, q: &QConv, m_res: Option<&[i32]>) -> Requant16 {
+    unsafe fn new(c0: usize, mask: __mmask16, q: &QConv, m_res: Option<&[i32]>, narrow_ok: bool) -> Requant16 {
         // SAFETY: the caller's contract.
         unsafe {
             let m = _mm512_maskz_loadu_epi32(mask, q.m.as_ptr().add(c0));
             let m_res = m_res.map_or(_mm512_setzero_si512(), |r| _mm512_maskz_loadu_epi32(mask, r.as_ptr().add(c0)));
             // Unused lanes get a shift the narrow form accepts.
             let shift = _mm512_mask_loadu_epi32(_mm512_set1_epi32(super::PAD_SHIFT), mask, q.shift.as_ptr().add(c0));
-            Requant16::of(m, m_res, shift, q)
+            Requant16::of(m, m_res, shift, q, narrow_ok)
         }
     }
 
-    /// From the lanes' multipliers and shifts (each `1..=62`).
+    /// From the lanes' multipliers and shifts (each `1..=62`); `narrow_ok` as in `new`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn of(m: __m512i, m_res: __m512i, shift: __m512i, q: &QConv) -> Requant16 {
-        let narrow = _mm512_cmpge_epi32_mask(shift, _mm512_set1_epi32(33))
-            & _mm512_cmple_epi32_mask(shift, _mm512_set1_epi32(54))
-            == 0xffff;
+    fn of(m: __m512i, m_res: __m512i, shift: __m512i, q: &QConv, narrow_ok: bool) -> Requant16 {
+        let narrow = narrow_ok
+            && _mm512_cmpge_epi32_mask(shift, _mm512_set1_epi32(33))
+                & _mm512_cmple_epi32_mask(shift, _mm512_set1_epi32(54))
+                == 0xffff;
         let zp = q.output_zero;
         let (shift, shift_odd, round, round_odd, lo, hi) = if narrow {
             let s = _mm512_sub_epi32(shift, _mm512_set1_epi32(32));
@@ -110,21 +113,8 @@ impl Requant16 {
         }
     }
 
-    /// 16 accumulators (and, with a shortcut, 16 of its levels minus its zero point) to 16
-    /// values, one per i32 lane, whose clamp to `[lo, hi]` is `arith::requantize`
-    /// (`requantize_add`) per lane: exact, not yet clamped (narrow) or already clamped.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn unclamped(&self, acc: __m512i, res: Option<__m512i>) -> __m512i {
-        let (even, odd) = self.products(acc, res);
-        if self.narrow {
-            self.narrow_of(even, odd)
-        } else {
-            self.wide_of(even, odd)
-        }
-    }
-
-    /// `unclamped`'s other form, from `products`.
+    /// From `products`, where not `narrow`: 16 values, one per i32 lane, whose clamp to `[lo,
+    /// hi]` is `arith::requantize` (`requantize_add`) per lane, already clamped.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn wide_of(&self, even: __m512i, odd: __m512i) -> __m512i {
@@ -167,7 +157,8 @@ impl Requant16 {
         (even, odd)
     }
 
-    /// `unclamped`'s narrow form, from `products`.
+    /// `wide_of`'s values where `narrow` (every shift in `33..=54`), not yet clamped (the two
+    /// forms set up their constants differently: each is valid only for its case).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     fn narrow_of(&self, even: __m512i, odd: __m512i) -> __m512i {
@@ -177,7 +168,7 @@ impl Requant16 {
     }
 }
 
-/// Two vectors of `Requant16::unclamped` values (channels `0..16` and `16..32`) as 32 levels
+/// Two vectors of `Requant16::narrow_of` or `wide_of` values (channels `0..16` and `16..32`) as 32 levels
 /// clamped to `clamp`: the saturating packs to bytes keep the clamp exact (`0 <= lo <= hi <=
 /// 255`), then a dword permutation restores the channel order.
 #[inline]
@@ -280,24 +271,66 @@ unsafe fn tile<const R: usize, const T: usize>(
             sums,
         );
         const { assert!(T == 1 || T == 2, "a tile is one or two vectors of channels") };
-        for (r, row) in acc.iter().enumerate() {
-            let p = p0 + r;
-            let mut y = [_mm512_setzero_si512(); T];
-            for (t, &a) in row.iter().enumerate() {
-                let (c0, mask) = ((t0 + t) * 16, (mask32 >> (16 * t)) as __mmask16);
-                let sc = res.map(|(levels, s)| {
-                    let l = _mm_maskz_loadu_epi8(mask, levels.as_ptr().add(p * n + c0).cast());
-                    _mm512_sub_epi32(_mm512_cvtepu8_epi32(l), _mm512_set1_epi32(s.zero))
-                });
-                y[t] = rq[t].unclamped(a, sc);
-            }
-            let v = pack32(y[0], y[T - 1], q.clamp);
-            let dst = out.as_mut_ptr().add(p * n + t0 * 16);
-            // Masked stores cost more than plain ones on some cores (AMD Zen).
-            if mask32 == !0 {
-                _mm256_storeu_si256(dst.cast(), v);
-            } else {
-                _mm256_mask_storeu_epi8(dst.cast(), mask32, v);
+        // The requantization's form and the shortcut decided once per tile, not per vector.
+        // `pointwise_amx` gave both tiles one form.
+        let narrow = rq[0].narrow;
+        let e = Epilogue { n, q, out, p0, t0, rq, mask32 };
+        match (narrow, res) {
+            (true, None) => e.store::<R, T, true>(&acc, None),
+            (false, None) => e.store::<R, T, false>(&acc, None),
+            (true, Some(r)) => e.store::<R, T, true>(&acc, Some(r)),
+            (false, Some(r)) => e.store::<R, T, false>(&acc, Some(r)),
+        }
+    }
+}
+
+/// Where a register tile's levels go, and their requantization.
+struct Epilogue<'a> {
+    n: usize,
+    q: &'a QConv<'a>,
+    out: &'a mut [u8],
+    p0: usize,
+    t0: usize,
+    rq: &'a [Requant16; 2],
+    mask32: u32,
+}
+
+impl Epilogue<'_> {
+    /// Requantizes the accumulators of `R` pixels by `T` channel tiles (plus the shortcut's
+    /// levels) and stores their levels, every vector in the `NARROW` form or every one not.
+    ///
+    /// # Safety
+    /// As `tile`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn store<const R: usize, const T: usize, const NARROW: bool>(
+        self,
+        acc: &[[__m512i; T]; R],
+        res: Option<(&[u8], QShortcut)>,
+    ) {
+        let Epilogue { n, q, out, p0, t0, rq, mask32 } = self;
+        // SAFETY: as `tile`.
+        unsafe {
+            for (r, row) in acc.iter().enumerate() {
+                let p = p0 + r;
+                let mut y = [_mm512_setzero_si512(); T];
+                for (t, &a) in row.iter().enumerate() {
+                    let (c0, mask) = ((t0 + t) * 16, (mask32 >> (16 * t)) as __mmask16);
+                    let sc = res.map(|(levels, s)| {
+                        let l = _mm_maskz_loadu_epi8(mask, levels.as_ptr().add(p * n + c0).cast());
+                        _mm512_sub_epi32(_mm512_cvtepu8_epi32(l), _mm512_set1_epi32(s.zero))
+                    });
+                    let (even, odd) = rq[t].products(a, sc);
+                    y[t] = if NARROW { rq[t].narrow_of(even, odd) } else { rq[t].wide_of(even, odd) };
+                }
+                let v = pack32(y[0], y[T - 1], q.clamp);
+                let dst = out.as_mut_ptr().add(p * n + t0 * 16);
+                // Masked stores cost more than plain ones on some cores (AMD Zen).
+                if mask32 == !0 {
+                    _mm256_storeu_si256(dst.cast(), v);
+                } else {
+                    _mm256_mask_storeu_epi8(dst.cast(), mask32, v);
+                }
             }
         }
     }
@@ -361,9 +394,13 @@ pub(super) unsafe fn pointwise_amx(
             let two = t + 2 <= tiles;
             // The requantization constants of the tiles, once for all their pixels.
             let masks = [lanes(n - t * 16), if two { lanes(n - (t + 1) * 16) } else { 0 }];
-            let mut rq = [Requant16::new(t * 16, masks[0], q, m_res); 2];
+            let mut rq = [Requant16::new(t * 16, masks[0], q, m_res, true); 2];
             if two {
-                rq[1] = Requant16::new((t + 1) * 16, masks[1], q, m_res);
+                rq[1] = Requant16::new((t + 1) * 16, masks[1], q, m_res, true);
+                // Both tiles in one form (`tile` picks it once for both).
+                if rq[0].narrow != rq[1].narrow {
+                    rq = [0, 1].map(|h| Requant16::new((t + h) * 16, masks[h], q, m_res, false));
+                }
             }
             let mask32 = u32::from(masks[0]) | u32::from(masks[1]) << 16;
             macro_rules! run {
@@ -495,8 +532,12 @@ pub(crate) unsafe fn dw_band(
                 }
             }
             // Accumulator j's multipliers and shifts: lanes `c0 + 16j..` of the packed arrays.
-            let rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None));
+            let mut rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, true));
+            // All four in one form (`dw_store` picks it once for all).
             let narrow = rq.iter().all(|r| r.narrow);
+            if !narrow {
+                rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, false));
+            }
             // 32 channels at stride 1 (v2's first block): a 64-byte load holds two neighbouring
             // pixels, so inner pixel pairs of rows with every tap row present run as one vector
             // of both, not two half-empty ones. Its constants: lanes 8..16 of each packed vector
@@ -848,14 +889,12 @@ mod tests {
             let residual = round % 2 == 1;
             // SAFETY: the CPU has the features (checked above); the arrays hold 16 lanes.
             let (got, packed): ([i32; 16], [u8; 32]) = unsafe {
-                let rq = Requant16::new(0, 0xffff, &q, residual.then_some(&m_res[..]));
+                // Every fourth round the other form even where the narrow one would do.
+                let rq = Requant16::new(0, 0xffff, &q, residual.then_some(&m_res[..]), round % 4 != 2);
                 let res = residual.then(|| _mm512_loadu_si512(r.as_ptr().cast()));
                 let acc = _mm512_loadu_si512(acc.as_ptr().cast());
-                let u = rq.unclamped(acc, res);
-                if rq.narrow && !residual {
-                    let (even, odd) = rq.products(acc, None);
-                    assert_eq!(_mm512_cmpneq_epi32_mask(u, rq.narrow_of(even, odd)), 0, "narrow_of differs");
-                }
+                let (even, odd) = rq.products(acc, res);
+                let u = if rq.narrow { rq.narrow_of(even, odd) } else { rq.wide_of(even, odd) };
                 (
                     core::mem::transmute::<__m512i, [i32; 16]>(u),
                     core::mem::transmute::<__m256i, [u8; 32]>(pack32(u, u, clamp)),
