@@ -265,9 +265,9 @@ pub(super) unsafe fn finish(
         let a = _mm256_add_epi32(acc[h], bias[h]);
         let sc = res.map(|(levels, s)| {
             let mut b = [0u8; 8];
-            // Nothing past the tile's `len` channels (its second half may hold none).
-            let count = len.saturating_sub(8 * h).min(8);
-            let src = if count == 0 { &[][..] } else { &levels[at + 8 * h..][..count] };
+            // Nothing past the tile's `len` channels (its second half may hold none, and start
+            // past the levels' end).
+            let src = &levels[(at + 8 * h).min(levels.len())..][..len.saturating_sub(8 * h).min(8)];
             b[..src.len()].copy_from_slice(src);
             // SAFETY: 8 bytes of a local array.
             let l = _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(b.as_ptr().cast()) });
