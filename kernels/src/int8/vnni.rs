@@ -178,8 +178,15 @@ fn pack32(a: __m512i, b: __m512i, clamp: (u8, u8)) -> __m256i {
     let bytes = _mm512_packus_epi16(words, words);
     // 128-bit lane L holds a's bytes 4L..4L+4 in dword 4L and b's in dword 4L + 1.
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    let v = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, bytes));
-    _mm256_min_epu8(_mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8)), _mm256_set1_epi8(clamp.1 as i8))
+    let mut v = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, bytes));
+    // The packs clamp to 0..=255 already (every layer of a model whose ReLU6 ranges end at 6).
+    if clamp.0 > 0 {
+        v = _mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8));
+    }
+    if clamp.1 < 255 {
+        v = _mm256_min_epu8(v, _mm256_set1_epi8(clamp.1 as i8));
+    }
+    v
 }
 
 /// The accumulators of `R` pixels (rows of `k` levels from `x`) by `T` tiles of 16 channels
@@ -694,7 +701,7 @@ unsafe fn dw_store<const NARROW: bool>(
         y[j] = if NARROW { rq[j].narrow_of(even, odd) } else { rq[j].wide_of(even, odd) };
     }
     let mut v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-    // The packs clamp to 0..=255 already (every layer of a model whose ReLU6 ranges end at 6).
+    // As in `pack32`.
     if clamp.0 > 0 {
         v = _mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8));
     }
