@@ -10,7 +10,7 @@
 //!   the sums already in channel order.
 //! - Depthwise: the VNNI kernel's scheme at half width, 32 channels per load: a row's four
 //!   columns interleaved per channel feed one `vpdpbusd` per 8 channels, two output pixels at
-//!   stride 1. The unpacks work in 128-bit lanes, so a 64-channel group's packed per-channel
+//!   stride 1, a run of output rows per call (`dw_band`). The unpacks work in 128-bit lanes, so a 64-channel group's packed per-channel
 //!   arrays (`dw_lane`) hold each vector's 8 lanes of a 32-channel half contiguously.
 
 use super::avx2::{linear_with, pointwise_with, store_bytes, Dot8, Requant8};

@@ -4,17 +4,19 @@
 //!
 //! - 1x1 convolutions (and the stem, on its 27-level patches, and the classifier): weights in
 //!   tiles of 16 output channels, `[k / 4][16][4]`, the input's zero point folded into the
-//!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile. With
-//!   AMX (`pointwise_amx`), the tiles start from the AMX sums of the inputs' whole 64-level
-//!   chunks and add only the rest.
-//! - Depthwise: 64 channels per load; a row's four columns interleaved per channel (byte and
-//!   word unpacks) feed one `vpdpbusd` per 16 channels with the row's three taps, and at stride
-//!   1 a second one with the taps shifted by a byte, for the next output pixel; the
-//!   per-channel arrays are packed in the unpacks' lane order (`super::dw_lane`), which the
-//!   saturating packs undo.
+//!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile (16
+//!   by 16 for a layer of one channel tile). With AMX (`pointwise_amx`), the tiles start from
+//!   the AMX sums of the inputs' whole 64-level chunks and add only the rest.
+//! - Depthwise (`dw_band`, a run of output rows per call, each group of 64 channels set up
+//!   once for the run): 64 channels per load; a row's four columns interleaved per channel
+//!   (byte and word unpacks) feed one `vpdpbusd` per 16 channels with the row's three taps,
+//!   and at stride 1 a second one with the taps shifted by a byte, for the next output pixel;
+//!   the per-channel arrays are packed in the unpacks' lane order (`super::dw_lane`), which
+//!   the saturating packs undo. 32 channels at stride 1 run two pixels per vector.
 //! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes, from 64-bit
-//!   products of the even and odd lanes; the clamp happens where the levels are narrowed to
-//!   bytes (`pack32`, `dw_store`).
+//!   products of the even and odd lanes, in one of two forms chosen once per register tile or
+//!   channel group; the clamp happens where the levels are narrowed to bytes (`pack32`,
+//!   `dw_store`).
 
 use super::conv::{dw_rows, group};
 use super::{QConv, QLinear, QShortcut};
@@ -168,9 +170,9 @@ impl Requant16 {
     }
 }
 
-/// Two vectors of `Requant16::narrow_of` or `wide_of` values (channels `0..16` and `16..32`) as 32 levels
-/// clamped to `clamp`: the saturating packs to bytes keep the clamp exact (`0 <= lo <= hi <=
-/// 255`), then a dword permutation restores the channel order.
+/// Two vectors of `Requant16::narrow_of` or `wide_of` values (channels `0..16` and
+/// `16..32`) as 32 levels clamped to `clamp`: the saturating packs to bytes keep the clamp
+/// exact (`0 <= lo <= hi <= 255`), then a dword permutation restores the channel order.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 fn pack32(a: __m512i, b: __m512i, clamp: (u8, u8)) -> __m256i {
