@@ -5,7 +5,8 @@
 # machine. Extra arguments go to `cargo test`. It builds in target/aarch64-debian-rustc, its own
 # directory, so that it can run while a host cargo holds target/ (as .ci/run does).
 # Installs the Debian packages it needs (rustc-web, libstd-rust-web-dev:arm64,
-# gcc-aarch64-linux-gnu, qemu-user) when they are missing; MOBILENET_INSTALL_ONLY=1 stops there.
+# gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user) when they are missing;
+# MOBILENET_INSTALL_ONLY=1 stops there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ missing=()
 [ -x /usr/bin/rustc ] || missing+=(rustc-web)
 dpkg -s libstd-rust-web-dev:arm64 >/dev/null 2>&1 || missing+=(libstd-rust-web-dev:arm64)
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+# The cross gcc only recommends its C library (the startup files every link needs), and
+# recommends are not installed below.
+[ -e /usr/aarch64-linux-gnu/lib/crti.o ] || missing+=(libc6-dev-arm64-cross)
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

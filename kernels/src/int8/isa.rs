@@ -337,13 +337,7 @@ mod tests {
     #[test]
     fn pointwise_matches_the_portable_body() {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        let mut s = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::int8::xorshift(0x2545_f491_4f6c_dd1du64);
         for case in 0..400 {
             let (k, n, pixels) = (1 + (next() % 70) as usize, 1 + (next() % 70) as usize, 1 + (next() % 40) as usize);
             let extreme = case % 3 == 0;
@@ -355,7 +349,7 @@ mod tests {
                 .collect();
             let bias: Vec<i32> = (0..tiles * 16).map(|_| (next() % 200_001) as i32 - 100_000).collect();
             let m: Vec<i32> = (0..tiles * 16).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
-            let wide: Vec<bool> = (0..tiles).map(|_| next() % 2 == 0).collect();
+            let wide: Vec<bool> = (0..tiles).map(|_| next().is_multiple_of(2)).collect();
             let shift: Vec<i32> = (0..tiles * 16)
                 .map(|i| if wide[i / 16] { 29 + (next() % 4) as i32 } else { 38 + (next() % 8) as i32 })
                 .collect();
@@ -405,13 +399,7 @@ mod tests {
     #[test]
     fn dw_rows_match_the_portable_body() {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        let mut s = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = crate::int8::xorshift(0x853c_49e6_748f_ea9bu64);
         // Cases from 300 on: 32 channels at stride 1 with every row present, which VNNI runs
         // two pixels to a vector.
         for case in 0..360 {
@@ -432,7 +420,7 @@ mod tests {
             let m: Vec<i32> = (0..cp).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
             // Shifts for the 64-bit form, the narrow one, or (every fourth case) either for each
             // vector of 16 lanes, so that a group of 64 channels mixes the forms.
-            let wide: Vec<bool> = (0..cp / 16).map(|_| next() % 2 == 0).collect();
+            let wide: Vec<bool> = (0..cp / 16).map(|_| next().is_multiple_of(2)).collect();
             let shift: Vec<i32> = (0..cp)
                 .map(|i| match case % 4 {
                     1 => 31,

@@ -176,3 +176,14 @@ pub fn f32s(b: &[u8]) -> &[f32] {
 pub fn dequantize(levels: &[u8], scale: f32, zero_point: i32) -> std::vec::Vec<f32> {
     levels.iter().map(|&q| scale * (i32::from(q) - zero_point) as f32).collect()
 }
+
+/// The xorshift generator of the kernels' property tests.
+#[cfg(test)]
+pub(crate) fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+    move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    }
+}

@@ -865,13 +865,7 @@ mod tests {
         if !crate::int8::has_avx512_vnni() {
             return;
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::int8::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let edges = [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX, 1 << 30, -(1 << 30)];
         for round in 0..4000 {
             let shifts: [i32; 16] = core::array::from_fn(|_| match round % 3 {
