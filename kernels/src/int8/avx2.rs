@@ -455,6 +455,25 @@ pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, ou
     super::conv::quantize(&x[whole..], inverse_scale, zero_point, &mut out[whole..]);
 }
 
+/// `dw_row` for each row triple of `rows` (`conv::by_rows`).
+///
+/// # Safety
+/// As `dw_row`, for each row.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn dw_band(
+    rows: &[[Option<&[u8]>; 3]],
+    w_in: usize,
+    c: usize,
+    stride: usize,
+    pad_l: usize,
+    q: &QConv,
+    out: &mut [u8],
+) {
+    // SAFETY: the caller's contract, row by row.
+    super::conv::by_rows(rows, out, |src, o| unsafe { dw_row(src, w_in, c, stride, pad_l, q, o) })
+}
+
 /// `conv::dw_row` with `vpmaddwd` on pairs of taps, 16 channels at a time (the last group's
 /// levels and weights staged through zero-padded copies): the same operands and results.
 ///
@@ -463,7 +482,7 @@ pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, ou
 /// groups of 64.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn dw_row(
+unsafe fn dw_row(
     rows: [Option<&[u8]>; 3],
     w_in: usize,
     c: usize,

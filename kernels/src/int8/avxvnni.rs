@@ -215,25 +215,6 @@ pub(crate) unsafe fn dw_band(
     }
 }
 
-/// `dw_band` of one row.
-///
-/// # Safety
-/// As `dw_band`.
-#[inline]
-#[target_feature(enable = "avx2,fma,avxvnni")]
-pub(crate) unsafe fn dw_row(
-    rows: [Option<&[u8]>; 3],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { dw_band(&[rows], w_in, c, stride, pad_l, q, out) }
-}
-
 /// Four vectors of 32 channels' levels (or taps) as four vectors of 8 channels' quads: vector
 /// `q`'s lane `i` of 128-bit lane `L` holds the four bytes of channel `16L + 4q + i`, in the
 /// order `a, b, c, d` (as `vnni::quads`).

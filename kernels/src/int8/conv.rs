@@ -88,6 +88,16 @@ pub(crate) unsafe fn group(row: *const u8, g: usize, k: usize) -> i32 {
     }
 }
 
+/// `row` for each row triple of `rows` and its output row (`out` holds `rows.len()` equal ones):
+/// the bands of the depthwise kernels that work a row at a time.
+#[inline(always)]
+pub(crate) fn by_rows(rows: &[[Option<&[u8]>; 3]], out: &mut [u8], mut row: impl FnMut([Option<&[u8]>; 3], &mut [u8])) {
+    let len = out.len() / rows.len().max(1);
+    for (&src, o) in rows.iter().zip(out.chunks_exact_mut(len)) {
+        row(src, o);
+    }
+}
+
 /// One output row of a 3x3 depthwise convolution at `stride`: `rows[ky]` is the input row the
 /// tap row `ky` reads (`w_in * c` levels), `None` where it falls in the padding; `pad_l`
 /// columns of padding on the left; `out` gets `wo * c` levels.

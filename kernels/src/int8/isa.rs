@@ -97,9 +97,7 @@ pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
 /// The kernels a path runs (pooling is the portable body on every path).
 pub(crate) trait Ops {
     fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
-    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]);
-    /// `dw_row` for each row triple of `rows`, output row `r` at `out[r * wo * c..]`.
-    #[inline(always)]
+    /// `conv::dw_row` for each row triple of `rows`, output row `r` at `out[r * wo * c..]`.
     fn dw_band(
         rows: &[[Option<&[u8]>; 3]],
         w_in: usize,
@@ -108,12 +106,7 @@ pub(crate) trait Ops {
         pad_l: usize,
         q: &QConv,
         out: &mut [u8],
-    ) {
-        let row_len = out.len() / rows.len().max(1);
-        for (&src, o) in rows.iter().zip(out.chunks_exact_mut(row_len)) {
-            Self::dw_row(src, w_in, c, stride, pad_l, q, o);
-        }
-    }
+    );
     fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
     /// `arith::quantize` of each of `x` into `out` (as long as `x`).
     fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]);
@@ -158,8 +151,16 @@ impl Ops for Plain {
     }
 
     #[inline(always)]
-    fn dw_row(rows: [Option<&[u8]>; 3], w_in: usize, c: usize, stride: usize, pad_l: usize, q: &QConv, out: &mut [u8]) {
-        conv::dw_row(rows, w_in, c, stride, pad_l, q, out)
+    fn dw_band(
+        rows: &[[Option<&[u8]>; 3]],
+        w_in: usize,
+        c: usize,
+        stride: usize,
+        pad_l: usize,
+        q: &QConv,
+        out: &mut [u8],
+    ) {
+        conv::by_rows(rows, out, |src, o| conv::dw_row(src, w_in, c, stride, pad_l, q, o))
     }
 
     #[inline(always)]
@@ -178,8 +179,7 @@ macro_rules! simd_ops {
     (
         $(#[$doc:meta])* $name:ident,
         pointwise: $pw:ident,
-        dw_row: $dw:ident,
-        $(dw_band: $band:ident,)?
+        dw_band: $dw:ident,
         linear: $lin:ident,
         quantize: $quant:ident
     ) => {
@@ -198,8 +198,8 @@ macro_rules! simd_ops {
             }
 
             #[inline(always)]
-            fn dw_row(
-                rows: [Option<&[u8]>; 3],
+            fn dw_band(
+                rows: &[[Option<&[u8]>; 3]],
                 w_in: usize,
                 c: usize,
                 stride: usize,
@@ -208,24 +208,8 @@ macro_rules! simd_ops {
                 out: &mut [u8],
             ) {
                 // SAFETY: see above.
-                unsafe { super::$dw::dw_row(rows, w_in, c, stride, pad_l, q, out) }
+                unsafe { super::$dw::dw_band(rows, w_in, c, stride, pad_l, q, out) }
             }
-
-            $(
-                #[inline(always)]
-                fn dw_band(
-                    rows: &[[Option<&[u8]>; 3]],
-                    w_in: usize,
-                    c: usize,
-                    stride: usize,
-                    pad_l: usize,
-                    q: &QConv,
-                    out: &mut [u8],
-                ) {
-                    // SAFETY: see above.
-                    unsafe { super::$band::dw_band(rows, w_in, c, stride, pad_l, q, out) }
-                }
-            )?
 
             #[inline(always)]
             fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
@@ -247,7 +231,7 @@ simd_ops!(
     /// which run only when `path` chose `Path::Avx2`, instantiate kernels with it.
     Avx2,
     pointwise: avx2,
-    dw_row: avx2,
+    dw_band: avx2,
     linear: avx2,
     quantize: avx2
 );
@@ -258,7 +242,6 @@ simd_ops!(
     /// instantiate kernels with it.
     AvxVnni,
     pointwise: avxvnni,
-    dw_row: avxvnni,
     dw_band: avxvnni,
     linear: avxvnni,
     quantize: avx2
@@ -269,7 +252,6 @@ simd_ops!(
     /// run only when `path` chose `Path::Amx`, instantiate kernels with it.
     Amx,
     pointwise: amx,
-    dw_row: vnni,
     dw_band: vnni,
     linear: vnni,
     quantize: vnni
@@ -280,7 +262,6 @@ simd_ops!(
     /// with it.
     Vnni,
     pointwise: vnni,
-    dw_row: vnni,
     dw_band: vnni,
     linear: vnni,
     quantize: vnni
@@ -462,9 +443,9 @@ mod tests {
                 got.fill(0);
                 Vnni::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
                 assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in} band {band}");
-                // One row on its own, as `dw_row`.
+                // One row on its own.
                 got.fill(0);
-                Vnni::dw_row(src[0], w_in, c, stride, pad_l, &q, &mut got[..wo * c]);
+                Vnni::dw_band(&src[..1], w_in, c, stride, pad_l, &q, &mut got[..wo * c]);
                 assert_eq!(got[..wo * c], want[..wo * c], "VNNI row, case {case}");
             }
         }

@@ -639,25 +639,6 @@ pub(crate) unsafe fn dw_band(
     }
 }
 
-/// `dw_band` of one row.
-///
-/// # Safety
-/// As `dw_band`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn dw_row(
-    rows: [Option<&[u8]>; 3],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { dw_band(&[rows], w_in, c, stride, pad_l, q, out) }
-}
-
 /// The low 256 bits in both halves.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
