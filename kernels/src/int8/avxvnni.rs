@@ -117,8 +117,7 @@ unsafe fn load32(src: *const u8, len: usize) -> __m256i {
 }
 
 /// `conv::dw_row` for each row triple of `rows` (output row `r` at `out[r * wo * c..]`), 32
-/// channels at a time, as `vnni::dw_band` does 64: a row's four columns interleaved per
-/// channel (`quads`) feed one `vpdpbusd` per 8 channels with the row's three taps, and at
+/// channels at a time: a row's four columns interleaved per channel (`quads`) feed one `vpdpbusd` per 8 channels with the row's three taps, and at
 /// stride 1 a second with the taps shifted by a byte, for the next output pixel; a group's taps
 /// and constants are set up once for all the rows. The same operands and results.
 ///
@@ -217,7 +216,7 @@ pub(crate) unsafe fn dw_band(
 
 /// Four vectors of 32 channels' levels (or taps) as four vectors of 8 channels' quads: vector
 /// `q`'s lane `i` of 128-bit lane `L` holds the four bytes of channel `16L + 4q + i`, in the
-/// order `a, b, c, d` (as `vnni::quads`).
+/// order `a, b, c, d` (as `vnni_dw::quads` interleaves rows).
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
 fn quads(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> [__m256i; 4] {
@@ -245,7 +244,7 @@ unsafe fn dw_store(acc: &[__m256i; 4], rq: &[Requant8; 4], clamp: (u8, u8), dst:
         y[j] = rq[j].unclamped(acc[j], None);
     }
     let mut v = _mm256_packus_epi16(_mm256_packs_epi32(y[0], y[1]), _mm256_packs_epi32(y[2], y[3]));
-    // The packs clamp to 0..=255 already (as in `vnni::dw_store`).
+    // The packs clamp to 0..=255 already (as in `vnni_dw::dw_store`).
     if clamp.0 > 0 {
         v = _mm256_max_epu8(v, _mm256_set1_epi8(clamp.0 as i8));
     }

@@ -30,6 +30,8 @@ mod isa;
 mod par;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
+#[cfg(target_arch = "x86_64")]
+mod vnni_dw;
 
 pub(crate) use isa::kernels_name;
 #[cfg(target_arch = "x86_64")]
@@ -48,7 +50,7 @@ pub const PAD_SHIFT: i32 = 33;
 /// Where a depthwise layer's per-channel arrays hold channel `c`: groups of 64 channels, in
 /// the order the VNNI depthwise's four accumulators take them: channel `16L + 4q + i` of a
 /// group (128-bit lane `L`, lane `i` in it) at `16q + 4L + i`, the order byte and word unpacks
-/// leave four columns' levels in (`vnni::quads`).
+/// leave four rows' levels in (`vnni_dw::quads`).
 #[inline(always)]
 pub const fn dw_lane(c: usize) -> usize {
     c / 64 * 64 + c % 16 / 4 * 16 + c % 64 / 16 * 4 + c % 4

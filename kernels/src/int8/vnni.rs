@@ -7,18 +7,13 @@
 //!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile (16
 //!   by 16 for a layer of one channel tile). With AMX (`pointwise_amx`), the tiles start from
 //!   the AMX sums of the inputs' whole 64-level chunks and add only the rest.
-//! - Depthwise (`dw_band`, a run of output rows per call, each group of 64 channels set up
-//!   once for the run): 64 channels per load; a row's four columns interleaved per channel
-//!   (byte and word unpacks) feed one `vpdpbusd` per 16 channels with the row's three taps,
-//!   and at stride 1 a second one with the taps shifted by a byte, for the next output pixel;
-//!   the per-channel arrays are packed in the unpacks' lane order (`super::dw_lane`), which
-//!   the saturating packs undo. 32 channels at stride 1 run two pixels per vector.
+//! - Depthwise: `vnni_dw`, on this file's requantization.
 //! - The requantization (`Requant16`) is `arith::requantize` on 16 lanes, from 64-bit
 //!   products of the even and odd lanes, in one of two forms chosen once per register tile or
 //!   channel group; the clamp happens where the levels are narrowed to bytes (`pack32`,
 //!   `dw_store`).
 
-use super::conv::{dw_rows, group};
+use super::conv::group;
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -37,8 +32,8 @@ const MR: usize = 8;
 /// result needs no clamp until it is narrowed to bytes. Otherwise the shifted 64-bit values are
 /// clamped first, and the zero point added after.
 #[derive(Clone, Copy)]
-struct Requant16 {
-    narrow: bool,
+pub(super) struct Requant16 {
+    pub(super) narrow: bool,
     m: __m512i,
     m_odd: __m512i,
     m_res: __m512i,
@@ -65,7 +60,13 @@ impl Requant16 {
     /// from `c0`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    unsafe fn new(c0: usize, mask: __mmask16, q: &QConv, m_res: Option<&[i32]>, narrow_ok: bool) -> Requant16 {
+    pub(super) unsafe fn new(
+        c0: usize,
+        mask: __mmask16,
+        q: &QConv,
+        m_res: Option<&[i32]>,
+        narrow_ok: bool,
+    ) -> Requant16 {
         // SAFETY: the caller's contract.
         unsafe {
             let m = _mm512_maskz_loadu_epi32(mask, q.m.as_ptr().add(c0));
@@ -119,7 +120,7 @@ impl Requant16 {
     /// hi]` is `arith::requantize` (`requantize_add`) per lane, already clamped.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn wide_of(&self, even: __m512i, odd: __m512i) -> __m512i {
+    pub(super) fn wide_of(&self, even: __m512i, odd: __m512i) -> __m512i {
         let even = _mm512_srav_epi64(_mm512_add_epi64(even, self.round), self.shift);
         let odd = _mm512_srav_epi64(_mm512_add_epi64(odd, self.round_odd), self.shift_odd);
         // Clamped in 64 bits, the levels minus the zero point fit 32.
@@ -131,7 +132,7 @@ impl Requant16 {
     /// Lanes 0..8 in lanes 8..16 too (`both_halves` of every constant).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn both_halves(&self) -> Requant16 {
+    pub(super) fn both_halves(&self) -> Requant16 {
         Requant16 {
             m: both_halves(self.m),
             m_odd: both_halves(self.m_odd),
@@ -148,7 +149,7 @@ impl Requant16 {
     /// The 64-bit products of the even and the odd lanes (plus the shortcut's).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn products(&self, acc: __m512i, res: Option<__m512i>) -> (__m512i, __m512i) {
+    pub(super) fn products(&self, acc: __m512i, res: Option<__m512i>) -> (__m512i, __m512i) {
         let mut even = _mm512_mul_epi32(acc, self.m);
         // Shuffles (port 5) rather than 64-bit shifts (port 0, which the multiplies need).
         let mut odd = _mm512_mul_epi32(_mm512_shuffle_epi32::<0xf5>(acc), self.m_odd);
@@ -163,7 +164,7 @@ impl Requant16 {
     /// forms set up their constants differently: each is valid only for its case).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn narrow_of(&self, even: __m512i, odd: __m512i) -> __m512i {
+    pub(super) fn narrow_of(&self, even: __m512i, odd: __m512i) -> __m512i {
         // The high halves: the even products' moved down, the odd ones' in place.
         let h = _mm512_mask_shuffle_epi32::<0xf5>(odd, 0x5555, even);
         _mm512_srav_epi32(_mm512_add_epi32(h, self.round), self.shift)
@@ -482,263 +483,11 @@ fn lanes(len: usize) -> __mmask16 {
     }
 }
 
-/// `conv::dw_row` for each row triple of `rows` (output row `r` at `out[r * wo * c..]`), 64
-/// channels at a time: the same operands and results. Each row's taps read four columns'
-/// levels interleaved per channel (`quads`), so one `vpdpbusd` does a row's three taps for 16
-/// channels, and, at stride 1, the same quads serve the next output pixel too, against the
-/// taps shifted by one byte. Padding reads the input's zero point; the bias is `bias -
-/// zero_point * sum(w)` over the taps of the rows present, so the levels enter `vpdpbusd` as
-/// they are. A group of 64 channels sets up its taps and constants once for all the rows.
-///
-/// # Safety
-/// The CPU has AVX-512F, BW, VL and VNNI; operands as `conv::dw_row` for each row, the
-/// per-channel arrays padded to whole groups of 64.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn dw_band(
-    rows: &[[Option<&[u8]>; 3]],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
-    let row_len = out.len() / rows.len().max(1);
-    let wo = row_len / c;
-    assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
-    // SAFETY: loads stay inside a present row (`0 <= ix < w_in`, bytes `c0..c0 + len` of the
-    // pixel; `dw_rows` checked each), the weights (`9 * c`) and the padded per-channel arrays;
-    // stores inside output row `r` of `out` (`wo * c`): bytes past `c` are masked.
-    unsafe {
-        let zv = _mm512_set1_epi8(q.input_zero as u8 as i8);
-        let zero = _mm512_setzero_si512();
-        let w = q.weight.as_ptr();
-        let mut c0 = 0;
-        while c0 < c {
-            let len = (c - c0).min(64);
-            let bytes: __mmask64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
-            let mut taps = [zero; 9];
-            for (t, v) in taps.iter_mut().enumerate() {
-                *v = _mm512_maskz_loadu_epi8(bytes, w.add(t * c + c0).cast());
-            }
-            // Row ky's taps as quads for the pixel at a quad's first column (`first`) and at
-            // its second (`second`, stride 1 only).
-            let mut first = [[zero; 4]; 3];
-            let mut second = [[zero; 4]; 3];
-            for ky in 0..3 {
-                let [t0, t1, t2] = [taps[3 * ky], taps[3 * ky + 1], taps[3 * ky + 2]];
-                first[ky] = quads(t0, t1, t2, zero);
-                second[ky] = quads(zero, t0, t1, t2);
-            }
-            // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
-            // The bias, and each tap row's share of the zero point's correction.
-            let (mut bias, mut zp_row) = ([zero; 4], [[zero; 4]; 3]);
-            for j in 0..4 {
-                bias[j] = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
-                for ky in 0..3 {
-                    zp_row[ky][j] = _mm512_dpbusd_epi32(zero, zv, first[ky][j]);
-                }
-            }
-            // Accumulator j's multipliers and shifts: lanes `c0 + 16j..` of the packed arrays.
-            let mut rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, true));
-            // All four in one form (`dw_store` picks it once for all).
-            let narrow = rq.iter().all(|r| r.narrow);
-            if !narrow {
-                rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, false));
-            }
-            // 32 channels at stride 1 (v2's first block): a 64-byte load holds two neighbouring
-            // pixels, so inner pixel pairs of rows with every tap row present run as one vector
-            // of both, not two half-empty ones. Its constants: lanes 8..16 of each packed vector
-            // (channels 0..32 of the second pixel, by `dw_lane`) copied from lanes 0..8.
-            let twin = c == 32 && stride == 1;
-            let (mut tfirst, mut tinit, mut trq) = ([[zero; 4]; 3], [zero; 4], rq);
-            if twin {
-                for ky in 0..3 {
-                    let [t0, t1, t2] = [0, 1, 2].map(|kx| taps[3 * ky + kx]);
-                    tfirst[ky] = quads(both_halves(t0), both_halves(t1), both_halves(t2), zero);
-                }
-                for j in 0..4 {
-                    let all = _mm512_add_epi32(zp_row[0][j], _mm512_add_epi32(zp_row[1][j], zp_row[2][j]));
-                    tinit[j] = both_halves(_mm512_sub_epi32(bias[j], all));
-                    trq[j] = rq[j].both_halves();
-                }
-            }
-            for (r, &src) in rows.iter().enumerate() {
-                // Absent rows: null, never read.
-                let base = dw_rows(src, w_in, c, q);
-                let all_rows = base.iter().all(|r| !r.is_null());
-                let mut init = bias;
-                for (ky, row) in base.iter().enumerate() {
-                    if !row.is_null() {
-                        for j in 0..4 {
-                            init[j] = _mm512_sub_epi32(init[j], zp_row[ky][j]);
-                        }
-                    }
-                }
-                let out = out.as_mut_ptr().add(r * wo * c);
-                // The pixel loop once per requantization form, so no vector tests its own.
-                macro_rules! pixels {
-                    ($narrow:literal) => {{
-                        let mut ox = 0;
-                        while ox < wo {
-                            let ix0 = (ox * stride) as isize - pad_l as isize;
-                            // Inner pixels of inner rows (nearly all) take the branch-free form.
-                            let inside = all_rows && ix0 >= 0 && ix0 + 4 <= w_in as isize;
-                            let pair = stride == 1 && ox + 1 < wo;
-                            if twin && inside && pair {
-                                let mut a = tinit;
-                                for (ky, &row) in base.iter().enumerate() {
-                                    // Columns ix0.. and ix0 + 1.., ix0 + 1.. and ix0 + 2.., ...
-                                    let at = row.add(ix0 as usize * 32);
-                                    let x = [
-                                        _mm512_loadu_si512(at.cast()),
-                                        _mm512_loadu_si512(at.add(32).cast()),
-                                        _mm512_loadu_si512(at.add(64).cast()),
-                                    ];
-                                    let qv = quads(x[0], x[1], x[2], zero);
-                                    for j in 0..4 {
-                                        a[j] = _mm512_dpbusd_epi32(a[j], qv[j], tfirst[ky][j]);
-                                    }
-                                }
-                                dw_store::<$narrow>(&a, &trq, q.clamp, out.add(ox * 32), !0);
-                                ox += 2;
-                                continue;
-                            }
-                            let (mut a, mut b) = (init, init);
-                            match (inside, pair) {
-                                (true, true) => dw_quads::<true, true>(
-                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                                ),
-                                (true, false) => dw_quads::<true, false>(
-                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                                ),
-                                (false, true) => dw_quads::<false, true>(
-                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                                ),
-                                (false, false) => dw_quads::<false, false>(
-                                    &mut a, &mut b, &base, ix0, w_in, c, c0, bytes, zv, &first, &second,
-                                ),
-                            }
-                            dw_store::<$narrow>(&a, &rq, q.clamp, out.add(ox * c + c0), bytes);
-                            if pair {
-                                dw_store::<$narrow>(&b, &rq, q.clamp, out.add((ox + 1) * c + c0), bytes);
-                            }
-                            ox += if pair { 2 } else { 1 };
-                        }
-                    }};
-                }
-                if narrow {
-                    pixels!(true)
-                } else {
-                    pixels!(false)
-                }
-            }
-            c0 += 64;
-        }
-    }
-}
-
 /// The low 256 bits in both halves.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn both_halves(v: __m512i) -> __m512i {
+pub(super) fn both_halves(v: __m512i) -> __m512i {
     _mm512_shuffle_i64x2::<0b01_00_01_00>(v, v)
-}
-
-/// Four vectors of 64 channels' levels (or taps) as four vectors of 16 channels' quads: vector
-/// `q`'s lane `i` of 128-bit lane `L` holds the four bytes of channel `16L + 4q + i`, in the
-/// order `a, b, c, d`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
-    let (ab_lo, ab_hi) = (_mm512_unpacklo_epi8(a, b), _mm512_unpackhi_epi8(a, b));
-    let (cd_lo, cd_hi) = (_mm512_unpacklo_epi8(c, d), _mm512_unpackhi_epi8(c, d));
-    [
-        _mm512_unpacklo_epi16(ab_lo, cd_lo),
-        _mm512_unpackhi_epi16(ab_lo, cd_lo),
-        _mm512_unpacklo_epi16(ab_hi, cd_hi),
-        _mm512_unpackhi_epi16(ab_hi, cd_hi),
-    ]
-}
-
-/// Requantizes one output pixel's four accumulators (channel `16L + 4q + i` in lane `i` of
-/// 128-bit lane `L` of `acc[q]`) and stores its 64 (masked to `bytes`) levels: the saturating
-/// packs (exact for the clamp, as in `pack32`) put them back in channel order.
-///
-/// # Safety
-/// The CPU has the features; `dst` is valid for the bytes in `bytes`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dw_store<const NARROW: bool>(
-    acc: &[__m512i; 4],
-    rq: &[Requant16; 4],
-    clamp: (u8, u8),
-    dst: *mut u8,
-    bytes: __mmask64,
-) {
-    let mut y = [_mm512_setzero_si512(); 4];
-    for j in 0..4 {
-        let (even, odd) = rq[j].products(acc[j], None);
-        // `NARROW` for every vector: one test per row, not one per vector.
-        y[j] = if NARROW { rq[j].narrow_of(even, odd) } else { rq[j].wide_of(even, odd) };
-    }
-    let mut v = _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
-    // As in `pack32`.
-    if clamp.0 > 0 {
-        v = _mm512_max_epu8(v, _mm512_set1_epi8(clamp.0 as i8));
-    }
-    if clamp.1 < 255 {
-        v = _mm512_min_epu8(v, _mm512_set1_epi8(clamp.1 as i8));
-    }
-    // SAFETY: the caller's contract.
-    unsafe { _mm512_mask_storeu_epi8(dst.cast(), bytes, v) }
-}
-
-/// The taps of the output pixel at input column `ix0` into `a` and, with `PAIR`, of the next
-/// one into `b`: each present row's columns `ix0..ix0 + 4` as quads. Absent rows (null in
-/// `base`) contribute nothing (the bias is corrected for them), columns outside `0..w_in` read
-/// the zero point (`FULL`: every row present and every column inside, unchecked).
-///
-/// # Safety
-/// The CPU has the features; present rows hold `w_in` pixels of `c` levels; with `FULL`, every
-/// row is present and `0 <= ix0`, `ix0 + 4 <= w_in`.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dw_quads<const FULL: bool, const PAIR: bool>(
-    a: &mut [__m512i; 4],
-    b: &mut [__m512i; 4],
-    base: &[*const u8; 3],
-    ix0: isize,
-    w_in: usize,
-    c: usize,
-    c0: usize,
-    bytes: __mmask64,
-    zv: __m512i,
-    first: &[[__m512i; 4]; 3],
-    second: &[[__m512i; 4]; 3],
-) {
-    for (ky, &row) in base.iter().enumerate() {
-        if !FULL && row.is_null() {
-            continue;
-        }
-        let mut x = [zv; 4];
-        for (kx, v) in x.iter_mut().enumerate() {
-            let ix = ix0 + kx as isize;
-            if FULL || (0..w_in as isize).contains(&ix) {
-                // SAFETY: a present row, a column inside it (the caller's contract).
-                *v = unsafe { _mm512_maskz_loadu_epi8(bytes, row.add(ix as usize * c + c0).cast()) };
-            }
-        }
-        let qv = quads(x[0], x[1], x[2], x[3]);
-        for j in 0..4 {
-            a[j] = _mm512_dpbusd_epi32(a[j], qv[j], first[ky][j]);
-            if PAIR {
-                b[j] = _mm512_dpbusd_epi32(b[j], qv[j], second[ky][j]);
-            }
-        }
-    }
 }
 
 /// `conv::linear` with `vpdpbusd`: the same operands and results.
