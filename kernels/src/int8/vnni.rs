@@ -129,19 +129,19 @@ impl Requant16 {
         _mm512_add_epi32(_mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64::<32>(odd)), self.zp)
     }
 
-    /// Lanes 0..8 in lanes 8..16 too (`both_halves` of every constant).
+    /// Every constant's low `16 / parts` lanes repeated `parts` times (`spread`).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) fn both_halves(&self) -> Requant16 {
+    pub(super) fn spread(&self, parts: usize) -> Requant16 {
         Requant16 {
-            m: both_halves(self.m),
-            m_odd: both_halves(self.m_odd),
-            m_res: both_halves(self.m_res),
-            m_res_odd: both_halves(self.m_res_odd),
-            shift: both_halves(self.shift),
-            shift_odd: both_halves(self.shift_odd),
-            round: both_halves(self.round),
-            round_odd: both_halves(self.round_odd),
+            m: spread(self.m, parts),
+            m_odd: spread(self.m_odd, parts),
+            m_res: spread(self.m_res, parts),
+            m_res_odd: spread(self.m_res_odd, parts),
+            shift: spread(self.shift, parts),
+            shift_odd: spread(self.shift_odd, parts),
+            round: spread(self.round, parts),
+            round_odd: spread(self.round_odd, parts),
             ..*self
         }
     }
@@ -483,11 +483,15 @@ fn lanes(len: usize) -> __mmask16 {
     }
 }
 
-/// The low 256 bits in both halves.
+/// The low `512 / parts` bits repeated `parts` (1, 2 or 4) times.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(super) fn both_halves(v: __m512i) -> __m512i {
-    _mm512_shuffle_i64x2::<0b01_00_01_00>(v, v)
+pub(super) fn spread(v: __m512i, parts: usize) -> __m512i {
+    match parts {
+        2 => _mm512_shuffle_i64x2::<0b01_00_01_00>(v, v),
+        4 => _mm512_shuffle_i64x2::<0>(v, v),
+        _ => v,
+    }
 }
 
 /// `conv::linear` with `vpdpbusd`: the same operands and results.

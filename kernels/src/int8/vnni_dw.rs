@@ -13,6 +13,10 @@
 //! - At stride 2 an output pixel reads two new columns and the last column of the one before.
 //! - 32 channels at stride 1 (v2's first block) load two pixels per vector, so a column quad
 //!   holds two columns and the output pixels go in pairs.
+//! - A last group of at most 32 (16) channels (v2's 96 and 144) runs two (four) output pixels
+//!   per vector, each pixel's columns loaded into its own part (`tail_pass`), so the group's
+//!   vectors are not mostly empty; tap columns 1 and 2 reuse column 0's quads shifted by whole
+//!   pixels where the stride lets them.
 //!
 //! Absent rows (padding) read a row of zero-point levels, columns outside the row read the zero
 //! point too, and the bias is `bias - zero_point * sum(w)` over all nine taps, so the levels
@@ -20,7 +24,7 @@
 //! (`super::dw_lane`), which the saturating packs of `dw_store` undo.
 
 use super::conv::dw_rows;
-use super::vnni::{both_halves, Requant16};
+use super::vnni::{spread, Requant16};
 use super::QConv;
 use core::arch::x86_64::*;
 
@@ -105,14 +109,20 @@ pub(crate) unsafe fn dw_band(
         while c0 < c {
             let len = (c - c0).min(64);
             let channels: __mmask64 = if len == 64 { !0 } else { (1u64 << len) - 1 };
-            // Twin pairs: both pixels' columns and constants in the two halves.
+            // Output pixels per vector: twin pairs (both pixels' columns in one load), or a
+            // last group of at most 16 (32) channels, four (two) pixels each in a 128-bit
+            // (256-bit) part; their constants repeated in each part.
+            let parts = if twin || (17..=32).contains(&len) {
+                2
+            } else if len <= 16 {
+                4
+            } else {
+                1
+            };
             let bytes = if twin { !0 } else { channels };
             let mut t = [zero; 9];
             for (i, v) in t.iter_mut().enumerate() {
-                *v = _mm512_maskz_loadu_epi8(channels, w.add(i * c + c0).cast());
-                if twin {
-                    *v = both_halves(*v);
-                }
+                *v = spread(_mm512_maskz_loadu_epi8(channels, w.add(i * c + c0).cast()), parts);
             }
             let mut taps = Taps { upper: [[zero; 4]; 3], lower: [[zero; 4]; 3] };
             for kx in 0..3 {
@@ -122,26 +132,20 @@ pub(crate) unsafe fn dw_band(
             // Loops, not `from_fn`: a closure would call the `target_feature` functions out of line.
             let mut init = [zero; 4];
             for (j, v) in init.iter_mut().enumerate() {
-                let mut b = _mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast());
-                if twin {
-                    b = both_halves(b);
-                }
+                let b = spread(_mm512_loadu_si512(q.bias.as_ptr().add(c0 + 16 * j).cast()), parts);
                 let mut corr = zero;
                 for tq in &taps.upper {
                     corr = _mm512_dpbusd_epi32(corr, zv, tq[j]);
                 }
                 *v = _mm512_sub_epi32(b, corr);
             }
-            let mut rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, true));
-            // All four in one form (`dw_store` picks it once for all).
-            let narrow = rq.iter().all(|r| r.narrow);
-            if !narrow {
-                rq = [0, 1, 2, 3].map(|j| Requant16::new(c0 + 16 * j, 0xffff, q, None, false));
-            }
-            if twin {
-                for r in rq.iter_mut() {
-                    *r = r.both_halves();
-                }
+            // All four in one form (`dw_store` picks it once for all): the narrow one where
+            // every shift of the group allows it (padding lanes' always do).
+            let narrow = q.shift[c0..c0 + 64].iter().fold(true, |ok, s| ok & (33..=54).contains(s));
+            // A loop, not `map`: a closure would build each out of line, through memory.
+            let mut rq = [Requant16::new(c0, 0xffff, q, None, narrow).spread(parts); 4];
+            for (j, r) in rq.iter_mut().enumerate().skip(1) {
+                *r = Requant16::new(c0 + 16 * j, 0xffff, q, None, narrow).spread(parts);
             }
             let g = Group {
                 w_in: w_in as isize,
@@ -177,12 +181,27 @@ pub(crate) unsafe fn dw_band(
                         }
                     };
                 }
-                match (stride, twin, pair.is_some()) {
-                    (1, false, false) => pass!(false, false, false),
-                    (1, false, true) => pass!(false, true, false),
-                    (1, true, false) => pass!(true, false, true),
-                    (1, true, true) => pass!(true, true, true),
-                    _ => pass!(true, false, false),
+                macro_rules! tail {
+                    ($parts:literal, $s2:literal, $pair:literal) => {
+                        if narrow {
+                            tail_pass::<$parts, $s2, $pair, true>(&g, &s, o0, o1, c, len)
+                        } else {
+                            tail_pass::<$parts, $s2, $pair, false>(&g, &s, o0, o1, c, len)
+                        }
+                    };
+                }
+                match (stride, twin, parts, pair.is_some()) {
+                    (1, true, _, false) => pass!(true, false, true),
+                    (1, true, _, true) => pass!(true, true, true),
+                    (1, _, 1, false) => pass!(false, false, false),
+                    (1, _, 1, true) => pass!(false, true, false),
+                    (1, _, 2, false) => tail!(2, false, false),
+                    (1, _, 2, true) => tail!(2, false, true),
+                    (1, _, _, false) => tail!(4, false, false),
+                    (1, _, _, true) => tail!(4, false, true),
+                    (_, _, 1, _) => pass!(true, false, false),
+                    (_, _, 2, _) => tail!(2, true, false),
+                    _ => tail!(4, true, false),
                 }
                 r += if pair.is_some() { 2 } else { 1 };
             }
@@ -273,6 +292,21 @@ unsafe fn finish<const PAIR: bool, const NARROW: bool>(
     o1: *mut u8,
     bytes: __mmask64,
 ) {
+    let (a, b) = sums::<PAIR>(g, w);
+    // SAFETY: the caller's contract.
+    unsafe {
+        dw_store::<NARROW>(&a, g.rq, g.clamp, o0, bytes);
+        if PAIR {
+            dw_store::<NARROW>(&b, g.rq, g.clamp, o1, bytes);
+        }
+    }
+}
+
+/// The accumulators of an output pixel (with `PAIR`, and of the one below) from its three
+/// column quads.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn sums<const PAIR: bool>(g: &Group, w: [&[__m512i; 4]; 3]) -> ([__m512i; 4], [__m512i; 4]) {
     let (mut a, mut b) = (g.init, g.init);
     for j in 0..4 {
         for (kx, col) in w.iter().enumerate() {
@@ -282,11 +316,138 @@ unsafe fn finish<const PAIR: bool, const NARROW: bool>(
             }
         }
     }
+    (a, b)
+}
+
+/// One output row (`PAIR`: two, the second at `o1`) of a group of at most `64 / P` channels
+/// (`len`), `P` output pixels per vector, each in its own `512 / P`-bit part (stride 2 with
+/// `S2`). A step's column quads for tap column 0 hold its pixels' first columns; at stride 1
+/// those of tap columns 1 and 2 are them shifted by one and two pixels, spliced with the next
+/// step's; at stride 2 tap column 2's are shifted by one pixel and tap column 1's are loaded.
+///
+/// # Safety
+/// As `row_pass`: `s` reads rows of `g.w_in` pixels `c` bytes apart (or a row of zero
+/// points), `len` bytes of each.
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn tail_pass<const P: usize, const S2: bool, const PAIR: bool, const NARROW: bool>(
+    g: &Group,
+    s: &Src,
+    o0: *mut u8,
+    o1: *mut u8,
+    c: usize,
+    len: usize,
+) {
+    let stride: isize = if S2 { 2 } else { 1 };
+    let first = |k: usize| (k * P) as isize * stride - g.pad_l;
+    // SAFETY: the caller's contract; stores write `len` bytes of output pixels below `g.wo`.
+    unsafe {
+        let mut cur = tail_col::<P>(g, s, first(0), stride, len);
+        for k in 0..g.wo.div_ceil(P) {
+            let next = tail_col::<P>(g, s, first(k + 1), stride, len);
+            let mut w1 = [_mm512_setzero_si512(); 4];
+            let mut w2 = [_mm512_setzero_si512(); 4];
+            for j in 0..4 {
+                // One pixel is `8 / P` 64-bit lanes.
+                if P == 4 {
+                    w2[j] = if S2 {
+                        _mm512_alignr_epi64::<2>(next[j], cur[j])
+                    } else {
+                        _mm512_alignr_epi64::<4>(next[j], cur[j])
+                    };
+                    w1[j] = _mm512_alignr_epi64::<2>(next[j], cur[j]);
+                } else {
+                    w2[j] = if S2 { _mm512_alignr_epi64::<4>(next[j], cur[j]) } else { next[j] };
+                    w1[j] = _mm512_alignr_epi64::<4>(next[j], cur[j]);
+                }
+            }
+            if S2 {
+                w1 = tail_col::<P>(g, s, first(k) + 1, stride, len);
+            }
+            let (a, b) = sums::<PAIR>(g, [&cur, &w1, &w2]);
+            let count = P.min(g.wo - k * P);
+            let at = k * P * c;
+            store_parts::<P>(dw_levels::<NARROW>(&a, g.rq, g.clamp), o0.add(at), c, len, count);
+            if PAIR {
+                store_parts::<P>(dw_levels::<NARROW>(&b, g.rq, g.clamp), o1.add(at), c, len, count);
+            }
+            cur = next;
+        }
+    }
+}
+
+/// The column quads of `P` pixels, `stride` apart from `ix0`, each `len` bytes in its own
+/// `512 / P`-bit part; pixels outside the row read the zero point.
+///
+/// # Safety
+/// As `tail_pass`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn tail_col<const P: usize>(g: &Group, s: &Src, ix0: isize, stride: isize, len: usize) -> [__m512i; 4] {
+    let mut x = [g.zv; 4];
+    for (i, v) in x.iter_mut().enumerate() {
+        // Pixel `p`'s address, and its bytes' mask (none outside the row).
+        let at = |p: isize| {
+            let ix = ix0 + p * stride;
+            let inside = (0..g.w_in).contains(&ix);
+            (s.ptr[i].wrapping_offset(ix * s.step[i]), if inside { (1u64 << len) - 1 } else { 0 })
+        };
+        // SAFETY: the bytes loaded lie in pixels inside the row (the caller's contract); the
+        // masked-off ones are not read, wherever the wrapped pointer points.
+        unsafe {
+            if P == 4 {
+                let z = _mm512_castsi512_si128(g.zv);
+                let part = |p: isize| {
+                    let (a, m) = at(p);
+                    (a, m as __mmask16)
+                };
+                let (a0, m0) = part(0);
+                let (a1, m1) = part(1);
+                let (a2, m2) = part(2);
+                let (a3, m3) = part(3);
+                let mut r = _mm512_castsi128_si512(_mm_mask_loadu_epi8(z, m0, a0.cast()));
+                r = _mm512_inserti32x4::<1>(r, _mm_mask_loadu_epi8(z, m1, a1.cast()));
+                r = _mm512_inserti32x4::<2>(r, _mm_mask_loadu_epi8(z, m2, a2.cast()));
+                *v = _mm512_inserti32x4::<3>(r, _mm_mask_loadu_epi8(z, m3, a3.cast()));
+            } else {
+                let z = _mm512_castsi512_si256(g.zv);
+                let (a0, m0) = at(0);
+                let (a1, m1) = at(1);
+                let r = _mm512_castsi256_si512(_mm256_mask_loadu_epi8(z, m0 as __mmask32, a0.cast()));
+                *v = _mm512_inserti64x4::<1>(r, _mm256_mask_loadu_epi8(z, m1 as __mmask32, a1.cast()));
+            }
+        }
+    }
+    quads(x[0], x[1], x[2], x[3])
+}
+
+/// The first `count` of the `P` pixels' levels in `v` (`len` bytes at the start of each
+/// `512 / P`-bit part) to `dst`, `c` bytes apart.
+///
+/// # Safety
+/// The CPU has the features; `dst` is valid for those pixels' `len` bytes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn store_parts<const P: usize>(v: __m512i, dst: *mut u8, c: usize, len: usize, count: usize) {
     // SAFETY: the caller's contract.
     unsafe {
-        dw_store::<NARROW>(&a, g.rq, g.clamp, o0, bytes);
-        if PAIR {
-            dw_store::<NARROW>(&b, g.rq, g.clamp, o1, bytes);
+        if P == 4 {
+            let m = ((1u32 << len) - 1) as __mmask16;
+            let parts = [
+                _mm512_castsi512_si128(v),
+                _mm512_extracti32x4_epi32::<1>(v),
+                _mm512_extracti32x4_epi32::<2>(v),
+                _mm512_extracti32x4_epi32::<3>(v),
+            ];
+            for (p, part) in parts.iter().enumerate().take(count) {
+                _mm_mask_storeu_epi8(dst.add(p * c).cast(), m, *part);
+            }
+        } else {
+            let m = ((1u64 << len) - 1) as __mmask32;
+            _mm256_mask_storeu_epi8(dst.cast(), m, _mm512_castsi512_si256(v));
+            if count > 1 {
+                _mm256_mask_storeu_epi8(dst.add(c).cast(), m, _mm512_extracti64x4_epi64::<1>(v));
+            }
         }
     }
 }
@@ -345,8 +506,7 @@ unsafe fn column_edge<const TWIN: bool>(
 }
 
 /// Requantizes one output pixel's four accumulators (channel `16L + 4q + i` in lane `i` of
-/// 128-bit lane `L` of `acc[q]`) and stores its 64 (masked to `bytes`) levels: the saturating
-/// packs (exact for the clamp, as in `vnni::pack32`) put them back in channel order.
+/// 128-bit lane `L` of `acc[q]`) and stores its 64 (masked to `bytes`) levels.
 ///
 /// # Safety
 /// The CPU has the features; `dst` is valid for the bytes in `bytes`.
@@ -359,6 +519,23 @@ unsafe fn dw_store<const NARROW: bool>(
     dst: *mut u8,
     bytes: __mmask64,
 ) {
+    let v = dw_levels::<NARROW>(acc, rq, clamp);
+    // SAFETY: the caller's contract.
+    unsafe {
+        // Masked stores cost more than plain ones on some cores (AMD Zen).
+        if bytes == !0 {
+            _mm512_storeu_si512(dst.cast(), v)
+        } else {
+            _mm512_mask_storeu_epi8(dst.cast(), bytes, v)
+        }
+    }
+}
+
+/// The 64 levels of four accumulators (laid out as `dw_store`'s), in channel order: the
+/// saturating packs (exact for the clamp, as in `vnni::pack32`) undo the quads' order.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn dw_levels<const NARROW: bool>(acc: &[__m512i; 4], rq: &[Requant16; 4], clamp: (u8, u8)) -> __m512i {
     let mut y = [_mm512_setzero_si512(); 4];
     for j in 0..4 {
         let (even, odd) = rq[j].products(acc[j], None);
@@ -373,13 +550,5 @@ unsafe fn dw_store<const NARROW: bool>(
     if clamp.1 < 255 {
         v = _mm512_min_epu8(v, _mm512_set1_epi8(clamp.1 as i8));
     }
-    // SAFETY: the caller's contract.
-    unsafe {
-        // Masked stores cost more than plain ones on some cores (AMD Zen).
-        if bytes == !0 {
-            _mm512_storeu_si512(dst.cast(), v)
-        } else {
-            _mm512_mask_storeu_epi8(dst.cast(), bytes, v)
-        }
-    }
+    v
 }
