@@ -242,7 +242,7 @@ simd_ops!(
     /// instantiate kernels with it.
     AvxVnni,
     pointwise: avxvnni,
-    dw_band: avxvnni,
+    dw_band: avxvnni_dw,
     linear: avxvnni,
     quantize: avx2
 );

@@ -8,10 +8,11 @@
 //! One portable kernel body per op (`conv`), and four x86 paths (`isa` picks one per `Cpu`):
 //! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`, its depthwise `vnni_dw`), with
 //! AMX tiles for the 1x1 convolutions where it has AMX-INT8 (`amx`), or AVX-VNNI (`avxvnni`,
-//! 256-bit); `vpmaddwd` kernels on AVX2 (`avx2`). The block entry point takes a block's shapes
-//! as a `BlockShape` type, so each block's band loop sees its shapes as constants; the 1x1 and
-//! depthwise kernels it calls are one instance per ISA, shapes passed at run time. Every kernel
-//! reproduces the compiler's int8 reference interpreter bit for bit.
+//! 256-bit, its depthwise `avxvnni_dw`); `vpmaddwd` kernels on AVX2 (`avx2`). The block entry
+//! point takes a block's shapes as a `BlockShape` type, so each block's band loop sees its
+//! shapes as constants; the 1x1 and depthwise kernels it calls are one instance per ISA, shapes
+//! passed at run time. Every kernel reproduces the compiler's int8 reference interpreter bit
+//! for bit.
 //!
 //! Layouts (the compiler packs them): the stem (over its input patches, `k` ordered `[ky][kx]
 //! [ci]`), 1x1 convolutions and the classifier in tiles of 16 output channels, `[k / 4][16][4]`,
@@ -26,6 +27,8 @@ pub mod arith;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avxvnni;
+#[cfg(target_arch = "x86_64")]
+mod avxvnni_dw;
 mod conv;
 mod isa;
 mod par;
