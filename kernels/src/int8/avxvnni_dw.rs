@@ -10,23 +10,9 @@
 //! arrays (`dw_lane`) hold each vector's 8 lanes of a 32-channel half contiguously.
 
 use super::avx2::{store_bytes, Requant8};
-use super::conv::dw_rows;
+use super::dw_cols::{row_passes, Src, Taps};
 use super::QConv;
 use core::arch::x86_64::*;
-
-/// A group's taps as quads, per tap column: the three tap rows in slots 0..3 (`upper`) and in
-/// slots 1..4 (`lower`: the output row below, at stride 1).
-struct Taps {
-    upper: [[__m256i; 4]; 3],
-    lower: [[__m256i; 4]; 3],
-}
-
-/// Where the four rows of a column quad read: pixel `ix` of row `i` at `ptr[i] + ix *
-/// step[i]`. An absent row is a row of zero-point levels with step 0.
-struct Src {
-    ptr: [*const u8; 4],
-    step: [isize; 4],
-}
 
 /// The layer and group constants every pass over a row (or row pair) of a group uses.
 struct Group<'a> {
@@ -36,7 +22,7 @@ struct Group<'a> {
     /// The group's channels (at most 32).
     len: usize,
     zv: __m256i,
-    taps: &'a Taps,
+    taps: &'a Taps<__m256i>,
     init: [__m256i; 4],
     rq: &'a [Requant8; 4],
     clamp: (u8, u8),
@@ -112,26 +98,15 @@ pub(crate) unsafe fn dw_band(
                 rq: &rq,
                 clamp: q.clamp,
             };
-            let src = |rows: [*const u8; 4]| Src {
-                ptr: rows.map(|r| if r.is_null() { zrow.0.as_ptr() } else { r.add(c0) }),
-                step: rows.map(|r| if r.is_null() { 0 } else { c as isize }),
-            };
-            let mut r = 0;
-            while r < rows.len() {
-                let a = dw_rows(rows[r], w_in, c, q);
-                let below = (stride == 1 && r + 1 < rows.len()).then(|| dw_rows(rows[r + 1], w_in, c, q));
-                let pair = below.filter(|b| b[0] == a[1] && b[1] == a[2]);
-                // A lone row's fourth quad row meets zero taps: any row does.
-                let s = src([a[0], a[1], a[2], pair.map_or(a[2], |b| b[2])]);
+            row_passes(rows, w_in, c, c0, stride, q, zrow.0.as_ptr(), |r, s, pair| {
                 let o0 = out.as_mut_ptr().add(r * wo * c + c0);
                 let o1 = o0.add(wo * c);
-                match (stride, pair.is_some()) {
-                    (1, false) => row_pass::<false, false>(&g, &s, o0, o1, c),
-                    (1, true) => row_pass::<false, true>(&g, &s, o0, o1, c),
-                    _ => row_pass::<true, false>(&g, &s, o0, o1, c),
+                match (stride, pair) {
+                    (1, false) => row_pass::<false, false>(&g, s, o0, o1, c),
+                    (1, true) => row_pass::<false, true>(&g, s, o0, o1, c),
+                    _ => row_pass::<true, false>(&g, s, o0, o1, c),
                 }
-                r += if pair.is_some() { 2 } else { 1 };
-            }
+            });
             c0 += 32;
         }
     }

@@ -30,6 +30,8 @@ mod avxvnni;
 #[cfg(target_arch = "x86_64")]
 mod avxvnni_dw;
 mod conv;
+#[cfg(target_arch = "x86_64")]
+mod dw_cols;
 mod isa;
 mod par;
 #[cfg(target_arch = "x86_64")]

@@ -23,7 +23,7 @@
 //! enter `vpdpbusd` as they are. The per-channel arrays are packed in the unpacks' lane order
 //! (`super::dw_lane`), which the saturating packs of `dw_store` undo.
 
-use super::conv::dw_rows;
+use super::dw_cols::{row_passes, Src, Taps};
 use super::vnni::{spread, Requant16};
 use super::QConv;
 use core::arch::x86_64::*;
@@ -44,21 +44,6 @@ fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
     ]
 }
 
-/// A group's taps as quads, per tap column: the three tap rows in slots 0..3 (`upper`: the
-/// output row whose first input row is the quad's first) and in slots 1..4 (`lower`: the
-/// output row below it, at stride 1).
-struct Taps {
-    upper: [[__m512i; 4]; 3],
-    lower: [[__m512i; 4]; 3],
-}
-
-/// Where the four rows of a column quad read: pixel `ix` of row `i` at `ptr[i] + ix *
-/// step[i]`. An absent row is a row of zero-point levels with step 0.
-struct Src {
-    ptr: [*const u8; 4],
-    step: [isize; 4],
-}
-
 /// The layer and group constants every pass over a row (or row pair) of a group uses.
 struct Group<'a> {
     w_in: isize,
@@ -67,7 +52,7 @@ struct Group<'a> {
     /// The group's channels (`TWIN`: both pixels' halves).
     bytes: __mmask64,
     zv: __m512i,
-    taps: &'a Taps,
+    taps: &'a Taps<__m512i>,
     init: [__m512i; 4],
     rq: &'a [Requant16; 4],
     clamp: (u8, u8),
@@ -158,39 +143,28 @@ pub(crate) unsafe fn dw_band(
                 rq: &rq,
                 clamp: q.clamp,
             };
-            let step = c as isize;
-            let src = |rows: [*const u8; 4]| Src {
-                ptr: rows.map(|r| if r.is_null() { zrow.0.as_ptr() } else { r.add(c0) }),
-                step: rows.map(|r| if r.is_null() { 0 } else { step }),
-            };
-            let mut r = 0;
-            while r < rows.len() {
-                let a = dw_rows(rows[r], w_in, c, q);
-                let below = (stride == 1 && r + 1 < rows.len()).then(|| dw_rows(rows[r + 1], w_in, c, q));
-                let pair = below.filter(|b| b[0] == a[1] && b[1] == a[2]);
-                // A lone row's fourth quad row meets zero taps: any row does.
-                let s = src([a[0], a[1], a[2], pair.map_or(a[2], |b| b[2])]);
+            row_passes(rows, w_in, c, c0, stride, q, zrow.0.as_ptr(), |r, s, pair| {
                 let o0 = out.as_mut_ptr().add(r * wo * c + c0);
                 let o1 = o0.add(wo * c);
                 macro_rules! pass {
                     ($adv2:literal, $pair:literal, $twin:literal) => {
                         if narrow {
-                            row_pass::<$adv2, $pair, true, $twin>(&g, &s, o0, o1, c)
+                            row_pass::<$adv2, $pair, true, $twin>(&g, s, o0, o1, c)
                         } else {
-                            row_pass::<$adv2, $pair, false, $twin>(&g, &s, o0, o1, c)
+                            row_pass::<$adv2, $pair, false, $twin>(&g, s, o0, o1, c)
                         }
                     };
                 }
                 macro_rules! tail {
                     ($parts:literal, $s2:literal, $pair:literal) => {
                         if narrow {
-                            tail_pass::<$parts, $s2, $pair, true>(&g, &s, o0, o1, c, len)
+                            tail_pass::<$parts, $s2, $pair, true>(&g, s, o0, o1, c, len)
                         } else {
-                            tail_pass::<$parts, $s2, $pair, false>(&g, &s, o0, o1, c, len)
+                            tail_pass::<$parts, $s2, $pair, false>(&g, s, o0, o1, c, len)
                         }
                     };
                 }
-                match (stride, twin, parts, pair.is_some()) {
+                match (stride, twin, parts, pair) {
                     (1, true, _, false) => pass!(true, false, true),
                     (1, true, _, true) => pass!(true, true, true),
                     (1, _, 1, false) => pass!(false, false, false),
@@ -203,8 +177,7 @@ pub(crate) unsafe fn dw_band(
                     (_, _, 2, _) => tail!(2, true, false),
                     _ => tail!(4, true, false),
                 }
-                r += if pair.is_some() { 2 } else { 1 };
-            }
+            });
             c0 += 64;
         }
     }
