@@ -1,8 +1,9 @@
 //! How `forward_parallel` splits each step's work across threads, computed from the plan with
-//! the kernels' own rules (`mobilenet_kernels::share`, `BlockDims::splits_channels`): what each
-//! thread computes, the multiply-accumulates of the busiest thread, and the balance (work / (threads
-//! x busiest thread's work); 100% means no thread waits). Memory traffic and synchronisation are
-//! not modelled: this says where threads idle or repeat work, not how fast a step runs.
+//! the kernels' own rules (`mobilenet_kernels::share`, `BlockDims::splits_channels`; int8 blocks
+//! always split by output rows): what each thread computes, the multiply-accumulates of the
+//! busiest thread, and the balance (work / (threads x busiest thread's work); 100% means no
+//! thread waits). Memory traffic and synchronisation are not modelled: this says where threads
+//! idle or repeat work, not how fast a step runs.
 
 use crate::ir::{Network, Op};
 use crate::passes::fuse_blocks::{Chain, FusedBlock, Step};
@@ -31,12 +32,14 @@ impl StepSplit {
     }
 }
 
-/// Every step's split on `threads` threads.
-pub fn work_split(program: &Program, threads: usize) -> Vec<StepSplit> {
-    splits(program, threads, false)
+/// Every step's split on `threads` threads, for the f32 model of `program` or (`int8`) its
+/// `precision: int8` one.
+pub fn work_split(program: &Program, threads: usize, int8: bool) -> Vec<StepSplit> {
+    splits(program, threads, int8)
 }
 
-/// `work_split`, or with `rows_only` every step split by rows or pixels (for comparison).
+/// `work_split`, or with `rows_only` every step split by rows or pixels (as the int8 kernels
+/// split, and for comparison).
 fn splits(program: &Program, threads: usize, rows_only: bool) -> Vec<StepSplit> {
     let n = threads.max(1);
     let net = &program.network;
@@ -148,9 +151,9 @@ fn chain_split(program: &Program, step: usize, c: &Chain, n: usize) -> StepSplit
     StepSplit { step, what, split, macs, busiest: max_share(b.ho(), n, rows) }
 }
 
-/// The splits as a table, with the whole network's balance.
-pub fn report(program: &Program, threads: usize) -> String {
-    let splits = work_split(program, threads);
+/// The splits as a table, with the whole network's balance (`int8` as in `work_split`).
+pub fn report(program: &Program, threads: usize, int8: bool) -> String {
+    let splits = work_split(program, threads, int8);
     let mut out = format!("Work split on {threads} threads (forward_parallel):\n");
     let _ = writeln!(out, "{:<5} {:<42} {:<40} {:>13} {:>8}", "Step", "What", "Split", "Busiest MACs", "Balance");
     for s in &splits {
@@ -189,10 +192,10 @@ mod tests {
     #[test]
     fn one_thread_is_balanced_and_late_blocks_split_channels_on_many() {
         let program = crate::compile_str("v.yaml", "name: V\nresolution: 224\n").unwrap();
-        for s in work_split(&program, 1) {
+        for s in work_split(&program, 1, false) {
             assert_eq!(s.macs, s.busiest, "{s:?}");
         }
-        let on16 = work_split(&program, 16);
+        let on16 = work_split(&program, 16, false);
         // 7x7 and 14x14 blocks have fewer than 2 rows a thread: channels.
         let seven = on16.iter().find(|s| s.what.starts_with("features.16 ")).unwrap();
         assert!(seven.split.starts_with("channels"), "{seven:?}");
@@ -203,5 +206,10 @@ mod tests {
         for s in &on16 {
             assert!(s.busiest * 16 >= s.macs && s.busiest <= s.macs + s.macs / 2, "{s:?}");
         }
+        // The int8 kernels split every block by rows.
+        let int8 = work_split(&program, 16, true);
+        let seven = int8.iter().find(|s| s.what.starts_with("features.16 ")).unwrap();
+        assert!(seven.split.starts_with("rows"), "{seven:?}");
+        assert!(seven.busiest > on16.iter().find(|s| s.what.starts_with("features.16 ")).unwrap().busiest);
     }
 }

@@ -91,7 +91,7 @@ fn cmd_summary(args: &[String]) -> Result<(), Error> {
     let mut text = summary(&compiled.program, compiled.int8.as_ref().map(|(q, _)| q));
     if let Some(n) = threads {
         text.push('\n');
-        text.push_str(&mobilenet_compiler::work_split::report(&compiled.program, n));
+        text.push_str(&mobilenet_compiler::work_split::report(&compiled.program, n, compiled.int8.is_some()));
     }
     print(&text)
 }
