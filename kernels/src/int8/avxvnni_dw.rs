@@ -75,12 +75,13 @@ pub(crate) unsafe fn dw_band(
             // Vector j's lanes in the packed arrays (`dw_lane`): 8 from here, for the 32-channel
             // half of a group of 64 that `c0` starts.
             let lane0 = c0 / 64 * 64 + c0 % 64 / 32 * 8;
-            let (mut init, mut rq) = ([zero; 4], [Requant8::of(zero, zero, zero, q); 4]);
             // Loops, not `map`: a closure would build them out of line, through memory.
+            let (mut init, mut rq) = ([zero; 4], [requant(q, lane0); 4]);
             for j in 0..4 {
                 let at = lane0 + 16 * j;
-                let m = _mm256_loadu_si256(q.m.as_ptr().add(at).cast());
-                rq[j] = Requant8::of(m, zero, _mm256_loadu_si256(q.shift.as_ptr().add(at).cast()), q);
+                if j > 0 {
+                    rq[j] = requant(q, at);
+                }
                 let mut corr = zero;
                 for tq in &taps.upper {
                     corr = _mm256_dpbusd_avx_epi32(corr, zv, tq[j]);
@@ -110,6 +111,20 @@ pub(crate) unsafe fn dw_band(
             c0 += 32;
         }
     }
+}
+
+/// The `Requant8` of the 8 lanes of the packed per-channel arrays from `at`.
+///
+/// # Safety
+/// The CPU has the features; the arrays hold those lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,avxvnni")]
+unsafe fn requant(q: &QConv, at: usize) -> Requant8 {
+    // SAFETY: the caller's contract.
+    let (m, shift) = unsafe {
+        (_mm256_loadu_si256(q.m.as_ptr().add(at).cast()), _mm256_loadu_si256(q.shift.as_ptr().add(at).cast()))
+    };
+    Requant8::of(m, _mm256_setzero_si256(), shift, q)
 }
 
 /// One output row (`PAIR`: two, the second at `o1`) of one group, pixel by pixel: each pixel

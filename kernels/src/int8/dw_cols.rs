@@ -36,11 +36,15 @@ pub(super) fn row_passes(
     zero_row: *const u8,
     mut pass: impl FnMut(usize, &Src, bool),
 ) {
-    let mut r = 0;
+    let (mut r, mut checked) = (0, None);
     while r < rows.len() {
-        let a = dw_rows(rows[r], w_in, c, q);
+        // Row `r`, checked already where it was the row below the last one.
+        let a = checked.take().unwrap_or_else(|| dw_rows(rows[r], w_in, c, q));
         let below = (stride == 1 && r + 1 < rows.len()).then(|| dw_rows(rows[r + 1], w_in, c, q));
         let pair = below.filter(|b| b[0] == a[1] && b[1] == a[2]);
+        if pair.is_none() {
+            checked = below;
+        }
         // A lone row's fourth quad row meets zero taps: any row does.
         let quad = [a[0], a[1], a[2], pair.map_or(a[2], |b| b[2])];
         let src = Src {

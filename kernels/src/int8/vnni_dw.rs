@@ -318,25 +318,11 @@ unsafe fn tail_pass<const P: usize, const S2: bool, const PAIR: bool, const NARR
         let mut cur = tail_col::<P>(g, s, first(0), stride, len);
         for k in 0..g.wo.div_ceil(P) {
             let next = tail_col::<P>(g, s, first(k + 1), stride, len);
-            let mut w1 = [_mm512_setzero_si512(); 4];
-            let mut w2 = [_mm512_setzero_si512(); 4];
-            for j in 0..4 {
-                // One pixel is `8 / P` 64-bit lanes.
-                if P == 4 {
-                    w2[j] = if S2 {
-                        _mm512_alignr_epi64::<2>(next[j], cur[j])
-                    } else {
-                        _mm512_alignr_epi64::<4>(next[j], cur[j])
-                    };
-                    w1[j] = _mm512_alignr_epi64::<2>(next[j], cur[j]);
-                } else {
-                    w2[j] = if S2 { _mm512_alignr_epi64::<4>(next[j], cur[j]) } else { next[j] };
-                    w1[j] = _mm512_alignr_epi64::<4>(next[j], cur[j]);
-                }
-            }
-            if S2 {
-                w1 = tail_col::<P>(g, s, first(k) + 1, stride, len);
-            }
+            let (w1, w2) = if S2 {
+                (tail_col::<P>(g, s, first(k) + 1, stride, len), shifted::<P>(&cur, &next, 1))
+            } else {
+                (shifted::<P>(&cur, &next, 1), shifted::<P>(&cur, &next, 2))
+            };
             let (a, b) = sums::<PAIR>(g, [&cur, &w1, &w2]);
             let count = P.min(g.wo - k * P);
             let at = k * P * c;
@@ -347,6 +333,23 @@ unsafe fn tail_pass<const P: usize, const S2: bool, const PAIR: bool, const NARR
             cur = next;
         }
     }
+}
+
+/// `cur`'s column quads shifted down by `n` (1 or 2) of their `P` pixels, `next`'s first
+/// pixels shifting in.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn shifted<const P: usize>(cur: &[__m512i; 4], next: &[__m512i; 4], n: usize) -> [__m512i; 4] {
+    let mut w = *next;
+    for (v, &c) in w.iter_mut().zip(cur) {
+        // One pixel is `8 / P` 64-bit lanes; two of two pixels are all of `next`.
+        *v = match (P, n) {
+            (4, 1) => _mm512_alignr_epi64::<2>(*v, c),
+            (4, _) | (_, 1) => _mm512_alignr_epi64::<4>(*v, c),
+            _ => *v,
+        };
+    }
+    w
 }
 
 /// The column quads of `P` pixels, `stride` apart from `ix0`, each `len` bytes in its own
@@ -363,31 +366,23 @@ unsafe fn tail_col<const P: usize>(g: &Group, s: &Src, ix0: isize, stride: isize
         let at = |p: isize| {
             let ix = ix0 + p * stride;
             let inside = (0..g.w_in).contains(&ix);
-            (s.ptr[i].wrapping_offset(ix * s.step[i]), if inside { (1u64 << len) - 1 } else { 0 })
+            (s.ptr[i].wrapping_offset(ix * s.step[i]).cast(), if inside { (1u64 << len) - 1 } else { 0 })
         };
+        let [(a0, m0), (a1, m1)] = [at(0), at(1)];
         // SAFETY: the bytes loaded lie in pixels inside the row (the caller's contract); the
         // masked-off ones are not read, wherever the wrapped pointer points.
         unsafe {
             if P == 4 {
+                let [(a2, m2), (a3, m3)] = [at(2), at(3)];
                 let z = _mm512_castsi512_si128(g.zv);
-                let part = |p: isize| {
-                    let (a, m) = at(p);
-                    (a, m as __mmask16)
-                };
-                let (a0, m0) = part(0);
-                let (a1, m1) = part(1);
-                let (a2, m2) = part(2);
-                let (a3, m3) = part(3);
-                let mut r = _mm512_castsi128_si512(_mm_mask_loadu_epi8(z, m0, a0.cast()));
-                r = _mm512_inserti32x4::<1>(r, _mm_mask_loadu_epi8(z, m1, a1.cast()));
-                r = _mm512_inserti32x4::<2>(r, _mm_mask_loadu_epi8(z, m2, a2.cast()));
-                *v = _mm512_inserti32x4::<3>(r, _mm_mask_loadu_epi8(z, m3, a3.cast()));
+                let mut r = _mm512_castsi128_si512(_mm_mask_loadu_epi8(z, m0 as __mmask16, a0));
+                r = _mm512_inserti32x4::<1>(r, _mm_mask_loadu_epi8(z, m1 as __mmask16, a1));
+                r = _mm512_inserti32x4::<2>(r, _mm_mask_loadu_epi8(z, m2 as __mmask16, a2));
+                *v = _mm512_inserti32x4::<3>(r, _mm_mask_loadu_epi8(z, m3 as __mmask16, a3));
             } else {
                 let z = _mm512_castsi512_si256(g.zv);
-                let (a0, m0) = at(0);
-                let (a1, m1) = at(1);
-                let r = _mm512_castsi256_si512(_mm256_mask_loadu_epi8(z, m0 as __mmask32, a0.cast()));
-                *v = _mm512_inserti64x4::<1>(r, _mm256_mask_loadu_epi8(z, m1 as __mmask32, a1.cast()));
+                let r = _mm512_castsi256_si512(_mm256_mask_loadu_epi8(z, m0 as __mmask32, a0));
+                *v = _mm512_inserti64x4::<1>(r, _mm256_mask_loadu_epi8(z, m1 as __mmask32, a1));
             }
         }
     }
