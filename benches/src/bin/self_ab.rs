@@ -1,13 +1,14 @@
 //! Ours against ours, A/B in one process, alternating round by round, medians of per-round
 //! medians, as markdown tables:
 //!
-//! - shape-constant kernels against the run-time-shaped ones (`Arena::set_specialized`): the
-//!   whole forward pass at 1 and 2 threads, and every step at 1 thread (timed between the
-//!   `forward_inspect` callbacks that follow each `features.N` stage; the last row is pooling
-//!   and the classifier);
+//! - shape-constant kernels against the run-time-shaped ones (`Arena::set_specialized`), for
+//!   v2 1.0-224 and 0.35-96 in f32 and, with `--features bench`, v2 1.0-224 in int8 on the
+//!   CPU's int8 kernels: the whole forward pass at 1 and 2 threads, and every step at 1 thread
+//!   (timed between the `forward_inspect` callbacks that follow each `features.N` stage; the
+//!   last row is pooling and the classifier);
 //! - `forward_batch` of 8 images against 8 `forward`s, one thread.
 //!
-//! `cargo run --release -p mobilenet-benches --bin self_ab [-- ROUNDS]`
+//! `cargo run --release -p mobilenet-benches [--features bench] --bin self_ab [-- ROUNDS]`
 #![forbid(unsafe_code)]
 
 use std::time::Instant;
@@ -15,13 +16,17 @@ use std::time::Instant;
 use mobilenet_benches::{median, MobileNetV2, MobileNetV2Tiny, TINY, V2};
 use mobilenet_runtime::{Arena, Threads};
 
+// Behind `bench`, like `int8_ab`: CI never builds (and calibrates) this 1.0-224 model.
+#[cfg(feature = "bench")]
+mobilenet_runtime::mobilenet!("specs/v2_int8.yaml");
+
 const ITERS: usize = 20;
 
 /// Per-round medians of whole passes, `[dyn, specialized]`.
 type Whole = [Vec<f64>; 2];
 
 macro_rules! ab {
-    ($model:ident, $case:expr, $rounds:expr) => {{
+    ($model:ident, $case:expr, $title:expr, $rounds:expr) => {{
         let model = $model::new();
         let input = $case.fixture().input_nhwc;
         let mut logits = vec![0.0f32; $model::NUM_CLASSES];
@@ -73,7 +78,7 @@ macro_rules! ab {
                 }
             }
         }
-        println!("\n### {} ({} rounds x {ITERS} iterations, medians)\n", $case.group, $rounds);
+        println!("\n### {} ({} rounds x {ITERS} iterations, medians)\n", $title, $rounds);
         println!("| pass | threads | run-time shapes | shape-constant | shape-constant / run-time |");
         println!("| --- | ---: | ---: | ---: | ---: |");
         for (t, w) in whole.iter().enumerate() {
@@ -125,8 +130,10 @@ macro_rules! ab {
 fn main() {
     let rounds: usize = std::env::args().nth(1).map_or(11, |r| r.parse().expect("ROUNDS: a number"));
     println!("CPU: {}", cpu_name());
-    ab!(MobileNetV2, V2, rounds);
-    ab!(MobileNetV2Tiny, TINY, rounds);
+    ab!(MobileNetV2, V2, V2.group, rounds);
+    ab!(MobileNetV2Tiny, TINY, TINY.group, rounds);
+    #[cfg(feature = "bench")]
+    ab!(MobileNetV2Int8, V2, "v2 1.0-224 int8 (`specs/v2_int8.yaml`)", rounds);
 }
 
 fn cpu_name() -> String {

@@ -91,18 +91,24 @@ fn digits_int8_entry_points_and_isas_agree() {
     }
     // Every int8 path: each ISA with VNNI and AMX, VNNI only, neither.
     let choices = [(true, true), (true, false), (false, false)];
+    // And both kernel forms: shape-constant instances and the run-time-shaped ones.
     for (isa, (vnni, amx)) in Isa::supported().into_iter().flat_map(|isa| choices.map(|c| (isa, c))) {
-        for n in [2, 3] {
+        for (n, specialized) in [(2, true), (3, true), (2, false)] {
             let mut threads = Threads::new(n);
             let mut par = DigitsNetInt8::arena_for(&threads);
             assert!(par.set_isa(isa));
             par.set_vnni(vnni);
             par.set_amx(amx);
+            par.set_specialized(specialized);
             let mut got = vec![0.0f32; 8 * K];
             for (x, out) in inputs.chunks_exact(IMAGE_LEN).zip(got.chunks_exact_mut(K)) {
                 model.forward_parallel(&mut threads, &mut par, x, out).unwrap();
             }
-            assert_eq!(bits(&got), bits(&want), "{isa:?}, VNNI {vnni}, AMX {amx}, {n} threads");
+            assert_eq!(
+                bits(&got),
+                bits(&want),
+                "{isa:?}, VNNI {vnni}, AMX {amx}, {n} threads, specialized {specialized}"
+            );
         }
     }
     let mut batch_arena = DigitsNetInt8::arena_batch(8);

@@ -7,12 +7,14 @@
 //! (`tmm0..tmm3`), two pixel tiles (`tmm4`, `tmm5`) and two weight tiles (`tmm6`, `tmm7`), all
 //! 16 rows x 64 bytes, over the input's whole 64-level chunks. The sums go to memory, where the
 //! VNNI kernel (`vnni::pointwise_amx`) adds the bias and the last `k % 64` inputs and
-//! requantizes them. Everything else on this path is the VNNI kernels' (`isa::Amx`).
+//! requantizes them. Everything else on this path is the VNNI kernels' (`isa::Vnni` with `amx`
+//! set: the AMX path runs the VNNI path's block instances, which choose per call).
 //!
 //! Linux hands a process the AMX state only on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`);
 //! `has_amx` makes it once. Tile instructions are inline assembly: Rust's AMX intrinsics are
 //! not stable.
 
+use super::isa::PwShape;
 use super::vnni;
 use super::{QConv, QShortcut};
 use core::arch::asm;
@@ -148,28 +150,31 @@ pub(super) unsafe fn block<const PB: usize, const TB: usize>(
     }
 }
 
-/// `conv::pointwise` with AMX for the inputs' whole 64-level chunks of every 16 pixels, VNNI
-/// for the rest: the same operands and results.
+/// `conv::pointwise`: where `allowed`, with AMX for the inputs' whole 64-level chunks of every
+/// 16 pixels and VNNI for the rest; otherwise (or when the layer has no whole chunk or 16
+/// pixels) VNNI alone (`vnni::pointwise_amx`). The same operands and results.
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW, VL and VNNI, and `has_amx()`; operands as `vnni::pointwise`.
+/// The CPU has AVX-512F, BW, VL and VNNI, and with `allowed` `has_amx()`; operands as
+/// `vnni::pointwise_amx`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn pointwise(
+pub(crate) unsafe fn pointwise<S: PwShape>(
     x: &[u8],
-    k: usize,
-    n: usize,
+    s: S,
     q: &QConv,
     res: Option<(&[u8], QShortcut)>,
     out: &mut [u8],
+    allowed: bool,
 ) {
-    let amx = k >= 64 && out.len() / n >= 16;
+    let (k, n) = (s.k(), s.n());
+    let amx = allowed && k >= 64 && out.len() / n >= 16;
     // SAFETY: the caller's contract.
     unsafe {
         if amx {
             configure();
         }
-        vnni::pointwise_amx(x, k, n, q, res, out, amx);
+        vnni::pointwise_amx(x, s, q, res, out, amx);
         if amx {
             release();
         }

@@ -17,6 +17,7 @@
 //! kernels too (`avxvnni`), which form the tiles' dot products with `vpdpbusd` instead (`Dot8`).
 
 use super::conv::{dw_rows, group};
+use super::isa::{DwShape, PwShape};
 use super::{dw_lane, QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -286,16 +287,9 @@ pub(super) unsafe fn finish(
 /// whole tiles of 16 channels (and its shortcut's multipliers too).
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn pointwise(
-    x: &[u8],
-    k: usize,
-    n: usize,
-    q: &QConv,
-    res: Option<(&[u8], QShortcut)>,
-    out: &mut [u8],
-) {
+pub(crate) unsafe fn pointwise<S: PwShape>(x: &[u8], s: S, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
     // SAFETY: the caller's contract.
-    unsafe { pointwise_with::<Madd>(x, k, n, q, res, out) }
+    unsafe { pointwise_with::<Madd, S>(x, s, q, res, out) }
 }
 
 /// `conv::pointwise` in tiles of 16 channels by 6 and 4 (`D::WIDE`), 2 or 1 pixels.
@@ -303,14 +297,14 @@ pub(crate) unsafe fn pointwise(
 /// # Safety
 /// As `pointwise`, with `D`'s features; inlined into a function that has them.
 #[inline(always)]
-pub(super) unsafe fn pointwise_with<D: Dot8>(
+pub(super) unsafe fn pointwise_with<D: Dot8, S: PwShape>(
     x: &[u8],
-    k: usize,
-    n: usize,
+    s: S,
     q: &QConv,
     res: Option<(&[u8], QShortcut)>,
     out: &mut [u8],
 ) {
+    let (k, n) = (s.k(), s.n());
     let pixels = out.len() / n;
     let (tiles, k4) = (n.div_ceil(16), k.div_ceil(4));
     assert!(x.len() >= pixels * k && q.weight.len() >= tiles * k4 * 64, "internal error: pointwise operands");
@@ -461,15 +455,8 @@ pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, ou
 /// As `dw_row`, for each row.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn dw_band(
-    rows: &[[Option<&[u8]>; 3]],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
+pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
+    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
     // SAFETY: the caller's contract, row by row.
     super::conv::by_rows(rows, out, |src, o| unsafe { dw_row(src, w_in, c, stride, pad_l, q, o) })
 }

@@ -11,6 +11,7 @@
 
 use super::avx2::{linear_with, pointwise_with, Dot8};
 use super::conv::group;
+use super::isa::PwShape;
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -69,16 +70,9 @@ unsafe fn dpbusd<const R: usize>(x: *const u8, k: usize, w: *const i8) -> [[__m2
 /// padded to whole tiles of 16 channels (and its shortcut's multipliers too).
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
-pub(crate) unsafe fn pointwise(
-    x: &[u8],
-    k: usize,
-    n: usize,
-    q: &QConv,
-    res: Option<(&[u8], QShortcut)>,
-    out: &mut [u8],
-) {
+pub(crate) unsafe fn pointwise<S: PwShape>(x: &[u8], s: S, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
     // SAFETY: the caller's contract.
-    unsafe { pointwise_with::<Dpbusd>(x, k, n, q, res, out) }
+    unsafe { pointwise_with::<Dpbusd, S>(x, s, q, res, out) }
 }
 
 /// `conv::linear` with `vpdpbusd`: the same operands and results.

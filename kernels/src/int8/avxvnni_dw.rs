@@ -11,6 +11,7 @@
 
 use super::avx2::{store_bytes, Requant8};
 use super::dw_cols::{row_passes, Src, Taps};
+use super::isa::DwShape;
 use super::QConv;
 use core::arch::x86_64::*;
 
@@ -41,15 +42,8 @@ struct Align32([u8; 32]);
 /// per-channel arrays padded to whole groups of 64.
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
-pub(crate) unsafe fn dw_band(
-    rows: &[[Option<&[u8]>; 3]],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
+pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
+    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
     let wo = out.len() / rows.len().max(1) / c;
     assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
     assert!(pad_l <= 2 && w_in > 0, "internal error: depthwise padding");

@@ -146,10 +146,11 @@ pub(crate) fn dw_row(
 /// row `ky` reads image row `top + ky - 1` (tap column `kx` of output column `ox`: image column
 /// `2 * ox + kx - pad_l`): `STEM_K` bytes a pixel, 27 levels `[ky][kx][ci]` (padding at the
 /// image's zero point) and a zero, so that every group of 4 is whole. Each image value is
-/// quantized once per call (`O::quantize`).
+/// quantized once per call (`o.quantize`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn stem_patches<O: Ops + ?Sized>(
+pub(crate) fn stem_patches<O: Ops>(
+    o: O,
     img: Image,
     img_h: usize,
     img_w: usize,
@@ -176,7 +177,7 @@ pub(crate) fn stem_patches<O: Ops + ?Sized>(
         let dst = &mut wr[skip * 3..(skip + end - start) * 3];
         let src = (iy * img_w + start) * 3..(iy * img_w + end) * 3;
         match img {
-            Image::Floats { x, inverse_scale, zero_point } => O::quantize(&x[src], inverse_scale, zero_point, dst),
+            Image::Floats { x, inverse_scale, zero_point } => o.quantize(&x[src], inverse_scale, zero_point, dst),
             Image::Levels(l) => dst.copy_from_slice(&l[src]),
         }
     }

@@ -94,131 +94,194 @@ pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
     }
 }
 
-/// The kernels a path runs (pooling is the portable body on every path).
-pub(crate) trait Ops {
-    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
-    /// `conv::dw_row` for each row triple of `rows`, output row `r` at `out[r * wo * c..]`.
-    fn dw_band(
-        rows: &[[Option<&[u8]>; 3]],
-        w_in: usize,
-        c: usize,
-        stride: usize,
-        pad_l: usize,
-        q: &QConv,
-        out: &mut [u8],
-    );
-    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
-    /// `arith::quantize` of each of `x` into `out` (as long as `x`).
-    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]);
+/// A 1x1 layer's input (`k`) and output (`n`) channels: constants where the carrier is a
+/// generated block's shape type (`par::Expand`, `par::Project`), so that a kernel instantiated
+/// on it sees them as constants; values otherwise (`PwDims`).
+pub(crate) trait PwShape: Copy {
+    fn k(self) -> usize;
+    fn n(self) -> usize;
+}
 
-    /// One output row of the stem (3x3, stride 2, 3 channels in, `cout` out) over the `img_h x
+/// Run-time 1x1 shapes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PwDims {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl PwShape for PwDims {
+    #[inline(always)]
+    fn k(self) -> usize {
+        self.k
+    }
+
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.n
+    }
+}
+
+/// A depthwise layer's input width, channels, stride and left padding: constants or values,
+/// as `PwShape`.
+pub(crate) trait DwShape: Copy {
+    fn w_in(self) -> usize;
+    fn c(self) -> usize;
+    fn stride(self) -> usize;
+    fn pad_l(self) -> usize;
+}
+
+/// Run-time depthwise shapes (tests; blocks of run-time shapes use `par::Depthwise`).
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DwDims {
+    pub w_in: usize,
+    pub c: usize,
+    pub stride: usize,
+    pub pad_l: usize,
+}
+
+#[cfg(test)]
+impl DwShape for DwDims {
+    #[inline(always)]
+    fn w_in(self) -> usize {
+        self.w_in
+    }
+
+    #[inline(always)]
+    fn c(self) -> usize {
+        self.c
+    }
+
+    #[inline(always)]
+    fn stride(self) -> usize {
+        self.stride
+    }
+
+    #[inline(always)]
+    fn pad_l(self) -> usize {
+        self.pad_l
+    }
+}
+
+/// The kernels a path runs (pooling is the portable body on every path).
+pub(crate) trait Ops: Copy {
+    fn pointwise<S: PwShape>(self, x: &[u8], s: S, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]);
+    /// `conv::dw_row` for each row triple of `rows`, output row `r` at `out[r * wo * c..]`.
+    fn dw_band<S: DwShape>(self, rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]);
+    fn linear(self, x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]);
+    /// `arith::quantize` of each of `x` into `out` (as long as `x`).
+    fn quantize(self, x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]);
+
+    /// One output row of the stem (3x3, stride 2, 3 channels in, `s.n()` out) over the `img_h x
     /// img_w` image: tap row `ky` reads image row `top + ky - 1` (outside the image: padding),
     /// tap column `kx` of output column `ox` image column `2 * ox + kx - pad_l`. A 1x1
     /// convolution of the pixels' 27-level patches (`conv::stem_patches`, padded to 28 bytes:
     /// the weights, packed for 27 inputs in groups of 4, have a zero 28th).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn stem_row(
+    fn stem_row<S: PwShape>(
+        self,
         img: Image,
         img_h: usize,
         img_w: usize,
-        cout: usize,
+        s: S,
         top: usize,
         pad_l: usize,
         q: &QConv,
         out: &mut [u8],
     ) {
+        let cout = s.n();
+        debug_assert_eq!(s.k(), STEM_K);
         let wo = out.len() / cout;
         let mut patches = [0u8; STEM_PX * STEM_K];
         let mut ox0 = 0;
         while ox0 < wo {
             let n = STEM_PX.min(wo - ox0);
-            conv::stem_patches::<Self>(img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
+            conv::stem_patches(self, img, img_h, img_w, top, pad_l, ox0, n, q.input_zero, &mut patches);
             let (x, o) = (&patches[..n * STEM_K], &mut out[ox0 * cout..(ox0 + n) * cout]);
-            Self::pointwise(x, STEM_K, cout, q, None, o);
+            self.pointwise(x, s, q, None, o);
             ox0 += n;
         }
     }
 }
 
 /// The portable bodies.
+#[derive(Clone, Copy)]
 pub(crate) struct Plain;
 
 impl Ops for Plain {
     #[inline(always)]
-    fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
-        conv::pointwise(x, k, n, q, res, out)
+    fn pointwise<S: PwShape>(self, x: &[u8], s: S, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+        conv::pointwise(x, s.k(), s.n(), q, res, out)
     }
 
     #[inline(always)]
-    fn dw_band(
-        rows: &[[Option<&[u8]>; 3]],
-        w_in: usize,
-        c: usize,
-        stride: usize,
-        pad_l: usize,
-        q: &QConv,
-        out: &mut [u8],
-    ) {
+    fn dw_band<S: DwShape>(self, rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
+        let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
         conv::by_rows(rows, out, |src, o| conv::dw_row(src, w_in, c, stride, pad_l, q, o))
     }
 
     #[inline(always)]
-    fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+    fn linear(self, x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
         conv::linear(x, k, classes, q, out)
     }
 
     #[inline(always)]
-    fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+    fn quantize(self, x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
         conv::quantize(x, inverse_scale, zero_point, out)
     }
 }
 
-/// An `Ops` whose methods call the named modules' kernels (`$name`'s doc names the features).
+/// An `Ops` whose methods call the named modules' kernels (`$name`'s doc names the features);
+/// a `pointwise` with an extra argument gets the named field of the type.
 macro_rules! simd_ops {
+    (@type $(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name;
+    };
+    (@type $(#[$doc:meta])* $name:ident $field:ident: $ty:ty) => {
+        $(#[$doc])*
+        #[cfg(target_arch = "x86_64")]
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name {
+            pub $field: $ty,
+        }
+    };
     (
-        $(#[$doc:meta])* $name:ident,
-        pointwise: $pw:ident,
+        $(#[$doc:meta])* $name:ident $({ $field:ident: $ty:ty })?,
+        pointwise: $pw:ident $(($arg:ident))?,
         dw_band: $dw:ident,
         linear: $lin:ident,
         quantize: $quant:ident
     ) => {
-        $(#[$doc])*
-        #[cfg(target_arch = "x86_64")]
-        pub(crate) struct $name;
+        simd_ops!(@type $(#[$doc])* $name $($field: $ty)?);
 
         // SAFETY (every method): see the type: the CPU has the features. The packed operands
         // are the compiler's.
         #[cfg(target_arch = "x86_64")]
         impl Ops for $name {
             #[inline(always)]
-            fn pointwise(x: &[u8], k: usize, n: usize, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
+            fn pointwise<S: PwShape>(self, x: &[u8], s: S, q: &QConv, res: Option<(&[u8], QShortcut)>, out: &mut [u8]) {
                 // SAFETY: see above.
-                unsafe { super::$pw::pointwise(x, k, n, q, res, out) }
+                unsafe { super::$pw::pointwise(x, s, q, res, out $(, self.$arg)?) }
             }
 
             #[inline(always)]
-            fn dw_band(
-                rows: &[[Option<&[u8]>; 3]],
-                w_in: usize,
-                c: usize,
-                stride: usize,
-                pad_l: usize,
-                q: &QConv,
-                out: &mut [u8],
-            ) {
+            fn dw_band<S: DwShape>(self, rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
                 // SAFETY: see above.
-                unsafe { super::$dw::dw_band(rows, w_in, c, stride, pad_l, q, out) }
+                unsafe { super::$dw::dw_band(rows, s, q, out) }
             }
 
             #[inline(always)]
-            fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
+            fn linear(self, x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
                 // SAFETY: see above.
                 unsafe { super::$lin::linear(x, k, classes, q, out) }
             }
 
             #[inline(always)]
-            fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
+            fn quantize(self, x: &[f32], inverse_scale: f32, zero_point: i32, out: &mut [u8]) {
                 // SAFETY: see above.
                 unsafe { super::$quant::quantize(x, inverse_scale, zero_point, out) }
             }
@@ -237,9 +300,8 @@ simd_ops!(
 );
 simd_ops!(
     /// 256-bit `vpdpbusd` kernels (`avxvnni`; the image quantization is AVX2's), needing AVX2,
-    /// FMA and AVX-VNNI. Only the AVX-VNNI
-    /// entry points (`on_avxvnni`), which run only when `path` chose `Path::AvxVnni`,
-    /// instantiate kernels with it.
+    /// FMA and AVX-VNNI. Only the AVX-VNNI entry points (`on_avxvnni`), which run only when
+    /// `path` chose `Path::AvxVnni`, instantiate kernels with it.
     AvxVnni,
     pointwise: avxvnni,
     dw_band: avxvnni_dw,
@@ -247,21 +309,12 @@ simd_ops!(
     quantize: avx2
 );
 simd_ops!(
-    /// The VNNI kernels with AMX tiles for the 1x1 convolutions (`amx::pointwise`), needing
-    /// AVX-512 F, BW, VL, VNNI and `amx::has_amx()`. Only the AMX entry points (`on_amx`), which
-    /// run only when `path` chose `Path::Amx`, instantiate kernels with it.
-    Amx,
-    pointwise: amx,
-    dw_band: vnni_dw,
-    linear: vnni,
-    quantize: vnni
-);
-simd_ops!(
-    /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI. Only the VNNI entry
-    /// points (`on_vnni`), which run only when `path` chose `Path::Vnni`, instantiate kernels
-    /// with it.
-    Vnni,
-    pointwise: vnni,
+    /// `vpdpbusd` kernels (`vnni`), needing AVX-512 F, BW, VL and VNNI; with `amx`, AMX tiles
+    /// for the 1x1 convolutions (`amx::pointwise`), needing `amx::has_amx()` too. Only the VNNI
+    /// entry points (`on_vnni`), which run only when `path` chose `Path::Vnni` or `Path::Amx`
+    /// (`amx` set for the latter only), instantiate kernels with it.
+    Vnni { amx: bool },
+    pointwise: amx(amx),
     dw_band: vnni_dw,
     linear: vnni,
     quantize: vnni
@@ -295,17 +348,17 @@ mod tests {
             let want: Vec<u8> = v.iter().map(|&f| super::super::arith::quantize(f, inv, zp)).collect();
             let mut got = vec![0u8; v.len()];
             if avx2 {
-                Avx2::quantize(&v, inv, zp, &mut got);
+                Avx2.quantize(&v, inv, zp, &mut got);
                 assert_eq!(got, want, "AVX2: {v:?} * {inv} + {zp}");
             }
             if avx2 && has_avx_vnni() {
                 got.fill(0);
-                AvxVnni::quantize(&v, inv, zp, &mut got);
+                AvxVnni.quantize(&v, inv, zp, &mut got);
                 assert_eq!(got, want, "AVX-VNNI: {v:?} * {inv} + {zp}");
             }
             if has_avx512_vnni() {
                 got.fill(0);
-                Vnni::quantize(&v, inv, zp, &mut got);
+                Vnni { amx: false }.quantize(&v, inv, zp, &mut got);
                 assert_eq!(got, want, "VNNI: {v:?} * {inv} + {zp}");
             }
         }
@@ -348,26 +401,26 @@ mod tests {
             let m_res: Vec<i32> = (0..tiles * 16).map(|_| (next() % (1 << 30)) as i32).collect();
             let res = (case % 2 == 1).then(|| (&levels[..], QShortcut { zero: (next() % 256) as i32, m: &m_res }));
             let mut want = vec![0u8; pixels * n];
-            Plain::pointwise(&x, k, n, &q, res, &mut want);
+            Plain.pointwise(&x, PwDims { k, n }, &q, res, &mut want);
             let mut got = vec![0u8; pixels * n];
             let what = format!("case {case}: k {k} n {n} pixels {pixels} residual {}", res.is_some());
             if avx2 {
-                Avx2::pointwise(&x, k, n, &q, res, &mut got);
+                Avx2.pointwise(&x, PwDims { k, n }, &q, res, &mut got);
                 assert_eq!(got, want, "AVX2, {what}");
             }
             if avx2 && has_avx_vnni() {
                 got.fill(0);
-                AvxVnni::pointwise(&x, k, n, &q, res, &mut got);
+                AvxVnni.pointwise(&x, PwDims { k, n }, &q, res, &mut got);
                 assert_eq!(got, want, "AVX-VNNI, {what}");
             }
             if has_avx512_vnni() {
                 got.fill(0);
-                Vnni::pointwise(&x, k, n, &q, res, &mut got);
+                Vnni { amx: false }.pointwise(&x, PwDims { k, n }, &q, res, &mut got);
                 assert_eq!(got, want, "VNNI, {what}");
             }
             if has_avx512_vnni() && super::super::amx::has_amx() {
                 got.fill(0);
-                Amx::pointwise(&x, k, n, &q, res, &mut got);
+                Vnni { amx: true }.pointwise(&x, PwDims { k, n }, &q, res, &mut got);
                 assert_eq!(got, want, "AMX, {what}");
             }
         }
@@ -428,24 +481,24 @@ mod tests {
                 })
                 .collect();
             let mut want = vec![0u8; band * wo * c];
-            Plain::dw_band(&src, w_in, c, stride, pad_l, &q, &mut want);
+            Plain.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut want);
             let mut got = vec![0u8; band * wo * c];
             if avx2 {
-                Avx2::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
+                Avx2.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
                 assert_eq!(got, want, "AVX2, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if avx2 && has_avx_vnni() {
                 got.fill(0);
-                AvxVnni::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
+                AvxVnni.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
                 assert_eq!(got, want, "AVX-VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if has_avx512_vnni() {
                 got.fill(0);
-                Vnni::dw_band(&src, w_in, c, stride, pad_l, &q, &mut got);
+                Vnni { amx: false }.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
                 assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in} band {band}");
                 // One row on its own.
                 got.fill(0);
-                Vnni::dw_band(&src[..1], w_in, c, stride, pad_l, &q, &mut got[..wo * c]);
+                Vnni { amx: false }.dw_band(&src[..1], DwDims { w_in, c, stride, pad_l }, &q, &mut got[..wo * c]);
                 assert_eq!(got[..wo * c], want[..wo * c], "VNNI row, case {case}");
             }
         }

@@ -9,10 +9,14 @@
 //! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`, its depthwise `vnni_dw`), with
 //! AMX tiles for the 1x1 convolutions where it has AMX-INT8 (`amx`), or AVX-VNNI (`avxvnni`,
 //! 256-bit, its depthwise `avxvnni_dw`); `vpmaddwd` kernels on AVX2 (`avx2`). The block entry
-//! point takes a block's shapes as a `BlockShape` type, so each block's band loop sees its
-//! shapes as constants; the 1x1 and depthwise kernels it calls are one instance per ISA, shapes
-//! passed at run time. Every kernel reproduces the compiler's int8 reference interpreter bit
-//! for bit.
+//! point takes a block's shapes as a `BlockShape` type. On the VNNI (and AMX) and AVX-VNNI
+//! paths each block is one instance whose band loop, 1x1 and stem loops (`isa::PwShape`) and
+//! depthwise (`isa::DwShape`) see its shapes as constants; so do standalone 1x1 layers
+//! (`par_pointwise8`). The innermost 1x1 register tile (`vnni::tile`, one instance per tile
+//! shape) takes `k` at run time: a constant `k` there measured no faster. The AVX2 path (slower
+//! than f32 wherever it runs) and, on x86-64, the portable one run one run-time-shaped instance
+//! for every block; `Cpu::specialized` off selects run-time-shaped instances on every path.
+//! Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
 //!
 //! Layouts (the compiler packs them): the stem (over its input patches, `k` ordered `[ky][kx]
 //! [ci]`), 1x1 convolutions and the classifier in tiles of 16 output channels, `[k / 4][16][4]`,

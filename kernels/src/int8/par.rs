@@ -3,8 +3,10 @@
 //! stem and of blocks, pixels of 1x1 layers, tiles of 16 classes of the classifier). Splits
 //! never change an output's arithmetic: every thread count gives the same bits.
 
-use super::conv::avg_pool;
-use super::isa::{path, Ops, Path, Plain};
+use super::conv::{avg_pool, STEM_K};
+use super::isa::{path, DwShape, Ops, Path, Plain, PwDims, PwShape};
+#[cfg(target_arch = "x86_64")]
+use super::isa::{Avx2, AvxVnni, Vnni};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
 use crate::block::{BlockDims, BlockShape};
 use crate::dispatch::check;
@@ -45,6 +47,97 @@ impl Dims for BlockDims {
     }
 }
 
+/// A block's expand (`cin` to `hidden` channels), constants when the block's are.
+#[derive(Clone, Copy)]
+struct Expand<D>(D);
+
+impl<D: Dims> PwShape for Expand<D> {
+    #[inline(always)]
+    fn k(self) -> usize {
+        self.0.get().cin
+    }
+
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.0.get().hidden
+    }
+}
+
+/// A block's stem as a 1x1 convolution of `STEM_K`-level patches to `hidden` channels,
+/// constants when the block's shapes are.
+#[derive(Clone, Copy)]
+struct Stem<D>(D);
+
+impl<D: Dims> PwShape for Stem<D> {
+    #[inline(always)]
+    fn k(self) -> usize {
+        STEM_K
+    }
+
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.0.get().hidden
+    }
+}
+
+/// A block's project (`hidden` to `cout` channels), constants when the block's are.
+#[derive(Clone, Copy)]
+struct Project<D>(D);
+
+impl<D: Dims> PwShape for Project<D> {
+    #[inline(always)]
+    fn k(self) -> usize {
+        self.0.get().hidden
+    }
+
+    #[inline(always)]
+    fn n(self) -> usize {
+        self.0.get().cout
+    }
+}
+
+/// A block's depthwise, constants when the block's shapes are.
+#[derive(Clone, Copy)]
+struct Depthwise<D>(D);
+
+impl<D: Dims> DwShape for Depthwise<D> {
+    #[inline(always)]
+    fn w_in(self) -> usize {
+        self.0.get().w
+    }
+
+    #[inline(always)]
+    fn c(self) -> usize {
+        self.0.get().hidden
+    }
+
+    #[inline(always)]
+    fn stride(self) -> usize {
+        self.0.get().stride
+    }
+
+    #[inline(always)]
+    fn pad_l(self) -> usize {
+        self.0.get().pad().1
+    }
+}
+
+/// A standalone 1x1 layer's constant shapes (`par_pointwise8`).
+#[derive(Clone, Copy)]
+struct ConstPw<const K: usize, const N: usize>;
+
+impl<const K: usize, const N: usize> PwShape for ConstPw<K, N> {
+    #[inline(always)]
+    fn k(self) -> usize {
+        K
+    }
+
+    #[inline(always)]
+    fn n(self) -> usize {
+        N
+    }
+}
+
 /// The kernels compiled with a path's target features.
 macro_rules! isa_entries {
     ($module:ident, $features:literal, $ops:ty) => {
@@ -56,6 +149,7 @@ macro_rules! isa_entries {
             /// The CPU has the module's features; operands as `block_rows`.
             #[target_feature(enable = $features)]
             pub(super) unsafe fn block<D: Dims>(
+                o: $ops,
                 d: D,
                 p: &QBlockParams,
                 x: BlockInput,
@@ -63,7 +157,7 @@ macro_rules! isa_entries {
                 scratch: &mut [u8],
                 rows: Range<usize>,
             ) {
-                block_rows::<$ops>(&d.get(), p, x, y, scratch, rows)
+                block_rows(o, d, p, x, y, scratch, rows)
             }
 
             /// # Safety
@@ -71,6 +165,7 @@ macro_rules! isa_entries {
             #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = $features)]
             pub(super) unsafe fn stem(
+                o: $ops,
                 img: Image,
                 h: usize,
                 w: usize,
@@ -80,28 +175,35 @@ macro_rules! isa_entries {
                 out: &mut [u8],
                 rows: Range<usize>,
             ) {
-                stem_rows::<$ops>(img, h, w, co, pad, q, out, rows)
+                stem_rows(o, img, h, w, co, pad, q, out, rows)
             }
 
             /// # Safety
             /// The CPU has the module's features; operands as `Ops::pointwise`.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn pointwise(
+            pub(super) unsafe fn pointwise<S: PwShape>(
+                o: $ops,
                 x: &[u8],
-                k: usize,
-                n: usize,
+                s: S,
                 q: &QConv,
                 res: Option<(&[u8], QShortcut)>,
                 out: &mut [u8],
             ) {
-                <$ops>::pointwise(x, k, n, q, res, out)
+                o.pointwise(x, s, q, res, out)
             }
 
             /// # Safety
             /// The CPU has the module's features; operands as `Ops::linear`.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn linear(x: &[u8], k: usize, classes: Range<usize>, q: &QLinear, out: &mut [f32]) {
-                <$ops>::linear(x, k, classes, q, out)
+            pub(super) unsafe fn linear(
+                o: $ops,
+                x: &[u8],
+                k: usize,
+                classes: Range<usize>,
+                q: &QLinear,
+                out: &mut [f32],
+            ) {
+                o.linear(x, k, classes, q, out)
             }
         }
     };
@@ -109,8 +211,8 @@ macro_rules! isa_entries {
 
 isa_entries!(on_avx2, "avx2,fma", super::super::isa::Avx2);
 isa_entries!(on_avxvnni, "avx2,fma,avxvnni", super::super::isa::AvxVnni);
+// Also the AMX path's (`Vnni { amx: true }`): one instance of each block for both.
 isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
-isa_entries!(on_amx, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Amx);
 
 /// A mutable base pointer threads share, each writing its own disjoint part.
 #[derive(Clone, Copy)]
@@ -170,6 +272,7 @@ fn check_depthwise(what: &str, q: &QConv, c: usize) {
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn stem_rows<O: Ops>(
+    o: O,
     img: Image,
     h: usize,
     w: usize,
@@ -180,8 +283,8 @@ fn stem_rows<O: Ops>(
     rows: Range<usize>,
 ) {
     let row = ((w - 1) / 2 + 1) * co;
-    for (oy, o) in rows.clone().zip(out.chunks_exact_mut(row)) {
-        O::stem_row(img, h, w, co, 2 * oy + 1 - pt, pl, q, o);
+    for (oy, dst) in rows.clone().zip(out.chunks_exact_mut(row)) {
+        o.stem_row(img, h, w, PwDims { k: STEM_K, n: co }, 2 * oy + 1 - pt, pl, q, dst);
     }
 }
 
@@ -224,19 +327,19 @@ pub fn stem8_dyn(
         // SAFETY: the rows lie in `out` (checked above); each thread writes its own rows.
         let out = unsafe { o.part(rows.start * wo * co, rows.len() * wo * co) };
         match path {
-            Path::Portable => stem_rows::<Plain>(img, h, w, co, pad, &q, out, rows),
+            Path::Portable => stem_rows(Plain, img, h, w, co, pad, &q, out, rows),
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { on_avx2::stem(img, h, w, co, pad, &q, out, rows) },
+            Path::Avx2 => unsafe { on_avx2::stem(Avx2, img, h, w, co, pad, &q, out, rows) },
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::AvxVnni => unsafe { on_avxvnni::stem(img, h, w, co, pad, &q, out, rows) },
+            Path::AvxVnni => unsafe { on_avxvnni::stem(AvxVnni, img, h, w, co, pad, &q, out, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Vnni => unsafe { on_vnni::stem(img, h, w, co, pad, &q, out, rows) },
+            Path::Vnni => unsafe { on_vnni::stem(Vnni { amx: false }, img, h, w, co, pad, &q, out, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Amx => unsafe { on_amx::stem(img, h, w, co, pad, &q, out, rows) },
+            Path::Amx => unsafe { on_vnni::stem(Vnni { amx: true }, img, h, w, co, pad, &q, out, rows) },
         }
     });
 }
@@ -255,12 +358,13 @@ pub fn stem8_output(
     let ho = (h - 1) / 2 + 1;
     let mut out = std::vec![0; ho * ((w - 1) / 2 + 1) * co];
     let pad = (padding.before(h, 2), padding.before(w, 2));
-    stem_rows::<Plain>(img, h, w, co, pad, &q, &mut out, 0..ho);
+    stem_rows(Plain, img, h, w, co, pad, &q, &mut out, 0..ho);
     out
 }
 
 /// A 1x1 convolution of `P` pixels, `K` channels to `N` (the shortcut's levels added when
-/// given), pixels split across `threads`.
+/// given), pixels split across `threads`. With `cpu.specialized()`, on a kernel instance whose
+/// `K` and `N` are constants; otherwise on the path's one run-time-shaped instance.
 pub fn par_pointwise8<const P: usize, const K: usize, const N: usize>(
     threads: Option<&mut Threads>,
     cpu: Cpu,
@@ -269,7 +373,11 @@ pub fn par_pointwise8<const P: usize, const K: usize, const N: usize>(
     shortcut: Option<(&[u8], QShortcut<'_>)>,
     out: &mut [u8],
 ) {
-    pointwise8_dyn(threads, cpu, P, K, N, x, q, shortcut, out);
+    if cpu.specialized() {
+        pointwise8_with(threads, cpu, P, ConstPw::<K, N>, x, q, shortcut, out);
+    } else {
+        pointwise8_with(threads, cpu, P, PwDims { k: K, n: N }, x, q, shortcut, out);
+    }
 }
 
 /// `par_pointwise8` with run-time shapes (tests; the const-generic form calls it, as
@@ -287,6 +395,22 @@ pub fn pointwise8_dyn(
     shortcut: Option<(&[u8], QShortcut<'_>)>,
     out: &mut [u8],
 ) {
+    pointwise8_with(threads, cpu, pixels, PwDims { k, n }, x, q, shortcut, out);
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pointwise8_with<S: PwShape + Sync>(
+    threads: Option<&mut Threads>,
+    cpu: Cpu,
+    pixels: usize,
+    s: S,
+    x: &[u8],
+    q: QConv<'_>,
+    shortcut: Option<(&[u8], QShortcut<'_>)>,
+    out: &mut [u8],
+) {
+    let (k, n) = (s.k(), s.n());
     check("pointwise input", x.len(), pixels * k);
     check_pointwise("pointwise", &q, k, n);
     check("pointwise output", out.len(), pixels * n);
@@ -306,19 +430,19 @@ pub fn pointwise8_dyn(
         let res = shortcut.map(|(r, s)| (&r[px.start * n..px.end * n], s));
         let x = &x[px.start * k..px.end * k];
         match path {
-            Path::Portable => Plain::pointwise(x, k, n, &q, res, out),
+            Path::Portable => Plain.pointwise(x, PwDims { k, n }, &q, res, out),
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { on_avx2::pointwise(x, k, n, &q, res, out) },
+            Path::Avx2 => unsafe { on_avx2::pointwise(Avx2, x, PwDims { k, n }, &q, res, out) },
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::AvxVnni => unsafe { on_avxvnni::pointwise(x, k, n, &q, res, out) },
+            Path::AvxVnni => unsafe { on_avxvnni::pointwise(AvxVnni, x, s, &q, res, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Vnni => unsafe { on_vnni::pointwise(x, k, n, &q, res, out) },
+            Path::Vnni => unsafe { on_vnni::pointwise(Vnni { amx: false }, x, s, &q, res, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Amx => unsafe { on_amx::pointwise(x, k, n, &q, res, out) },
+            Path::Amx => unsafe { on_vnni::pointwise(Vnni { amx: true }, x, s, &q, res, out) },
         }
     });
 }
@@ -376,25 +500,28 @@ pub fn linear8_dyn(
         // SAFETY: the classes lie in `logits` (checked above); each thread writes its own.
         let out = unsafe { o.part(cls.start, cls.len()) };
         match path {
-            Path::Portable => Plain::linear(x, k, cls, &q, out),
+            Path::Portable => Plain.linear(x, k, cls, &q, out),
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { on_avx2::linear(x, k, cls, &q, out) },
+            Path::Avx2 => unsafe { on_avx2::linear(Avx2, x, k, cls, &q, out) },
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::AvxVnni => unsafe { on_avxvnni::linear(x, k, cls, &q, out) },
+            Path::AvxVnni => unsafe { on_avxvnni::linear(AvxVnni, x, k, cls, &q, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Vnni => unsafe { on_vnni::linear(x, k, cls, &q, out) },
+            Path::Vnni => unsafe { on_vnni::linear(Vnni { amx: false }, x, k, cls, &q, out) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Amx => unsafe { on_amx::linear(x, k, cls, &q, out) },
+            Path::Amx => unsafe { on_vnni::linear(Vnni { amx: true }, x, k, cls, &q, out) },
         }
     });
 }
 
 /// The fused block `B`, output rows split across `threads`. Thread 0 uses `scratch`; thread
-/// `i > 0` uses `extra[(i - 1) * stride..][..B::DIMS.scratch_len()]` (bytes).
+/// `i > 0` uses `extra[(i - 1) * stride..][..B::DIMS.scratch_len()]` (bytes). With
+/// `cpu.specialized()`, the band loop and its 1x1, depthwise and stem kernels are instances
+/// whose shapes are `B`'s constants; otherwise the path's run-time-shaped instances (the debug
+/// path and the A/B baseline). Both give the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn par_block8<B: BlockShape>(
     threads: Option<&mut Threads>,
@@ -406,7 +533,11 @@ pub fn par_block8<B: BlockShape>(
     extra: &mut [u8],
     stride: usize,
 ) {
-    block_on(threads, cpu, Const::<B>(PhantomData), x, y, p, scratch, extra, stride);
+    if cpu.specialized() {
+        block_on(threads, cpu, Const::<B>(PhantomData), x, y, p, scratch, extra, stride);
+    } else {
+        block_on(threads, cpu, B::DIMS, x, y, p, scratch, extra, stride);
+    }
 }
 
 /// `par_block8` with run-time shapes (tests).
@@ -461,21 +592,32 @@ fn block_on<D: Dims>(
             (y.part(rows.start * row, rows.len() * row), scratch)
         };
         match path {
-            Path::Portable => block_rows::<Plain>(&dims.get(), &p, x, y, scratch, rows),
+            #[cfg(target_arch = "x86_64")]
+            Path::Portable => portable_block(dims.get(), &p, x, y, scratch, rows),
+            #[cfg(not(target_arch = "x86_64"))]
+            Path::Portable => block_rows(Plain, dims, &p, x, y, scratch, rows),
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { on_avx2::block(dims, &p, x, y, scratch, rows) },
+            Path::Avx2 => unsafe { on_avx2::block(Avx2, dims.get(), &p, x, y, scratch, rows) },
             // SAFETY: `path` found the features.
             #[cfg(target_arch = "x86_64")]
-            Path::AvxVnni => unsafe { on_avxvnni::block(dims, &p, x, y, scratch, rows) },
+            Path::AvxVnni => unsafe { on_avxvnni::block(AvxVnni, dims, &p, x, y, scratch, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Vnni => unsafe { on_vnni::block(dims, &p, x, y, scratch, rows) },
+            Path::Vnni => unsafe { on_vnni::block(Vnni { amx: false }, dims, &p, x, y, scratch, rows) },
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
-            Path::Amx => unsafe { on_amx::block(dims, &p, x, y, scratch, rows) },
+            Path::Amx => unsafe { on_vnni::block(Vnni { amx: true }, dims, &p, x, y, scratch, rows) },
         }
     });
+}
+
+/// The portable band loop on x86-64, where only CPUs without AVX2 run it: one run-time-shaped
+/// instance for every block.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn portable_block(d: BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scratch: &mut [u8], rows: Range<usize>) {
+    block_rows(Plain, d, p, x, y, scratch, rows)
 }
 
 fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratch: &[u8]) {
@@ -516,16 +658,18 @@ const DW_RUN: usize = 16;
 /// computed once, the band's depthwise rows to the band buffer after it, which the project
 /// consumes. A thread starting mid-map computes the expanded rows of its halo itself.
 #[inline(always)]
-fn block_rows<O: Ops>(
-    d: &BlockDims,
+fn block_rows<O: Ops, D: Dims>(
+    o: O,
+    dims: D,
     p: &QBlockParams,
     x: BlockInput,
     y: &mut [u8],
     scratch: &mut [u8],
     rows: Range<usize>,
 ) {
+    let d = &dims.get();
     let (w, s, wo, hid, cin, cout) = (d.w, d.stride, d.wo(), d.hidden, d.cin, d.cout);
-    let ((pt, pl), (spt, spl)) = (d.pad(), d.stem_pad());
+    let (pt, (spt, spl)) = (d.pad().0, d.stem_pad());
     let ring_rows = d.ring_rows();
     let (ring, rest) = scratch.split_at_mut(d.ring_len());
     let band = &mut rest[..d.band_len()];
@@ -549,11 +693,11 @@ fn block_rows<O: Ops>(
             match (x, d.stem, p.stem, p.expand) {
                 (BlockInput::Image(img), Some((img_h, img_w)), Some(q), _) => {
                     for (r, row) in dst.chunks_exact_mut(ring_row).enumerate() {
-                        O::stem_row(img, img_h, img_w, hid, 2 * (next + r) + 1 - spt, spl, &q, row)
+                        o.stem_row(img, img_h, img_w, Stem(dims), 2 * (next + r) + 1 - spt, spl, &q, row)
                     }
                 }
                 (_, _, _, Some(q)) => {
-                    O::pointwise(&levels[next * w * cin..][..count * w * cin], cin, hid, &q, None, dst)
+                    o.pointwise(&levels[next * w * cin..][..count * w * cin], Expand(dims), &q, None, dst)
                 }
                 _ => unreachable!("checked by `check_block`"),
             }
@@ -579,13 +723,13 @@ fn block_rows<O: Ops>(
                 });
             }
             let dst = &mut band[r0 * wo * hid..][..run * wo * hid];
-            O::dw_band(&srcs[..run], w, hid, s, pl, &p.depthwise, dst);
+            o.dw_band(&srcs[..run], Depthwise(dims), &p.depthwise, dst);
             r0 += run;
         }
         let px = n_out * wo;
         let res = p.shortcut.map(|sc| (&levels[oy0 * w * cin..][..px * cin], sc));
         let out = &mut y[(oy0 - rows.start) * wo * cout..][..px * cout];
-        O::pointwise(&band[..px * hid], hid, cout, &p.project, res, out);
+        o.pointwise(&band[..px * hid], Project(dims), &p.project, res, out);
         oy0 += n_out;
     }
 }

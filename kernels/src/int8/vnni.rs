@@ -14,6 +14,7 @@
 //!   `dw_store`).
 
 use super::conv::group;
+use super::isa::PwShape;
 use super::{QConv, QLinear, QShortcut};
 use core::arch::x86_64::*;
 use core::ops::Range;
@@ -269,7 +270,7 @@ unsafe fn tile<const R: usize, const T: usize>(
     sums: *const [i32; 16],
 ) {
     let k4 = k.div_ceil(4);
-    // SAFETY: `pointwise` checked that `x`, `out` (and the shortcut) hold every pixel, the
+    // SAFETY: `pointwise_amx` checked that `x`, `out` (and the shortcut) hold every pixel, the
     // packed weights and per-channel arrays every tile, and passes tiles and pixels in range.
     unsafe {
         let acc = accumulate::<R, T>(
@@ -346,41 +347,24 @@ impl Epilogue<'_> {
     }
 }
 
-/// `conv::pointwise` with `vpdpbusd`: the same operands and results.
+/// `conv::pointwise` with `vpdpbusd`: the same operands and results. With `amx`, the sums of
+/// each 16 pixels' whole 64-level input chunks come from AMX tiles (`amx::block`).
 ///
 /// # Safety
 /// The CPU has AVX-512F, BW, VL and VNNI; `q`'s packed weights, bias and per-channel arrays are
-/// padded to whole tiles of 16 channels (and its shortcut's multipliers too).
+/// padded to whole tiles of 16 channels (and its shortcut's multipliers too). With `amx`,
+/// `amx::has_amx()` and the tiles configured on this thread.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn pointwise(
+pub(super) unsafe fn pointwise_amx<S: PwShape>(
     x: &[u8],
-    k: usize,
-    n: usize,
-    q: &QConv,
-    res: Option<(&[u8], QShortcut)>,
-    out: &mut [u8],
-) {
-    // SAFETY: the caller's contract.
-    unsafe { pointwise_amx(x, k, n, q, res, out, false) }
-}
-
-/// `pointwise`; with `amx`, the sums of each 16 pixels' whole 64-level input chunks come from
-/// AMX tiles (`amx::block`).
-///
-/// # Safety
-/// As `pointwise`; with `amx`, `amx::has_amx()` and the tiles configured on this thread.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(super) unsafe fn pointwise_amx(
-    x: &[u8],
-    k: usize,
-    n: usize,
+    s: S,
     q: &QConv,
     res: Option<(&[u8], QShortcut)>,
     out: &mut [u8],
     amx: bool,
 ) {
+    let (k, n) = (s.k(), s.n());
     let pixels = out.len() / n;
     let tiles = n.div_ceil(16);
     let (k4, tiles16) = (k.div_ceil(4), tiles * 16);

@@ -24,6 +24,7 @@
 //! (`super::dw_lane`), which the saturating packs of `dw_store` undo.
 
 use super::dw_cols::{row_passes, Src, Taps};
+use super::isa::DwShape;
 use super::vnni::{spread, Requant16};
 use super::QConv;
 use core::arch::x86_64::*;
@@ -67,15 +68,8 @@ struct Group<'a> {
 /// per-channel arrays padded to whole groups of 64.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub(crate) unsafe fn dw_band(
-    rows: &[[Option<&[u8]>; 3]],
-    w_in: usize,
-    c: usize,
-    stride: usize,
-    pad_l: usize,
-    q: &QConv,
-    out: &mut [u8],
-) {
+pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
+    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
     let row_len = out.len() / rows.len().max(1);
     let wo = row_len / c;
     assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
