@@ -47,54 +47,43 @@ impl Dims for BlockDims {
     }
 }
 
-/// A block's expand (`cin` to `hidden` channels), constants when the block's are.
-#[derive(Clone, Copy)]
-struct Expand<D>(D);
+/// A block's 1x1 convolution as a `PwShape` over the block's `Dims` (constants when they are):
+/// `k` and `n` from its `BlockDims` `d`.
+macro_rules! block_pw {
+    ($(#[$doc:meta])* $name:ident, |$d:ident| $k:expr, $n:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        struct $name<D>(D);
 
-impl<D: Dims> PwShape for Expand<D> {
-    #[inline(always)]
-    fn k(self) -> usize {
-        self.0.get().cin
-    }
+        impl<D: Dims> PwShape for $name<D> {
+            #[inline(always)]
+            #[allow(unused_variables)]
+            fn k(self) -> usize {
+                let $d = self.0.get();
+                $k
+            }
 
-    #[inline(always)]
-    fn n(self) -> usize {
-        self.0.get().hidden
-    }
+            #[inline(always)]
+            fn n(self) -> usize {
+                let $d = self.0.get();
+                $n
+            }
+        }
+    };
 }
 
-/// A block's stem as a 1x1 convolution of `STEM_K`-level patches to `hidden` channels,
-/// constants when the block's shapes are.
-#[derive(Clone, Copy)]
-struct Stem<D>(D);
-
-impl<D: Dims> PwShape for Stem<D> {
-    #[inline(always)]
-    fn k(self) -> usize {
-        STEM_K
-    }
-
-    #[inline(always)]
-    fn n(self) -> usize {
-        self.0.get().hidden
-    }
-}
-
-/// A block's project (`hidden` to `cout` channels), constants when the block's are.
-#[derive(Clone, Copy)]
-struct Project<D>(D);
-
-impl<D: Dims> PwShape for Project<D> {
-    #[inline(always)]
-    fn k(self) -> usize {
-        self.0.get().hidden
-    }
-
-    #[inline(always)]
-    fn n(self) -> usize {
-        self.0.get().cout
-    }
-}
+block_pw!(
+    /// A block's expand, `cin` to `hidden` channels.
+    Expand, |d| d.cin, d.hidden
+);
+block_pw!(
+    /// A block's stem as a 1x1 convolution of `STEM_K`-level patches to `hidden` channels.
+    Stem, |d| STEM_K, d.hidden
+);
+block_pw!(
+    /// A block's project, `hidden` to `cout` channels.
+    Project, |d| d.hidden, d.cout
+);
 
 /// A block's depthwise, constants when the block's shapes are.
 #[derive(Clone, Copy)]
@@ -398,6 +387,7 @@ pub fn pointwise8_dyn(
     pointwise8_with(threads, cpu, pixels, PwDims { k, n }, x, q, shortcut, out);
 }
 
+/// `par_pointwise8` and `pointwise8_dyn`, on a kernel instance for `S`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn pointwise8_with<S: PwShape + Sync>(
