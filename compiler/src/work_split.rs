@@ -1,6 +1,7 @@
 //! How `forward_parallel` splits each step's work across threads, computed from the plan with
-//! the kernels' own rules (`mobilenet_kernels::share`, `BlockDims::splits_channels`; int8 blocks
-//! always split by output rows): what each thread computes, the multiply-accumulates of the
+//! the kernels' own rules (`mobilenet_kernels::share`, `BlockDims::splits_channels`; for int8
+//! models `mobilenet_kernels::int8::splits_channels`, its 1x1 layers always by pixels): what
+//! each thread computes, the multiply-accumulates of the
 //! busiest thread, and the balance (work / (threads x busiest thread's work); 100% means no
 //! thread waits). Memory traffic and synchronisation are not modelled: this says where threads
 //! idle or repeat work, not how fast a step runs.
@@ -10,7 +11,7 @@ use crate::passes::fuse_blocks::{Chain, FusedBlock, Step};
 use crate::passes::Program;
 use mobilenet_kernels::chain::input_rows;
 use mobilenet_kernels::layout::NR;
-use mobilenet_kernels::{pointwise_splits_units, share, units, BlockDims, UNIT_COLS, UNIT_ROWS};
+use mobilenet_kernels::{int8, pointwise_splits_units, share, units, BlockDims, UNIT_COLS, UNIT_ROWS};
 use std::fmt::Write;
 
 /// One step's split.
@@ -35,12 +36,19 @@ impl StepSplit {
 /// Every step's split on `threads` threads, for the f32 model of `program` or (`int8`) its
 /// `precision: int8` one.
 pub fn work_split(program: &Program, threads: usize, int8: bool) -> Vec<StepSplit> {
-    splits(program, threads, int8)
+    splits(program, threads, if int8 { Rules::Int8 } else { Rules::F32 })
 }
 
-/// `work_split`, or with `rows_only` every step split by rows or pixels (as the int8 kernels
-/// split, and for comparison).
-fn splits(program: &Program, threads: usize, rows_only: bool) -> Vec<StepSplit> {
+/// Whose splits: the f32 kernels', the int8 kernels', or every step by rows or pixels (for
+/// comparison).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    F32,
+    Int8,
+    RowsOnly,
+}
+
+fn splits(program: &Program, threads: usize, rules: Rules) -> Vec<StepSplit> {
     let n = threads.max(1);
     let net = &program.network;
     program
@@ -49,10 +57,10 @@ fn splits(program: &Program, threads: usize, rows_only: bool) -> Vec<StepSplit> 
         .iter()
         .enumerate()
         .map(|(k, step)| match step {
-            Step::Layer(l) => layer_split(net, k, *l, n, rows_only),
+            Step::Layer(l) => layer_split(net, k, *l, n, rules),
             Step::Block(b) => {
                 let stage = net.layers[b.project].stage.unwrap_or_default();
-                block_split(k, format!("features.{stage} (block)"), &b.dims, n, rows_only)
+                block_split(k, format!("features.{stage} (block)"), &b.dims, n, rules)
             }
             Step::Chain(c) => chain_split(program, k, c, n),
         })
@@ -63,7 +71,7 @@ fn max_share(units: usize, n: usize, cost: impl Fn(core::ops::Range<usize>) -> u
     (0..n).map(|i| cost(share(units, n, i))).max().unwrap_or(0)
 }
 
-fn layer_split(net: &Network, step: usize, l: usize, n: usize, rows_only: bool) -> StepSplit {
+fn layer_split(net: &Network, step: usize, l: usize, n: usize, rules: Rules) -> StepSplit {
     let layer = &net.layers[l];
     let (i, o) = (layer.input_shape, layer.output_shape);
     let what = format!("{} ({})", layer.conv.clone().unwrap_or_else(|| "pool".into()), layer.kind_name());
@@ -75,7 +83,7 @@ fn layer_split(net: &Network, step: usize, l: usize, n: usize, rows_only: bool) 
         Op::Pointwise { .. } => {
             let (p, per_px) = (i.h * i.w, (i.c * o.c) as u64);
             let macs = p as u64 * per_px;
-            if pointwise_splits_units(p, n) && !rows_only {
+            if pointwise_splits_units(p, n) && rules == Rules::F32 {
                 let count = units(p, o.c);
                 // A unit: a chunk of pixels by a chunk of output channels (the last ones smaller).
                 let busiest = max_share(count, n, |r| r.len() as u64 * (UNIT_ROWS * UNIT_COLS) as u64 * i.c as u64);
@@ -96,14 +104,18 @@ fn layer_split(net: &Network, step: usize, l: usize, n: usize, rows_only: bool) 
     StepSplit { step, what, split, macs, busiest }
 }
 
-fn block_split(step: usize, what: String, d: &BlockDims, n: usize, rows_only: bool) -> StepSplit {
+fn block_split(step: usize, what: String, d: &BlockDims, n: usize, rules: Rules) -> StepSplit {
     let (h, w, ho, wo) = (d.h as u64, d.w as u64, d.ho() as u64, d.wo() as u64);
     let (cin, hidden, cout) = (d.cin as u64, d.hidden as u64, d.cout as u64);
     // Per expanded (or stem) input row, and per output row.
     let in_row = if d.stem.is_some() { w * 27 * cin } else { d.expand as u64 * w * cin * hidden };
     let out_row = wo * hidden * (9 + cout);
     let macs = h * in_row + ho * out_row;
-    if n > 1 && d.splits_channels(n) && !rows_only {
+    if n > 1 && rules == Rules::Int8 && int8::splits_channels(d, n) {
+        let split = format!("channels: {} groups of 64, then {} pixels", d.hidden.div_ceil(64), d.ho() * d.wo());
+        return StepSplit { step, what, split, macs, busiest: int8::split_work(d, n).1 };
+    }
+    if n > 1 && rules == Rules::F32 && d.splits_channels(n) {
         let (panels, tiles) = d.channel_units();
         let ch = |r: core::ops::Range<usize>| ((r.end * NR).min(d.hidden) - (r.start * NR).min(d.hidden)) as u64;
         let phase1 = max_share(panels, n, |r| ch(r) * (h * w * cin * d.expand as u64 + ho * wo * 9));
@@ -132,7 +144,7 @@ fn chain_split(program: &Program, step: usize, c: &Chain, n: usize) -> StepSplit
     let stage = |b: &FusedBlock| net.layers[b.project].stage.unwrap_or_default();
     let what = format!("features.{}+{} (chain)", stage(&c.first), stage(&c.second));
     let (a, b) = (&c.first.dims, &c.second.dims);
-    let one = |d: &BlockDims| block_split(step, String::new(), d, 1, true);
+    let one = |d: &BlockDims| block_split(step, String::new(), d, 1, Rules::RowsOnly);
     // MACs per output row of each block (their rows' share of the whole).
     let (ma, mb) = (one(a).macs / a.ho() as u64, one(b).macs / b.ho() as u64);
     let rows = |r: core::ops::Range<usize>| {
@@ -169,7 +181,7 @@ pub fn report(program: &Program, threads: usize, int8: bool) -> String {
     }
     let total = |splits: &[StepSplit]| splits.iter().fold((0u64, 0u64), |(m, b), s| (m + s.macs, b + s.busiest));
     let (macs, busiest) = total(&splits);
-    let (_, rows_busiest) = total(&self::splits(program, threads, true));
+    let (_, rows_busiest) = total(&self::splits(program, threads, Rules::RowsOnly));
     let _ = writeln!(
         out,
         "Whole network: balance {:.0}%, at most {:.1}x one thread's speed (work only; memory and synchronisation not modelled)",
@@ -206,10 +218,14 @@ mod tests {
         for s in &on16 {
             assert!(s.busiest * 16 >= s.macs && s.busiest <= s.macs + s.macs / 2, "{s:?}");
         }
-        // The int8 kernels split every block by rows.
+        // The int8 kernels split the 7x7 blocks by groups of 64 channels, then pixels, and the
+        // 56x56 ones by rows; on 2 threads every block by rows.
         let int8 = work_split(&program, 16, true);
         let seven = int8.iter().find(|s| s.what.starts_with("features.16 ")).unwrap();
-        assert!(seven.split.starts_with("rows"), "{seven:?}");
-        assert!(seven.busiest > on16.iter().find(|s| s.what.starts_with("features.16 ")).unwrap().busiest);
+        assert_eq!(seven.split, "channels: 15 groups of 64, then 49 pixels", "{seven:?}");
+        assert!(seven.balance(16) > 0.5, "{seven:?}");
+        let early = int8.iter().find(|s| s.what.starts_with("features.2 ")).unwrap();
+        assert!(early.split.starts_with("rows"), "{early:?}");
+        assert!(work_split(&program, 2, true).iter().all(|s| !s.split.starts_with("channels")));
     }
 }

@@ -6,7 +6,7 @@
 //! channel counts that are not multiples of the vector width, both paddings).
 
 use mobilenet_kernels::int8::{
-    block8_dyn, par_block8, par_pointwise8, pointwise8_dyn, BlockInput, Image, QBlockParams, QConv, QShortcut,
+    self, block8_dyn, par_block8, par_pointwise8, pointwise8_dyn, BlockInput, Image, QBlockParams, QConv, QShortcut,
 };
 use mobilenet_kernels::layout::round_up_nr;
 use mobilenet_kernels::reference::conv3x3_out;
@@ -69,6 +69,10 @@ shapes! {
     Stride2EvenTf: BlockDims { padding: Padding::Tf, ..dims(14, 12, 24, 144, 32, 2, 3) };
     Stride2WholeMapTf: BlockDims { padding: Padding::Tf, ..dims(8, 8, 16, 96, 24, 2, 4) };
     FusedStemTf: BlockDims { stem: Some((24, 17)), padding: Padding::Tf, ..dims(12, 9, 16, 16, 8, 1, 4) };
+    // Few rows, many channels: int8 splits these by groups of 64 channels on 3 and 7 threads
+    // (`int8::splits_channels`), a last group of 8.
+    ChannelSplit: dims(4, 5, 24, 200, 24, 1, 4);
+    ChannelSplitS2Tf: BlockDims { padding: Padding::Tf, ..dims(6, 7, 16, 136, 40, 2, 3) };
 }
 
 fn check_block<B: BlockShape>(name: &str) {
@@ -160,6 +164,9 @@ impl Q8 {
 
 fn check_block8<B: BlockShape>(name: &str) {
     let d = B::DIMS;
+    if name.starts_with("ChannelSplit") {
+        assert!(int8::splits_channels(&d, 3) && int8::splits_channels(&d, 7), "{name}");
+    }
     let seed = d.h as u64 * 37 + d.w as u64;
     let tiles = |n: usize| n.div_ceil(16);
     let stem = q8(tiles(d.hidden) * 7 * 64, tiles(d.hidden) * 16, seed + 1);

@@ -456,9 +456,10 @@ pub(crate) unsafe fn quantize(x: &[f32], inverse_scale: f32, zero_point: i32, ou
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
-    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
+    let (w_in, c, taps, stride, pad_l) = (s.w_in(), s.c(), s.taps(), s.stride(), s.pad_l());
+    assert!(taps >= c && q.weight.len() >= 8 * taps + c, "internal error: depthwise weights");
     // SAFETY: the caller's contract, row by row.
-    super::conv::by_rows(rows, out, |src, o| unsafe { dw_row(src, w_in, c, stride, pad_l, q, o) })
+    super::conv::by_rows(rows, out, |src, o| unsafe { dw_row(src, w_in, c, taps, stride, pad_l, q, o) })
 }
 
 /// `conv::dw_row` with `vpmaddwd` on pairs of taps, 16 channels at a time (the last group's
@@ -469,10 +470,12 @@ pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &
 /// groups of 64.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn dw_row(
     rows: [Option<&[u8]>; 3],
     w_in: usize,
     c: usize,
+    tap_stride: usize,
     stride: usize,
     pad_l: usize,
     q: &QConv,
@@ -494,7 +497,7 @@ unsafe fn dw_row(
             let mut taps = [_mm_setzero_si128(); 10];
             for (t, v) in taps.iter_mut().enumerate().take(9) {
                 let mut b = [0i8; 16];
-                b[..len].copy_from_slice(&q.weight[t * c + c0..][..len]);
+                b[..len].copy_from_slice(&q.weight[t * tap_stride + c0..][..len]);
                 *v = _mm_loadu_si128(b.as_ptr().cast());
             }
             let mut wp = [[_mm256_setzero_si256(); 2]; 5];

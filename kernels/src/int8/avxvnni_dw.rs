@@ -43,7 +43,8 @@ struct Align32([u8; 32]);
 #[inline]
 #[target_feature(enable = "avx2,fma,avxvnni")]
 pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
-    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
+    let (w_in, c, taps, stride, pad_l) = (s.w_in(), s.c(), s.taps(), s.stride(), s.pad_l());
+    assert!(taps >= c && q.weight.len() >= 8 * taps + c, "internal error: depthwise weights");
     let wo = out.len() / rows.len().max(1) / c;
     assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
     assert!(pad_l <= 2 && w_in > 0, "internal error: depthwise padding");
@@ -59,7 +60,7 @@ pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &
             let len = (c - c0).min(32);
             let mut t = [zero; 9];
             for (i, v) in t.iter_mut().enumerate() {
-                *v = load32(q.weight.as_ptr().add(i * c + c0).cast(), len);
+                *v = load32(q.weight.as_ptr().add(i * taps + c0).cast(), len);
             }
             let mut taps = Taps { upper: [[zero; 4]; 3], lower: [[zero; 4]; 3] };
             for kx in 0..3 {

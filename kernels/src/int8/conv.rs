@@ -100,19 +100,22 @@ pub(crate) fn by_rows(rows: &[[Option<&[u8]>; 3]], out: &mut [u8], mut row: impl
 
 /// One output row of a 3x3 depthwise convolution at `stride`: `rows[ky]` is the input row the
 /// tap row `ky` reads (`w_in * c` levels), `None` where it falls in the padding; `pad_l`
-/// columns of padding on the left; `out` gets `wo * c` levels.
+/// columns of padding on the left; `out` gets `wo * c` levels. Tap `t`'s weights start at
+/// `t * taps` (`DwShape::taps`).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn dw_row(
     rows: [Option<&[u8]>; 3],
     w_in: usize,
     c: usize,
+    taps: usize,
     stride: usize,
     pad_l: usize,
     q: &QConv,
     out: &mut [u8],
 ) {
     let wo = out.len() / c;
-    let w = &q.weight[..9 * c];
+    let w = &q.weight[..8 * taps + c];
     let mut c0 = 0;
     while c0 < c {
         let len = DW_CHUNK.min(c - c0);
@@ -126,7 +129,7 @@ pub(crate) fn dw_row(
                         continue;
                     }
                     let xs = &row[ix * c + c0..][..len];
-                    let ws = &w[(ky * 3 + kx) * c + c0..][..len];
+                    let ws = &w[(ky * 3 + kx) * taps + c0..][..len];
                     for j in 0..len {
                         acc[j] += i32::from(ws[j]) * (i32::from(xs[j]) - q.input_zero);
                     }

@@ -128,6 +128,13 @@ pub(crate) trait DwShape: Copy {
     fn c(self) -> usize;
     fn stride(self) -> usize;
     fn pad_l(self) -> usize;
+
+    /// How far apart the weights' taps are (`[ky][kx][taps]`): `c`, or more when the kernel
+    /// runs `c` channels of a wider layer (a channel split's group, `par::DwGroup`).
+    #[inline(always)]
+    fn taps(self) -> usize {
+        self.c()
+    }
 }
 
 /// Run-time depthwise shapes (tests; blocks of run-time shapes use `par::Depthwise`).
@@ -138,6 +145,7 @@ pub(crate) struct DwDims {
     pub c: usize,
     pub stride: usize,
     pub pad_l: usize,
+    pub taps: usize,
 }
 
 #[cfg(test)]
@@ -160,6 +168,11 @@ impl DwShape for DwDims {
     #[inline(always)]
     fn pad_l(self) -> usize {
         self.pad_l
+    }
+
+    #[inline(always)]
+    fn taps(self) -> usize {
+        self.taps
     }
 }
 
@@ -218,7 +231,8 @@ impl Ops for Plain {
     #[inline(always)]
     fn dw_band<S: DwShape>(self, rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
         let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
-        conv::by_rows(rows, out, |src, o| conv::dw_row(src, w_in, c, stride, pad_l, q, o))
+        let taps = s.taps();
+        conv::by_rows(rows, out, |src, o| conv::dw_row(src, w_in, c, taps, stride, pad_l, q, o))
     }
 
     #[inline(always)]
@@ -447,8 +461,11 @@ mod tests {
             // A band of 1 to 4 output rows over 5 input rows, each output row with its own
             // absent tap row (or none).
             let rows: Vec<Vec<u8>> = (0..5).map(|_| (0..w_in * c).map(|_| level(next())).collect()).collect();
-            let weight: Vec<i8> =
-                (0..9 * c).map(|_| if extreme { [-127i8, 127][(next() % 2) as usize] } else { next() as i8 }).collect();
+            // Every seventh case a group of a wider layer: taps further apart than `c`.
+            let taps = if case % 7 == 3 { c + 64 } else { c };
+            let weight: Vec<i8> = (0..8 * taps + c)
+                .map(|_| if extreme { [-127i8, 127][(next() % 2) as usize] } else { next() as i8 })
+                .collect();
             let cp = c.next_multiple_of(64);
             let bias: Vec<i32> = (0..cp).map(|_| (next() % 20001) as i32 - 10000).collect();
             let m: Vec<i32> = (0..cp).map(|_| (1 << 30) + (next() % (1 << 30)) as i32).collect();
@@ -481,24 +498,24 @@ mod tests {
                 })
                 .collect();
             let mut want = vec![0u8; band * wo * c];
-            Plain.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut want);
+            Plain.dw_band(&src, DwDims { w_in, c, stride, pad_l, taps }, &q, &mut want);
             let mut got = vec![0u8; band * wo * c];
             if avx2 {
-                Avx2.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
+                Avx2.dw_band(&src, DwDims { w_in, c, stride, pad_l, taps }, &q, &mut got);
                 assert_eq!(got, want, "AVX2, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if avx2 && has_avx_vnni() {
                 got.fill(0);
-                AvxVnni.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
+                AvxVnni.dw_band(&src, DwDims { w_in, c, stride, pad_l, taps }, &q, &mut got);
                 assert_eq!(got, want, "AVX-VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in}");
             }
             if has_avx512_vnni() {
                 got.fill(0);
-                Vnni { amx: false }.dw_band(&src, DwDims { w_in, c, stride, pad_l }, &q, &mut got);
+                Vnni { amx: false }.dw_band(&src, DwDims { w_in, c, stride, pad_l, taps }, &q, &mut got);
                 assert_eq!(got, want, "VNNI, case {case}: c {c} stride {stride} pad {pad_l} w_in {w_in} band {band}");
                 // One row on its own.
                 got.fill(0);
-                Vnni { amx: false }.dw_band(&src[..1], DwDims { w_in, c, stride, pad_l }, &q, &mut got[..wo * c]);
+                Vnni { amx: false }.dw_band(&src[..1], DwDims { w_in, c, stride, pad_l, taps }, &q, &mut got[..wo * c]);
                 assert_eq!(got[..wo * c], want[..wo * c], "VNNI row, case {case}");
             }
         }

@@ -50,7 +50,7 @@ pub use isa::{has_avx512_vnni, has_avx_vnni};
 pub use par::stem8_output;
 pub use par::{
     avg_pool8, avg_pool8_dyn, block8_dyn, linear8_dyn, par_block8, par_linear8, par_pointwise8, par_stem8,
-    pointwise8_dyn, stem8_dyn,
+    pointwise8_dyn, split_work, splits_channels, stem8_dyn,
 };
 
 /// The shift the compiler pads per-channel arrays with (padding lanes have multiplier 0): one

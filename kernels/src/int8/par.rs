@@ -1,7 +1,9 @@
 //! The int8 entry points generated code calls, and the fused block's bands. Each checks its
 //! operands once, then runs its kernel on its output rows, split across `Threads` (rows of the
-//! stem and of blocks, pixels of 1x1 layers, tiles of 16 classes of the classifier). Splits
-//! never change an output's arithmetic: every thread count gives the same bits.
+//! stem and of blocks, pixels of 1x1 layers, tiles of 16 classes of the classifier; blocks of
+//! few rows and many channels by groups of 64 expanded channels and then by pixels,
+//! `splits_channels`). Splits never change an output's arithmetic: every thread count gives
+//! the same bits.
 
 use super::conv::{avg_pool, STEM_K};
 use super::isa::{path, DwShape, Ops, Path, Plain, PwDims, PwShape};
@@ -135,18 +137,10 @@ macro_rules! isa_entries {
             use super::*;
 
             /// # Safety
-            /// The CPU has the module's features; operands as `block_rows`.
+            /// The CPU has the module's features; operands as `block_io`.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn block<D: Dims>(
-                o: $ops,
-                d: D,
-                p: &QBlockParams,
-                x: BlockInput,
-                y: &mut [u8],
-                scratch: &mut [u8],
-                rows: Range<usize>,
-            ) {
-                block_rows(o, d, p, x, y, scratch, rows)
+            pub(super) unsafe fn block<D: Dims>(o: $ops, d: D, p: &QBlockParams, x: BlockInput, io: Io) {
+                block_io(o, d, p, x, io)
             }
 
             /// # Safety
@@ -219,7 +213,19 @@ impl<T> Shared<T> {
     }
 }
 
-// SAFETY: only used to hand disjoint regions to the threads of one `Threads::run`.
+impl<T> Shared<T> {
+    /// `len` elements from `offset`, to read.
+    ///
+    /// # Safety
+    /// The range lies inside the allocation and nothing writes it while the slice lives.
+    unsafe fn read(&self, offset: usize, len: usize) -> &[T] {
+        // SAFETY: forwarded contract.
+        unsafe { core::slice::from_raw_parts(self.0.add(offset), len) }
+    }
+}
+
+// SAFETY: only used to hand disjoint regions to the threads of one `Threads::run`, or one
+// region that every thread only reads.
 unsafe impl<T> Sync for Shared<T> {}
 
 /// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
@@ -570,44 +576,267 @@ fn block_on<D: Dims>(
         check("per-thread scratch", extra.len(), (count - 1) * stride);
     }
     let path = path(cpu);
+    let part = |io: Io| match path {
+        #[cfg(target_arch = "x86_64")]
+        Path::Portable => portable_block(dims.get(), &p, x, io),
+        #[cfg(not(target_arch = "x86_64"))]
+        Path::Portable => block_io(Plain, dims, &p, x, io),
+        // SAFETY: `path` found the features.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 => unsafe { on_avx2::block(Avx2, dims.get(), &p, x, io) },
+        // SAFETY: `path` found the features.
+        #[cfg(target_arch = "x86_64")]
+        Path::AvxVnni => unsafe { on_avxvnni::block(AvxVnni, dims, &p, x, io) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Path::Vnni => unsafe { on_vnni::block(Vnni { amx: false }, dims, &p, x, io) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Path::Amx => unsafe { on_vnni::block(Vnni { amx: true }, dims, &p, x, io) },
+    };
+    // A thread's own memory: thread 0 the block's scratch (in a channel split only its ring,
+    // the band holding the shared depthwise output), thread i > 0 the i-th extra region (both
+    // checked above).
+    let own = |i: usize, len: usize| {
+        // SAFETY: inside the regions checked above; no other thread uses them meanwhile.
+        unsafe {
+            if i == 0 {
+                s0.part(0, len)
+            } else {
+                ex.part((i - 1) * stride, len)
+            }
+        }
+    };
+    let mut threads = threads;
+    if let Some(t) = threads.as_deref_mut().filter(|t| t.count() > 1 && splits_channels(d, t.count())) {
+        let n = t.count();
+        let (groups, pixels, ring) = (d.hidden.div_ceil(64), ho * d.wo(), d.ring_len());
+        // Two parallel regions: `run` returns only when every thread is done, so every group
+        // is in the shared band before any thread gathers from it.
+        t.run(&|i| {
+            let g = share(groups, n, i);
+            if g.is_empty() {
+                return;
+            }
+            let (c0, c1) = (64 * g.start, (64 * g.end).min(d.hidden));
+            // SAFETY: the groups' part of the band, after thread 0's ring; no other thread's.
+            let band = unsafe { s0.part(ring + c0 * pixels, (c1 - c0) * pixels) };
+            part(Io::Hidden { groups: g, tmp: own(i, ring), band });
+        });
+        t.run(&|i| {
+            let px = share(pixels, n, i);
+            if px.is_empty() {
+                return;
+            }
+            // SAFETY: every thread only reads the band in this region; thread i writes its own
+            // output pixels.
+            let (band, y) = unsafe { (s0.read(ring, d.hidden * pixels), y.part(px.start * d.cout, px.len() * d.cout)) };
+            part(Io::Project { pixels: px, band, tmp: own(i, ring), y });
+        });
+        return;
+    }
     run(threads, &|i, n| {
         let rows = share(ho, n, i);
         if rows.is_empty() {
             return;
         }
-        // SAFETY: thread i writes output rows `rows` only, and uses its own scratch: thread 0
-        // the step's, thread i > 0 the i-th extra region (both checked above).
-        let (y, scratch) = unsafe {
-            let scratch = if i == 0 { s0.part(0, need) } else { ex.part((i - 1) * stride, need) };
-            (y.part(rows.start * row, rows.len() * row), scratch)
-        };
-        match path {
-            #[cfg(target_arch = "x86_64")]
-            Path::Portable => portable_block(dims.get(), &p, x, y, scratch, rows),
-            #[cfg(not(target_arch = "x86_64"))]
-            Path::Portable => block_rows(Plain, dims, &p, x, y, scratch, rows),
-            // SAFETY: `path` found the features.
-            #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => unsafe { on_avx2::block(Avx2, dims.get(), &p, x, y, scratch, rows) },
-            // SAFETY: `path` found the features.
-            #[cfg(target_arch = "x86_64")]
-            Path::AvxVnni => unsafe { on_avxvnni::block(AvxVnni, dims, &p, x, y, scratch, rows) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Path::Vnni => unsafe { on_vnni::block(Vnni { amx: false }, dims, &p, x, y, scratch, rows) },
-            // SAFETY: as above.
-            #[cfg(target_arch = "x86_64")]
-            Path::Amx => unsafe { on_vnni::block(Vnni { amx: true }, dims, &p, x, y, scratch, rows) },
-        }
+        // SAFETY: thread i writes output rows `rows` only.
+        let y = unsafe { y.part(rows.start * row, rows.len() * row) };
+        part(Io::Rows { rows, y, scratch: own(i, need) });
     });
 }
 
-/// The portable band loop on x86-64, where only CPUs without AVX2 run it: one run-time-shaped
+/// Whether `forward_parallel` on `threads` threads splits int8 block `d` by expanded channels
+/// (groups of 64) and then output pixels rather than by output rows: where the f32 path would
+/// (`BlockDims::splits_channels`: one band covers the map, fewer than 2 output rows a thread),
+/// the block has an expand convolution, and the channel split's busiest thread has less work
+/// (`split_work`).
+pub fn splits_channels(d: &BlockDims, threads: usize) -> bool {
+    d.splits_channels(threads) && d.expand && {
+        let (rows, channels) = split_work(d, threads);
+        channels < rows
+    }
+}
+
+/// The multiply-accumulates of the busiest of `threads` threads on int8 block `d`: split by
+/// output rows (each thread expands the input rows its rows' 3x3 windows read, so halo rows are
+/// expanded twice), and split by channels (groups of 64 expanded channels through expand and
+/// depthwise, then output pixels through the project; the phases' busiest threads summed).
+pub fn split_work(d: &BlockDims, threads: usize) -> (u64, u64) {
+    let n = threads.max(1);
+    let (h, w, cin, hid, cout, ho, wo) = (d.h, d.w, d.cin, d.hidden, d.cout, d.ho(), d.wo());
+    let in_row = if d.stem.is_some() { w * 27 * cin } else { usize::from(d.expand) * w * cin * hid } as u64;
+    let out_row = (wo * hid * (9 + cout)) as u64;
+    let pt = d.pad().0;
+    let busiest = |units: usize, cost: &dyn Fn(Range<usize>) -> u64| (0..n).map(|i| cost(share(units, n, i))).max();
+    let rows = busiest(ho, &|r| {
+        if r.is_empty() {
+            return 0;
+        }
+        let first = (r.start * d.stride).saturating_sub(pt);
+        let last = ((r.end - 1) * d.stride + 2 - pt).min(h - 1);
+        (last + 1 - first) as u64 * in_row + r.len() as u64 * out_row
+    });
+    let groups = hid.div_ceil(64);
+    let per_channel = (h * w * cin * usize::from(d.expand) + ho * wo * 9) as u64;
+    let expand = busiest(groups, &|g| ((64 * g.end).min(hid) - (64 * g.start).min(hid)) as u64 * per_channel);
+    let project = busiest(ho * wo, &|px| (px.len() * hid * cout) as u64);
+    (rows.unwrap_or(0), expand.unwrap_or(0) + project.unwrap_or(0))
+}
+
+/// A thread's part of a block, and the memory it works in.
+pub(crate) enum Io<'a> {
+    /// Output rows `rows` into `y` (those rows only), through the thread's own `scratch`.
+    Rows { rows: Range<usize>, y: &'a mut [u8], scratch: &'a mut [u8] },
+    /// A channel split's first phase: the groups `groups` of 64 expanded channels, each
+    /// expanded over the whole map into `tmp` (the thread's own), then through the depthwise
+    /// into `band`: these groups' part of the block's depthwise output, which holds group `g`'s
+    /// channels for every pixel from `64 * g * pixels`.
+    Hidden { groups: Range<usize>, tmp: &'a mut [u8], band: &'a mut [u8] },
+    /// The second phase, once every group is in `band`: output pixels `pixels`, their
+    /// depthwise levels gathered from every group into `tmp` (the thread's own) and projected
+    /// into `y` (those pixels only).
+    Project { pixels: Range<usize>, band: &'a [u8], tmp: &'a mut [u8], y: &'a mut [u8] },
+}
+
+#[inline(always)]
+fn block_io<O: Ops, D: Dims>(o: O, dims: D, p: &QBlockParams, x: BlockInput, io: Io) {
+    match io {
+        Io::Rows { rows, y, scratch } => block_rows(o, dims, p, x, y, scratch, rows),
+        Io::Hidden { groups, tmp, band } => hidden_groups(o, dims, p, x, groups, tmp, band),
+        Io::Project { pixels, band, tmp, y } => project_pixels(o, dims, p, x, pixels, band, tmp, y),
+    }
+}
+
+/// The portable block on x86-64, where only CPUs without AVX2 run it: one run-time-shaped
 /// instance for every block.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-fn portable_block(d: BlockDims, p: &QBlockParams, x: BlockInput, y: &mut [u8], scratch: &mut [u8], rows: Range<usize>) {
-    block_rows(Plain, d, p, x, y, scratch, rows)
+fn portable_block(d: BlockDims, p: &QBlockParams, x: BlockInput, io: Io) {
+    block_io(Plain, d, p, x, io)
+}
+
+/// A channel split's depthwise: a group of `c` channels of a layer of `taps` (run-time shapes:
+/// one instance serves every block).
+#[derive(Clone, Copy)]
+struct DwGroup {
+    w_in: usize,
+    c: usize,
+    taps: usize,
+    stride: usize,
+    pad_l: usize,
+}
+
+impl DwShape for DwGroup {
+    #[inline(always)]
+    fn w_in(self) -> usize {
+        self.w_in
+    }
+
+    #[inline(always)]
+    fn c(self) -> usize {
+        self.c
+    }
+
+    #[inline(always)]
+    fn stride(self) -> usize {
+        self.stride
+    }
+
+    #[inline(always)]
+    fn pad_l(self) -> usize {
+        self.pad_l
+    }
+
+    #[inline(always)]
+    fn taps(self) -> usize {
+        self.taps
+    }
+}
+
+/// `Io::Hidden`: each group's expanded channels for the whole map into `tmp` (the expand's
+/// tiles of the group: its packed weights and per-channel arrays from tile `c0 / 16`), then its
+/// depthwise (weights from channel `c0`, taps `hidden` apart) into the group's part of `band`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn hidden_groups<O: Ops, D: Dims>(
+    o: O,
+    dims: D,
+    p: &QBlockParams,
+    x: BlockInput,
+    groups: Range<usize>,
+    tmp: &mut [u8],
+    band: &mut [u8],
+) {
+    let d = &dims.get();
+    let (h, w, cin, hid, ho, wo) = (d.h, d.w, d.cin, d.hidden, d.ho(), d.wo());
+    let (BlockInput::Levels(levels), Some(e)) = (x, p.expand) else {
+        unreachable!("a channel split needs an expand over a tensor (`splits_channels`)")
+    };
+    let (pt, pad_l) = d.pad();
+    let mut band = band;
+    for g in groups {
+        let (c0, len) = (64 * g, (hid - 64 * g).min(64));
+        let t0 = c0 / 16;
+        let eq = QConv {
+            weight: &e.weight[t0 * cin.div_ceil(4) * 64..],
+            bias: &e.bias[c0..],
+            m: &e.m[c0..],
+            shift: &e.shift[c0..],
+            ..e
+        };
+        let rows = &mut tmp[..h * w * len];
+        o.pointwise(&levels[..h * w * cin], PwDims { k: cin, n: len }, &eq, None, rows);
+        let rows = &*rows;
+        let q = &p.depthwise;
+        let dq = QConv { weight: &q.weight[c0..], bias: &q.bias[c0..], m: &q.m[c0..], shift: &q.shift[c0..], ..*q };
+        let s = DwGroup { w_in: w, c: len, taps: hid, stride: d.stride, pad_l };
+        let (dst, rest) = core::mem::take(&mut band).split_at_mut(ho * wo * len);
+        band = rest;
+        let mut oy = 0;
+        while oy < ho {
+            let run = DW_RUN.min(ho - oy);
+            let mut srcs: [[Option<&[u8]>; 3]; DW_RUN] = [[None; 3]; DW_RUN];
+            for (r, src) in srcs[..run].iter_mut().enumerate() {
+                let top = (oy + r) * d.stride + 1 - pt;
+                *src = core::array::from_fn(|ky| {
+                    let iy = (top + ky).wrapping_sub(1);
+                    (iy < h).then(|| &rows[iy * w * len..][..w * len])
+                });
+            }
+            o.dw_band(&srcs[..run], s, &dq, &mut dst[oy * wo * len..][..run * wo * len]);
+            oy += run;
+        }
+    }
+}
+
+/// `Io::Project`: the pixels' depthwise levels, gathered from every group of `band` into rows of
+/// `hidden` levels in `tmp`, through the project (and the shortcut) into `y`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn project_pixels<O: Ops, D: Dims>(
+    o: O,
+    dims: D,
+    p: &QBlockParams,
+    x: BlockInput,
+    pixels: Range<usize>,
+    band: &[u8],
+    tmp: &mut [u8],
+    y: &mut [u8],
+) {
+    let d = &dims.get();
+    let (hid, cin, all) = (d.hidden, d.cin, d.ho() * d.wo());
+    let rows = &mut tmp[..pixels.len() * hid];
+    for c0 in (0..hid).step_by(64) {
+        let len = (hid - c0).min(64);
+        let group = &band[c0 * all..][..all * len];
+        for (row, px) in rows.chunks_exact_mut(hid).zip(pixels.clone()) {
+            row[c0..c0 + len].copy_from_slice(&group[px * len..][..len]);
+        }
+    }
+    let BlockInput::Levels(levels) = x else { unreachable!("a channel split reads a tensor") };
+    let res = p.shortcut.map(|sc| (&levels[pixels.start * cin..pixels.end * cin], sc));
+    o.pointwise(rows, Project(dims), &p.project, res, y);
 }
 
 fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratch: &[u8]) {

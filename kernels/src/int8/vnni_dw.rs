@@ -69,7 +69,8 @@ struct Group<'a> {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &QConv, out: &mut [u8]) {
-    let (w_in, c, stride, pad_l) = (s.w_in(), s.c(), s.stride(), s.pad_l());
+    let (w_in, c, taps, stride, pad_l) = (s.w_in(), s.c(), s.taps(), s.stride(), s.pad_l());
+    assert!(taps >= c && q.weight.len() >= 8 * taps + c, "internal error: depthwise weights");
     let row_len = out.len() / rows.len().max(1);
     let wo = row_len / c;
     assert!(rows.len() * wo * c <= out.len(), "internal error: depthwise band");
@@ -101,7 +102,7 @@ pub(crate) unsafe fn dw_band<S: DwShape>(rows: &[[Option<&[u8]>; 3]], s: S, q: &
             let bytes = if twin { !0 } else { channels };
             let mut t = [zero; 9];
             for (i, v) in t.iter_mut().enumerate() {
-                *v = spread(_mm512_maskz_loadu_epi8(channels, w.add(i * c + c0).cast()), parts);
+                *v = spread(_mm512_maskz_loadu_epi8(channels, w.add(i * taps + c0).cast()), parts);
             }
             let mut taps = Taps { upper: [[zero; 4]; 3], lower: [[zero; 4]; 3] };
             for kx in 0..3 {
