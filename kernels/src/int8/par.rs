@@ -703,8 +703,10 @@ pub(crate) enum Io<'a> {
 fn block_io<O: Ops, D: Dims>(o: O, dims: D, p: &QBlockParams, x: BlockInput, io: Io) {
     match io {
         Io::Rows { rows, y, scratch } => block_rows(o, dims, p, x, y, scratch, rows),
-        Io::Hidden { groups, tmp, band } => hidden_groups(o, dims, p, x, groups, tmp, band),
-        Io::Project { pixels, band, tmp, y } => project_pixels(o, dims, p, x, pixels, band, tmp, y),
+        // The channel split's phases: one run-time-shaped instance per path, not one per block
+        // (they run only on many threads, in the late blocks).
+        Io::Hidden { groups, tmp, band } => hidden_groups(o, &dims.get(), p, x, groups, tmp, band),
+        Io::Project { pixels, band, tmp, y } => project_pixels(o, &dims.get(), p, x, pixels, band, tmp, y),
     }
 }
 
@@ -758,17 +760,16 @@ impl DwShape for DwGroup {
 /// tiles of the group: its packed weights and per-channel arrays from tile `c0 / 16`), then its
 /// depthwise (weights from channel `c0`, taps `hidden` apart) into the group's part of `band`.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn hidden_groups<O: Ops, D: Dims>(
+#[inline(never)]
+fn hidden_groups<O: Ops>(
     o: O,
-    dims: D,
+    d: &BlockDims,
     p: &QBlockParams,
     x: BlockInput,
     groups: Range<usize>,
     tmp: &mut [u8],
     band: &mut [u8],
 ) {
-    let d = &dims.get();
     let (h, w, cin, hid, ho, wo) = (d.h, d.w, d.cin, d.hidden, d.ho(), d.wo());
     let (BlockInput::Levels(levels), Some(e)) = (x, p.expand) else {
         unreachable!("a channel split needs an expand over a tensor (`splits_channels`)")
@@ -813,10 +814,10 @@ fn hidden_groups<O: Ops, D: Dims>(
 /// `Io::Project`: the pixels' depthwise levels, gathered from every group of `band` into rows of
 /// `hidden` levels in `tmp`, through the project (and the shortcut) into `y`.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn project_pixels<O: Ops, D: Dims>(
+#[inline(never)]
+fn project_pixels<O: Ops>(
     o: O,
-    dims: D,
+    d: &BlockDims,
     p: &QBlockParams,
     x: BlockInput,
     pixels: Range<usize>,
@@ -824,7 +825,6 @@ fn project_pixels<O: Ops, D: Dims>(
     tmp: &mut [u8],
     y: &mut [u8],
 ) {
-    let d = &dims.get();
     let (hid, cin, all) = (d.hidden, d.cin, d.ho() * d.wo());
     let rows = &mut tmp[..pixels.len() * hid];
     for c0 in (0..hid).step_by(64) {
@@ -836,7 +836,7 @@ fn project_pixels<O: Ops, D: Dims>(
     }
     let BlockInput::Levels(levels) = x else { unreachable!("a channel split reads a tensor") };
     let res = p.shortcut.map(|sc| (&levels[pixels.start * cin..pixels.end * cin], sc));
-    o.pointwise(rows, Project(dims), &p.project, res, y);
+    o.pointwise(rows, PwDims { k: hid, n: d.cout }, &p.project, res, y);
 }
 
 fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratch: &[u8]) {
