@@ -6,7 +6,7 @@
 //!   CPU's int8 kernels: the whole forward pass at 1 and 2 threads, and every step at 1 thread
 //!   (timed between the `forward_inspect` callbacks that follow each `features.N` stage; the
 //!   last row is pooling and the classifier);
-//! - `forward_batch` of 8 images against 8 `forward`s, one thread.
+//! - `forward_batch` of 8 images against 8 `forward`s of the same 8 inputs, one thread.
 //!
 //! `cargo run --release -p mobilenet-benches [--features bench] --bin self_ab [-- ROUNDS]`
 #![forbid(unsafe_code)]
@@ -110,8 +110,10 @@ macro_rules! ab {
                     if batched {
                         model.forward_batch(&mut batch_arena, &batch_input, &mut batch_logits).expect("forward_batch");
                     } else {
-                        for _ in 0..BATCH {
-                            model.forward(&mut arena, &input, &mut logits).expect("forward");
+                        // The batch's own images (copies of one, at their own addresses):
+                        // the same input traffic as the batch, not one image warm in cache.
+                        for image in batch_input.chunks_exact(input.len()) {
+                            model.forward(&mut arena, image, &mut logits).expect("forward");
                         }
                     }
                     t.push(start.elapsed().as_secs_f64() * 1e3 / BATCH as f64);

@@ -2,7 +2,8 @@
 //! rest step by step over the batch (see `passes::plan_batch`): fused blocks through
 //! `block_batch` (weight panels outermost over groups of images), the classifier as one matrix
 //! product over every image's features. Each image has its own copy of the memory plan. An
-//! int8 model runs every step image by image (its kernels have no batched form yet).
+//! int8 model runs `forward`'s code (`run`) on each image in turn (its kernels have no batched
+//! form yet), so the network's code is not compiled twice.
 
 use super::{block, lit, param_slices, region, rt, tensor_region};
 use crate::ir::{Op, Value};
@@ -17,33 +18,44 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
     let rt = rt();
     let net = &program.network;
     let name_str = net.spec.name.as_str();
-    let split = if int8 { steps.len() } else { program.batch_step_major_from.min(steps.len()) };
-    let (param_view, arena_view, no_extra) = if int8 {
-        (
-            quote!(let p: &[u8] = self.params.as_bytes();),
-            quote!(let a = #rt::bytes_mut(a);),
-            quote!(let extra: &mut [u8] = &mut [];),
-        )
-    } else {
-        (quote!(let p: &[f32] = self.params.as_slice();), quote!(), quote!(let extra: &mut [f32] = &mut [];))
+    let arena_batch = quote! {
+        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each).
+        pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
+        }
     };
-    let doc = if int8 {
-        quote! {
+    if int8 {
+        // `run`'s parameter for 8-bit frames, where the model takes them; batches take floats.
+        let no_pixels = program.schedule.image_buffer().map(|_| quote!(::core::option::Option::None,));
+        return quote! {
+            #arena_batch
+
             /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
             /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
             /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
             /// each image, bit for bit; an int8 model runs the images one after another. One
             /// thread; allocates nothing.
-        }
-    } else {
-        quote! {
-            /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
-            /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
-            /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
-            /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
-            /// their weights are fetched from memory once per batch. One thread; allocates nothing.
-        }
-    };
+            pub fn forward_batch(
+                &self,
+                arena: &mut ::mobilenet_runtime::Arena,
+                inputs_hwc: &[f32],
+                logits: &mut [f32],
+            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
+                let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
+                let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+                let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
+                let parts = all.chunks_exact_mut(Self::ARENA_FLOATS).zip(logits.chunks_exact_mut(Self::NUM_CLASSES));
+                for (input, (a, logits)) in inputs_hwc.chunks_exact(image).zip(parts) {
+                    self.run(a, cpu, input, #no_pixels logits, ::core::option::Option::None, ::core::option::Option::None)?;
+                }
+                ::core::result::Result::Ok(())
+            }
+        };
+    }
+    let split = program.batch_step_major_from.min(steps.len());
+    let (param_view, no_extra) =
+        (quote!(let p: &[f32] = self.params.as_slice();), quote!(let extra: &mut [f32] = &mut [];));
     let prefix = &steps[..split];
     // The first step of a model that takes 8-bit frames reads `pixels`; batches take floats.
     let no_pixels = program
@@ -53,7 +65,6 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
     // Names each step's code expects, bound to image `i` of the batch.
     let per_image = quote! {
         let a = &mut all[i * Self::ARENA_FLOATS..(i + 1) * Self::ARENA_FLOATS];
-        #arena_view
         let input = &inputs_hwc[i * image..(i + 1) * image];
         let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
         let _ = (&input, &logits);
@@ -86,12 +97,13 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
         },
     });
     quote! {
-        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each).
-        pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
-            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
-        }
+        #arena_batch
 
-        #doc
+        /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
+        /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
+        /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
+        /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
+        /// their weights are fetched from memory once per batch. One thread; allocates nothing.
         pub fn forward_batch(
             &self,
             arena: &mut ::mobilenet_runtime::Arena,
