@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 /// The methods `arena_batch` and `forward_batch`; `steps` is each step's code as `run` has it;
-/// `int8`: the model is int8 (its arena and parameters are bytes).
+/// `int8`: the model is int8 (`forward_batch` runs `run` on each image).
 pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> TokenStream {
     let rt = rt();
     let net = &program.network;
@@ -24,38 +24,59 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
             ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
         }
     };
-    if int8 {
+    // The doc's last lines: how the batch runs.
+    let (how, body): (&[&str], _) = if int8 {
         // `run`'s parameter for 8-bit frames, where the model takes them; batches take floats.
         let no_pixels = program.schedule.image_buffer().map(|_| quote!(::core::option::Option::None,));
-        return quote! {
-            #arena_batch
-
-            /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
-            /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
-            /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
-            /// each image, bit for bit; an int8 model runs the images one after another. One
-            /// thread; allocates nothing.
-            pub fn forward_batch(
-                &self,
-                arena: &mut ::mobilenet_runtime::Arena,
-                inputs_hwc: &[f32],
-                logits: &mut [f32],
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
-                let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
-                let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
-                let parts = all.chunks_exact_mut(Self::ARENA_FLOATS).zip(logits.chunks_exact_mut(Self::NUM_CLASSES));
-                for (input, (a, logits)) in inputs_hwc.chunks_exact(image).zip(parts) {
-                    self.run(a, cpu, input, #no_pixels logits, ::core::option::Option::None, ::core::option::Option::None)?;
-                }
-                ::core::result::Result::Ok(())
+        let body = quote! {
+            let parts = all.chunks_exact_mut(Self::ARENA_FLOATS).zip(logits.chunks_exact_mut(Self::NUM_CLASSES));
+            for (input, (a, logits)) in inputs_hwc.chunks_exact(image).zip(parts) {
+                self.run(a, cpu, input, #no_pixels logits, ::core::option::Option::None, ::core::option::Option::None)?;
             }
         };
+        (
+            &[
+                " each image, bit for bit; an int8 model runs the images one after another. One",
+                " thread; allocates nothing.",
+            ],
+            body,
+        )
+    } else {
+        let how: &[&str] = &[
+            " each image, bit for bit; the late, weight-heavy steps run over the whole batch so",
+            " their weights are fetched from memory once per batch. One thread; allocates nothing.",
+        ];
+        (how, step_major(program, steps))
+    };
+    quote! {
+        #arena_batch
+
+        /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
+        /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
+        /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
+        #(#[doc = #how])*
+        pub fn forward_batch(
+            &self,
+            arena: &mut ::mobilenet_runtime::Arena,
+            inputs_hwc: &[f32],
+            logits: &mut [f32],
+        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+            let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
+            let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
+            let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
+            let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
+            #body
+            ::core::result::Result::Ok(())
+        }
     }
+}
+
+/// An f32 model's `forward_batch` after its prologue: the steps before the switch image by
+/// image, the rest step by step over the batch.
+fn step_major(program: &Program, steps: &[TokenStream]) -> TokenStream {
+    let rt = rt();
+    let net = &program.network;
     let split = program.batch_step_major_from.min(steps.len());
-    let (param_view, no_extra) =
-        (quote!(let p: &[f32] = self.params.as_slice();), quote!(let extra: &mut [f32] = &mut [];));
     let prefix = &steps[..split];
     // The first step of a model that takes 8-bit frames reads `pixels`; batches take floats.
     let no_pixels = program
@@ -97,35 +118,16 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
         },
     });
     quote! {
-        #arena_batch
-
-        /// Classify a batch: `inputs_hwc` holds images one after another (each as `forward`
-        /// takes it), `logits` gets `NUM_CLASSES` per image, in order; the arena must come from
-        /// `arena_batch(n)` with `n` at least the batch size. The same logits as `forward` on
-        /// each image, bit for bit; the late, weight-heavy steps run over the whole batch so
-        /// their weights are fetched from memory once per batch. One thread; allocates nothing.
-        pub fn forward_batch(
-            &self,
-            arena: &mut ::mobilenet_runtime::Arena,
-            inputs_hwc: &[f32],
-            logits: &mut [f32],
-        ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
-            let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
-            let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-            let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
-            #param_view
-            let mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads> = ::core::option::Option::None;
-            let mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])> =
-                ::core::option::Option::None;
-            #no_extra
-            for i in 0..images {
-                #per_image
-                #(#prefix)*
-            }
-            #(#suffix)*
-            let _ = (&mut inspect, &mut threads, &extra);
-            ::core::result::Result::Ok(())
+        let p: &[f32] = self.params.as_slice();
+        let mut threads: ::core::option::Option<&mut ::mobilenet_runtime::Threads> = ::core::option::Option::None;
+        let mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])> =
+            ::core::option::Option::None;
+        let extra: &mut [f32] = &mut [];
+        for i in 0..images {
+            #per_image
+            #(#prefix)*
         }
+        #(#suffix)*
+        let _ = (&mut inspect, &mut threads, &extra);
     }
 }

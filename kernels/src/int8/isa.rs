@@ -130,15 +130,15 @@ pub(crate) trait DwShape: Copy {
     fn pad_l(self) -> usize;
 
     /// How far apart the weights' taps are (`[ky][kx][taps]`): `c`, or more when the kernel
-    /// runs `c` channels of a wider layer (a channel split's group, `par::DwGroup`).
+    /// runs `c` channels of a wider layer (a channel split's group of 64, `DwDims`).
     #[inline(always)]
     fn taps(self) -> usize {
         self.c()
     }
 }
 
-/// Run-time depthwise shapes (tests; blocks of run-time shapes use `par::Depthwise`).
-#[cfg(test)]
+/// Run-time depthwise shapes: a channel split's groups (one instance serves every block) and
+/// tests; blocks of run-time shapes use `par::Depthwise`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DwDims {
     pub w_in: usize,
@@ -148,7 +148,6 @@ pub(crate) struct DwDims {
     pub taps: usize,
 }
 
-#[cfg(test)]
 impl DwShape for DwDims {
     #[inline(always)]
     fn w_in(self) -> usize {

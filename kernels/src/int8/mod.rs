@@ -15,7 +15,9 @@
 //! (`par_pointwise8`). The innermost 1x1 register tile (`vnni::tile`, one instance per tile
 //! shape) takes `k` at run time: a constant `k` there measured no faster. The AVX2 path (slower
 //! than f32 wherever it runs) and, on x86-64, the portable one run one run-time-shaped instance
-//! for every block; `Cpu::specialized` off selects run-time-shaped instances on every path.
+//! for every block, as do the two phases of a channel split on many threads
+//! (`par::splits_channels`); `Cpu::specialized` off selects run-time-shaped instances on every
+//! path.
 //! Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
 //!
 //! Layouts (the compiler packs them): the stem (over its input patches, `k` ordered `[ky][kx]

@@ -6,7 +6,7 @@
 //! the same bits.
 
 use super::conv::{avg_pool, STEM_K};
-use super::isa::{path, DwShape, Ops, Path, Plain, PwDims, PwShape};
+use super::isa::{path, DwDims, DwShape, Ops, Path, Plain, PwDims, PwShape};
 #[cfg(target_arch = "x86_64")]
 use super::isa::{Avx2, AvxVnni, Vnni};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
@@ -718,44 +718,6 @@ fn portable_block(d: BlockDims, p: &QBlockParams, x: BlockInput, io: Io) {
     block_io(Plain, d, p, x, io)
 }
 
-/// A channel split's depthwise: a group of `c` channels of a layer of `taps` (run-time shapes:
-/// one instance serves every block).
-#[derive(Clone, Copy)]
-struct DwGroup {
-    w_in: usize,
-    c: usize,
-    taps: usize,
-    stride: usize,
-    pad_l: usize,
-}
-
-impl DwShape for DwGroup {
-    #[inline(always)]
-    fn w_in(self) -> usize {
-        self.w_in
-    }
-
-    #[inline(always)]
-    fn c(self) -> usize {
-        self.c
-    }
-
-    #[inline(always)]
-    fn stride(self) -> usize {
-        self.stride
-    }
-
-    #[inline(always)]
-    fn pad_l(self) -> usize {
-        self.pad_l
-    }
-
-    #[inline(always)]
-    fn taps(self) -> usize {
-        self.taps
-    }
-}
-
 /// `Io::Hidden`: each group's expanded channels for the whole map into `tmp` (the expand's
 /// tiles of the group: its packed weights and per-channel arrays from tile `c0 / 16`), then its
 /// depthwise (weights from channel `c0`, taps `hidden` apart) into the group's part of `band`.
@@ -791,7 +753,7 @@ fn hidden_groups<O: Ops>(
         let rows = &*rows;
         let q = &p.depthwise;
         let dq = QConv { weight: &q.weight[c0..], bias: &q.bias[c0..], m: &q.m[c0..], shift: &q.shift[c0..], ..*q };
-        let s = DwGroup { w_in: w, c: len, taps: hid, stride: d.stride, pad_l };
+        let s = DwDims { w_in: w, c: len, stride: d.stride, pad_l, taps: hid };
         let (dst, rest) = core::mem::take(&mut band).split_at_mut(ho * wo * len);
         band = rest;
         let mut oy = 0;
