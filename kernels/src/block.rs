@@ -199,20 +199,21 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                     next += count;
                 }
             }
-            for r in 0..n_out {
+            let ringed = d.expand || d.stem.is_some();
+            let rows = |r: usize| {
                 let top = (oy0 + r) * s + 1 - pt;
-                let ringed = d.expand || d.stem.is_some();
-                let (mut ptrs, valid) =
-                    if ringed { row_ptrs(ring, d.h, 0, top) } else { row_ptrs(x_rows, d.h, w * d.cin, top) };
-                if ringed {
-                    for (ky, ptr) in ptrs.iter_mut().enumerate() {
-                        if valid[ky] {
-                            *ptr = ring.add(((top + ky - 1) % ring_rows) * w * d.hidden);
-                        }
+                if !ringed {
+                    return row_ptrs(x_rows, d.h, w * d.cin, top);
+                }
+                let (mut ptrs, valid) = row_ptrs(ring, d.h, 0, top);
+                for (ky, ptr) in ptrs.iter_mut().enumerate() {
+                    if valid[ky] {
+                        *ptr = ring.add(((top + ky - 1) % ring_rows) * w * d.hidden);
                     }
                 }
-                crate::dw::dw_row::<S, PX>(&dw, ptrs, valid, p.dw_w, p.dw_b, band.add(r * wo * d.hidden));
-            }
+                (ptrs, valid)
+            };
+            crate::dw::dw_band::<S, PX>(&dw, n_out, rows, p.dw_w, p.dw_b, band);
             gemm::<S, MR, NV>(&Gemm {
                 m: n_out * wo,
                 k: d.hidden,
@@ -331,10 +332,8 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
         }
         let dw = DwRow { w_in: w, c: d.hidden, ch: (c0, c1), stride: s, wo, pad: pl };
         let src = if d.expand { ring.cast_const() } else { p.x };
-        for oy in 0..d.ho() {
-            let (ptrs, valid) = row_ptrs(src, d.h, w * d.hidden, oy * s + 1 - pt);
-            crate::dw::dw_row::<S, PX>(&dw, ptrs, valid, p.dw_w, p.dw_b, band.add(oy * wo * d.hidden));
-        }
+        let rows = |oy: usize| row_ptrs(src, d.h, w * d.hidden, oy * s + 1 - pt);
+        crate::dw::dw_band::<S, PX>(&dw, d.ho(), rows, p.dw_w, p.dw_b, band);
     }
 }
 

@@ -201,11 +201,9 @@ macro_rules! entries {
             $(#[$attr])*
             #[allow(clippy::too_many_arguments)]
             pub(crate) unsafe fn dw_rows(d: &DwRow, h: usize, pad_top: usize, x: *const f32, wt: *const f32, b: *const f32, out: *mut f32, rows: core::ops::Range<usize>) {
-                for oy in rows {
-                    let (r, v) = crate::block::row_ptrs(x, h, d.w_in * d.c, oy * d.stride + 1 - pad_top);
-                    // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
-                    unsafe { crate::dw::dw_row::<S, $px>(d, r, v, wt, b, out.add(oy * d.wo * d.c)) }
-                }
+                let rows_at = |r: usize| crate::block::row_ptrs(x, h, d.w_in * d.c, (rows.start + r) * d.stride + 1 - pad_top);
+                // SAFETY: forwarded contract; `row_ptrs` only yields rows inside the image.
+                unsafe { crate::dw::dw_band::<S, $px>(d, rows.len(), rows_at, wt, b, out.add(rows.start * d.wo * d.c)) }
             }
 
             $(#[$attr])*
