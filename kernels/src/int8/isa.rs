@@ -95,7 +95,7 @@ pub(crate) fn kernels_name(cpu: Cpu) -> &'static str {
 }
 
 /// A 1x1 layer's input (`k`) and output (`n`) channels: constants where the carrier is a
-/// generated block's shape type (`par::Expand`, `par::Project`), so that a kernel instantiated
+/// generated block's shape type (`block::Expand`, `block::Project`), so that a kernel instantiated
 /// on it sees them as constants; values otherwise (`PwDims`).
 pub(crate) trait PwShape: Copy {
     fn k(self) -> usize;
@@ -138,7 +138,7 @@ pub(crate) trait DwShape: Copy {
 }
 
 /// Run-time depthwise shapes: a channel split's groups (one instance serves every block) and
-/// tests; blocks of run-time shapes use `par::Depthwise`.
+/// tests; blocks of run-time shapes use `block::Depthwise`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DwDims {
     pub w_in: usize,

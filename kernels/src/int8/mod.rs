@@ -16,7 +16,7 @@
 //! shape) takes `k` at run time: a constant `k` there measured no faster. The AVX2 path (slower
 //! than f32 wherever it runs) and, on x86-64, the portable one run one run-time-shaped instance
 //! for every block, as do the two phases of a channel split on many threads
-//! (`par::splits_channels`); `Cpu::specialized` off selects run-time-shaped instances on every
+//! (`block::splits_channels`); `Cpu::specialized` off selects run-time-shaped instances on every
 //! path.
 //! Every kernel reproduces the compiler's int8 reference interpreter bit for bit.
 //!
@@ -35,6 +35,7 @@ mod avx2;
 mod avxvnni;
 #[cfg(target_arch = "x86_64")]
 mod avxvnni_dw;
+mod block;
 mod conv;
 #[cfg(target_arch = "x86_64")]
 mod dw_cols;
@@ -45,6 +46,7 @@ mod vnni;
 #[cfg(target_arch = "x86_64")]
 mod vnni_dw;
 
+pub use block::{split_work, splits_channels};
 pub(crate) use isa::kernels_name;
 #[cfg(target_arch = "x86_64")]
 pub use isa::{has_avx512_vnni, has_avx_vnni};
@@ -52,7 +54,7 @@ pub use isa::{has_avx512_vnni, has_avx_vnni};
 pub use par::stem8_output;
 pub use par::{
     avg_pool8, avg_pool8_dyn, block8_dyn, linear8_dyn, par_block8, par_linear8, par_pointwise8, par_stem8,
-    pointwise8_dyn, split_work, splits_channels, stem8_dyn,
+    pointwise8_dyn, stem8_dyn,
 };
 
 /// The shift the compiler pads per-channel arrays with (padding lanes have multiplier 0): one
