@@ -7,7 +7,7 @@
 //! (`block_batch`).
 
 use crate::dw::DwRow;
-use crate::gemm::{gemm, gemm_units, units, Gemm, UNIT_COLS, UNIT_ROWS};
+use crate::gemm::{gemm_sized, gemm_units, tile_rows, units, Gemm, UNIT_COLS, UNIT_ROWS};
 use crate::layout::NR;
 use crate::reference::Padding;
 use crate::simd::Simd;
@@ -138,6 +138,18 @@ pub(crate) fn row_ptrs(base: *const f32, h: usize, row_len: usize, top: usize) -
     (ptrs, valid)
 }
 
+/// Register tile rows of a block's expand and project GEMMs (`gemm::tile_rows`): sized to the
+/// map for whole-map blocks in shape-constant instances (`sized`), where the pixel counts are
+/// constants and only the chosen tile is compiled; `MR` otherwise.
+#[inline(always)]
+const fn whole_map_tiles<const MR: usize>(d: &BlockDims, sized: bool) -> (usize, usize) {
+    if sized && d.whole_map() {
+        (tile_rows(MR, d.h * d.w), tile_rows(MR, d.ho() * d.wo()))
+    } else {
+        (MR, MR)
+    }
+}
+
 /// Output rows `rows` of a block.
 ///
 /// # Safety
@@ -150,8 +162,10 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
     d: &BlockDims,
     p: &BlockPtrs,
     rows: core::ops::Range<usize>,
+    sized: bool,
 ) {
     let (w, s, wo) = (d.w, d.stride, d.wo());
+    let (expand_tile, project_tile) = whole_map_tiles::<MR>(d, sized);
     let ((pt, pl), (stem_pt, stem_pl)) = (d.pad(), d.stem_pad());
     let ring = p.scratch;
     // SAFETY: the band buffer follows the ring inside the scratch region.
@@ -182,20 +196,23 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                 while next <= last_in {
                     let slot = next % ring_rows;
                     let count = (last_in + 1 - next).min(ring_rows - slot);
-                    gemm::<S, MR, NV>(&Gemm {
-                        m: count * w,
-                        k: d.cin,
-                        n: d.hidden,
-                        a: p.x.add((next - p.x_row0) * w * d.cin),
-                        lda: d.cin,
-                        w: p.expand_w,
-                        bias: p.expand_b,
-                        res: core::ptr::null(),
-                        ldr: 0,
-                        out: ring.add(slot * w * d.hidden),
-                        ldo: d.hidden,
-                        relu: true,
-                    });
+                    gemm_sized::<S, MR, NV>(
+                        &Gemm {
+                            m: count * w,
+                            k: d.cin,
+                            n: d.hidden,
+                            a: p.x.add((next - p.x_row0) * w * d.cin),
+                            lda: d.cin,
+                            w: p.expand_w,
+                            bias: p.expand_b,
+                            res: core::ptr::null(),
+                            ldr: 0,
+                            out: ring.add(slot * w * d.hidden),
+                            ldo: d.hidden,
+                            relu: true,
+                        },
+                        expand_tile,
+                    );
                     next += count;
                 }
             }
@@ -214,20 +231,23 @@ pub(crate) unsafe fn block_rows<S: Simd, const MR: usize, const NV: usize, const
                 (ptrs, valid)
             };
             crate::dw::dw_band::<S, PX>(&dw, n_out, rows, p.dw_w, p.dw_b, band);
-            gemm::<S, MR, NV>(&Gemm {
-                m: n_out * wo,
-                k: d.hidden,
-                n: d.cout,
-                a: band,
-                lda: d.hidden,
-                w: p.project_w,
-                bias: p.project_b,
-                res: if d.residual { p.x.add((oy0 - p.x_row0) * w * d.cin) } else { core::ptr::null() },
-                ldr: d.cin,
-                out: p.y.add((oy0 - p.y_row0) * wo * d.cout),
-                ldo: d.cout,
-                relu: false,
-            });
+            gemm_sized::<S, MR, NV>(
+                &Gemm {
+                    m: n_out * wo,
+                    k: d.hidden,
+                    n: d.cout,
+                    a: band,
+                    lda: d.hidden,
+                    w: p.project_w,
+                    bias: p.project_b,
+                    res: if d.residual { p.x.add((oy0 - p.x_row0) * w * d.cin) } else { core::ptr::null() },
+                    ldr: d.cin,
+                    out: p.y.add((oy0 - p.y_row0) * wo * d.cout),
+                    ldo: d.cout,
+                    relu: false,
+                },
+                project_tile,
+            );
         }
         oy0 += n_out;
     }
@@ -268,7 +288,8 @@ impl BlockDims {
     }
 }
 
-/// The part `part` of a block.
+/// The part `part` of a block; `sized` (a literal in each caller, so that it folds): a
+/// shape-constant instance, whose whole-map GEMMs take tiles sized to the map (`whole_map_tiles`).
 ///
 /// # Safety
 /// As `block_rows`; a channel split's phases need `d.whole_map()`, the scratch shared by every
@@ -278,14 +299,15 @@ pub(crate) unsafe fn block_part<S: Simd, const MR: usize, const NV: usize, const
     d: &BlockDims,
     p: &BlockPtrs,
     part: BlockPart,
+    sized: bool,
 ) {
     // SAFETY: forwarded contract.
     unsafe {
         // Threads split only whole-map blocks by channels; in a shape-constant instance of any
         // other block `whole_map()` is a constant `false`, so the channel phases' code drops out.
         match part {
-            BlockPart::Rows(rows) => block_rows::<S, MR, NV, PX>(d, p, rows),
-            BlockPart::Hidden(panels) if d.whole_map() => block_hidden::<S, MR, NV, PX>(d, p, panels),
+            BlockPart::Rows(rows) => block_rows::<S, MR, NV, PX>(d, p, rows, sized),
+            BlockPart::Hidden(panels) if d.whole_map() => block_hidden::<S, MR, NV, PX>(d, p, panels, sized),
             BlockPart::Project(tiles) if d.whole_map() => block_project::<S, MR, NV>(d, p, tiles),
             BlockPart::Hidden(_) | BlockPart::Project(_) => {
                 debug_assert!(false, "channel phases of a block that is not whole-map: {d:?}")
@@ -300,6 +322,7 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
     d: &BlockDims,
     p: &BlockPtrs,
     panels: core::ops::Range<usize>,
+    sized: bool,
 ) {
     debug_assert!(p.x_row0 == 0 && p.y_row0 == 0, "channel phases run on whole tensors");
     let (c0, c1) = (panels.start * NR, (panels.end * NR).min(d.hidden));
@@ -315,20 +338,23 @@ unsafe fn block_hidden<S: Simd, const MR: usize, const NV: usize, const PX: usiz
     unsafe {
         let band = p.scratch.add(d.ring_len());
         if d.expand {
-            gemm::<S, MR, NV>(&Gemm {
-                m: d.h * w,
-                k: d.cin,
-                n: c1 - c0,
-                a: p.x,
-                lda: d.cin,
-                w: p.expand_w.add(panels.start * d.cin * NR),
-                bias: p.expand_b.add(c0),
-                res: core::ptr::null(),
-                ldr: 0,
-                out: ring.add(c0),
-                ldo: d.hidden,
-                relu: true,
-            });
+            gemm_sized::<S, MR, NV>(
+                &Gemm {
+                    m: d.h * w,
+                    k: d.cin,
+                    n: c1 - c0,
+                    a: p.x,
+                    lda: d.cin,
+                    w: p.expand_w.add(panels.start * d.cin * NR),
+                    bias: p.expand_b.add(c0),
+                    res: core::ptr::null(),
+                    ldr: 0,
+                    out: ring.add(c0),
+                    ldo: d.hidden,
+                    relu: true,
+                },
+                whole_map_tiles::<MR>(d, sized).0,
+            );
         }
         let dw = DwRow { w_in: w, c: d.hidden, ch: (c0, c1), stride: s, wo, pad: pl };
         let src = if d.expand { ring.cast_const() } else { p.x };
@@ -376,6 +402,7 @@ unsafe fn block_project<S: Simd, const MR: usize, const NV: usize>(
 pub(crate) unsafe fn block_batch<S: Simd, const MR: usize, const NV: usize, const PX: usize>(
     d: &BlockDims,
     ps: &[BlockPtrs],
+    sized: bool,
 ) {
     const CHUNK: usize = UNIT_COLS / NR;
     let panels = d.hidden.div_ceil(NR);
@@ -383,7 +410,7 @@ pub(crate) unsafe fn block_batch<S: Simd, const MR: usize, const NV: usize, cons
     unsafe {
         for c in (0..panels).step_by(CHUNK) {
             for p in ps {
-                block_hidden::<S, MR, NV, PX>(d, p, c..(c + CHUNK).min(panels));
+                block_hidden::<S, MR, NV, PX>(d, p, c..(c + CHUNK).min(panels), sized);
             }
         }
         let chunks = (d.ho() * d.wo()).div_ceil(UNIT_ROWS);

@@ -31,13 +31,56 @@ pub(crate) struct Gemm {
 /// Every pointer must be valid for the rows and columns `g` describes; the ISA of `S` present.
 #[inline(always)]
 pub(crate) unsafe fn gemm<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
-    // One vector of output channels: twice the pixels keep as many accumulators busy.
-    if NV == 2 && MR == 12 && g.n <= S::L {
-        // SAFETY: forwarded contract.
-        return unsafe { gemm_tiles::<S, 24, 1>(g) };
-    }
     // SAFETY: forwarded contract.
-    unsafe { gemm_tiles::<S, MR, NV>(g) }
+    unsafe { gemm_sized::<S, MR, NV>(g, MR) }
+}
+
+/// Register tile rows for a GEMM of `pixels` rows, where that count is known when its kernel
+/// is instantiated (a whole-map layer): 9, 10 or 11 where tiles of that many rows compute fewer
+/// rows than `mr` = 12 does (whose last tile has 4 rows or 12): 9 pixels in one tile of 9, not
+/// 12; 49 in five of 10, not four of 12 and one of 4. Otherwise `mr`.
+pub(crate) const fn tile_rows(mr: usize, pixels: usize) -> usize {
+    if mr != 12 || pixels == 0 {
+        return mr;
+    }
+    let tiles = pixels.div_ceil(12);
+    let rows = pixels.div_ceil(tiles);
+    let rem = pixels % 12;
+    let with_mr = 12 * (pixels / 12)
+        + if rem == 0 {
+            0
+        } else if rem <= 4 {
+            4
+        } else {
+            12
+        };
+    if rows >= 9 && rows < 12 && rows * tiles < with_mr {
+        rows
+    } else {
+        mr
+    }
+}
+
+/// `gemm` with tiles of `rows` rows (a `tile_rows` result) instead of `MR`. Every output is
+/// the same chain of FMAs whatever the tile, so the bits do not change.
+///
+/// # Safety
+/// As `gemm`.
+#[inline(always)]
+pub(crate) unsafe fn gemm_sized<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, rows: usize) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        // One vector of output channels: twice the pixels keep as many accumulators busy.
+        if NV == 2 && MR == 12 && g.n <= S::L {
+            return gemm_tiles::<S, 24, 1>(g);
+        }
+        match rows {
+            9 if MR == 12 => gemm_tiles::<S, 9, NV>(g),
+            10 if MR == 12 => gemm_tiles::<S, 10, NV>(g),
+            11 if MR == 12 => gemm_tiles::<S, 11, NV>(g),
+            _ => gemm_tiles::<S, MR, NV>(g),
+        }
+    }
 }
 
 #[inline(always)]

@@ -229,13 +229,13 @@ macro_rules! entries {
             $(#[$attr])*
             pub(crate) unsafe fn block_dyn(d: &BlockDims, p: &BlockPtrs, part: BlockPart) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::block::block_part::<S, $mr, $nv, $px>(d, p, part) }
+                unsafe { crate::block::block_part::<S, $mr, $nv, $px>(d, p, part, false) }
             }
 
             $(#[$attr])*
             pub(crate) unsafe fn block_batch_dyn(d: &BlockDims, ps: &[BlockPtrs]) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(d, ps) }
+                unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(d, ps, false) }
             }
 
             shape_constant_entries!($sc, $(#[$attr])*, gemm = ($mr, $nv), gemv_nv = $gv, px = $px);
@@ -249,12 +249,14 @@ macro_rules! entries {
 /// a fallback, so that a user's crate does not compile a third copy of every layer).
 macro_rules! shape_constant_entries {
     (yes, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal) => {
-        /// `gemm` with `K` inputs and `N` outputs a pixel (unit row strides) as constants.
+        /// `gemm` with `K` inputs and `N` outputs a pixel (unit row strides) as constants, in register
+        /// tiles sized for a layer of `P` pixels (`gemm::tile_rows`).
         $(#[$attr])*
-        pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
+        pub(crate) unsafe fn gemm_kn<const P: usize, const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
             let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
-            // SAFETY: forwarded contract (the caller's `g` has these shapes).
-            unsafe { crate::gemm::gemm::<S, $mr, $nv>(&g) }
+            // SAFETY: forwarded contract (the caller's `g` has these shapes, rows of a layer of
+            // `P` pixels).
+            unsafe { crate::gemm::gemm_sized::<S, $mr, $nv>(&g, crate::gemm::tile_rows($mr, P)) }
         }
 
         /// `gemm_units` with `gemm_kn`'s constants.
@@ -302,18 +304,18 @@ macro_rules! shape_constant_entries {
         $(#[$attr])*
         pub(crate) unsafe fn block<B: BlockShape>(p: &BlockPtrs, part: BlockPart) {
             // SAFETY: forwarded contract.
-            unsafe { crate::block::block_part::<S, $mr, $nv, $px>(&B::DIMS, p, part) }
+            unsafe { crate::block::block_part::<S, $mr, $nv, $px>(&B::DIMS, p, part, true) }
         }
 
         /// `block_batch_dyn` of the block `B`, shapes as constants.
         $(#[$attr])*
         pub(crate) unsafe fn block_batch<B: BlockShape>(ps: &[BlockPtrs]) {
             // SAFETY: forwarded contract.
-            unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(&B::DIMS, ps) }
+            unsafe { crate::block::block_batch::<S, $mr, $nv, $px>(&B::DIMS, ps, true) }
         }
     };
     (no, $(#[$attr:meta])*, gemm = ($mr:literal, $nv:literal), gemv_nv = $gv:literal, px = $px:literal) => {
-        pub(crate) unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
+        pub(crate) unsafe fn gemm_kn<const P: usize, const K: usize, const N: usize, const RELU: bool>(g: &Gemm) {
             // SAFETY: forwarded contract.
             unsafe { gemm(&Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g }) }
         }

@@ -92,7 +92,7 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
         }
         let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), rows);
         // SAFETY: in bounds by the checks above; each thread writes only its own pixels.
-        unsafe { gemm_kn::<K, N, RELU>(cpu, &g) }
+        unsafe { gemm_kn::<P, K, N, RELU>(cpu, &g) }
     });
 }
 
@@ -103,12 +103,13 @@ pub fn pointwise_splits_units(pixels: usize, threads: usize) -> bool {
 }
 
 /// # Safety
-/// As the kernels' `gemm`: `g` valid, with `K` inputs and `N` outputs a pixel.
-unsafe fn gemm_kn<const K: usize, const N: usize, const RELU: bool>(cpu: Cpu, g: &Gemm) {
+/// As the kernels' `gemm`: `g` valid, with `K` inputs and `N` outputs a pixel, of a layer of
+/// `P` pixels.
+unsafe fn gemm_kn<const P: usize, const K: usize, const N: usize, const RELU: bool>(cpu: Cpu, g: &Gemm) {
     // SAFETY: forwarded contract; `cpu` proves the ISA.
     unsafe {
         if cpu.specialized() {
-            route!(cpu, gemm_kn::<K, N, RELU>(g))
+            route!(cpu, gemm_kn::<P, K, N, RELU>(g))
         } else {
             route!(cpu, gemm(g))
         }
