@@ -70,6 +70,11 @@ pub(crate) const fn tile_rows(mr: usize, pixels: usize) -> usize {
 pub(crate) unsafe fn gemm_sized<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, rows: usize) {
     // SAFETY: forwarded contract.
     unsafe {
+        // The layer's width (`ldo`), not this call's `n`, decides: a thread's or a channel
+        // group's few columns of a wider layer must get the wider layer's bits.
+        if S::PAIRS && 2 * g.ldo <= S::L {
+            return pairs::<S>(g);
+        }
         // One vector of output channels: twice the pixels keep as many accumulators busy.
         if NV == 2 && MR == 12 && g.n <= S::L {
             return gemm_tiles::<S, 24, 1>(g);
@@ -104,6 +109,67 @@ unsafe fn gemm_tiles<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
             m0 += rows;
         }
         n0 += tile_n;
+    }
+}
+
+/// A GEMM of a layer of at most `L / 2` output channels (`S::PAIRS`): each vector holds every output
+/// channel twice, even lanes summing the even `k`, odd lanes the odd ones, so no lane idles;
+/// each pixel's pair `a[k], a[k + 1]` is one 64-bit broadcast, and the weight rows `k` and
+/// `k + 1` are interleaved once per tile. The bias is added to the two sums at the end, so the
+/// bits differ from a sequential chain, but not between tiles, threads or instances.
+#[inline(always)]
+unsafe fn pairs<S: Simd>(g: &Gemm) {
+    let mut m0 = 0;
+    while m0 < g.m {
+        let rows = (g.m - m0).min(24);
+        // SAFETY: forwarded contract.
+        unsafe {
+            if rows <= 4 {
+                pair_tile::<S, 4>(g, m0, rows);
+            } else if rows <= 12 {
+                pair_tile::<S, 12>(g, m0, rows);
+            } else {
+                pair_tile::<S, 24>(g, m0, rows);
+            }
+        }
+        m0 += rows;
+    }
+}
+
+/// Pixels `m0..m0+rows` of `pairs`.
+#[inline(always)]
+unsafe fn pair_tile<S: Simd, const MR: usize>(g: &Gemm, m0: usize, rows: usize) {
+    // SAFETY: rows past `rows` re-read the last valid row (never stored); the weight rows hold
+    // `NR` >= `L / 2` floats each (one panel: `n <= L / 2 <= NR`).
+    unsafe {
+        let a: [*const f32; MR] = core::array::from_fn(|i| g.a.add((m0 + i.min(rows - 1)) * g.lda));
+        let mut acc = [S::splat(0.0); MR];
+        let mut kk = 0;
+        while kk + 2 <= g.k {
+            let w = S::interleave_pair(g.w.add(kk * NR), g.w.add((kk + 1) * NR));
+            for i in 0..MR {
+                acc[i] = S::fma(S::broadcast_pair(a[i].add(kk)), w, acc[i]);
+            }
+            kk += 2;
+        }
+        if kk < g.k {
+            // An odd last `k`: its weights in both lanes of each pair, its input in the even one.
+            let w = S::interleave_pair(g.w.add(kk * NR), g.w.add(kk * NR));
+            for i in 0..MR {
+                acc[i] = S::fma(S::splat_pair(*a[i].add(kk), 0.0), w, acc[i]);
+            }
+        }
+        let bias = S::load(g.bias);
+        for (i, &acc) in acc.iter().enumerate().take(rows) {
+            let mut v = S::add(S::fold_pairs(acc), bias);
+            if g.relu {
+                v = S::relu6(v);
+            }
+            if !g.res.is_null() {
+                v = S::add(v, S::load_n(g.res.add((m0 + i) * g.ldr), g.n));
+            }
+            S::store_n(g.out.add((m0 + i) * g.ldo), v, g.n);
+        }
     }
 }
 

@@ -62,6 +62,9 @@ shapes! {
     // Whole maps of 49 and 9 pixels: shape-constant GEMMs in tiles of 10 and 9 rows.
     Residual7x7: dims(7, 7, 40, 240, 40, 1, 7);
     Residual3x3: dims(3, 3, 24, 144, 24, 1, 3);
+    // A layer of 5 outputs (the AVX-512 k-pair GEMM) after an expand that 2 threads split by
+    // channels into 16 and 2.
+    NarrowOut: dims(2, 2, 9, 18, 5, 1, 2);
     Stride2Odd: dims(13, 11, 24, 144, 32, 2, 7);
     BandsOfThree: dims(17, 9, 16, 96, 24, 1, 3);
     NoExpand: dims(9, 10, 32, 32, 16, 1, 9);

@@ -63,4 +63,34 @@ impl Simd for Avx512 {
         // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe { _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0)) }
     }
+
+    const PAIRS: bool = true;
+    #[inline(always)]
+    unsafe fn interleave_pair(a: *const f32, b: *const f32) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); 8 floats readable at `a` and at `b`.
+        unsafe {
+            let idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            let (a, b) = (_mm512_castps256_ps512(_mm256_loadu_ps(a)), _mm512_castps256_ps512(_mm256_loadu_ps(b)));
+            _mm512_permutex2var_ps(a, idx, b)
+        }
+    }
+    #[inline(always)]
+    unsafe fn broadcast_pair(p: *const f32) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); 2 floats readable at `p`.
+        unsafe { _mm512_castsi512_ps(_mm512_set1_epi64(p.cast::<i64>().read_unaligned())) }
+    }
+    #[inline(always)]
+    unsafe fn splat_pair(x: f32, y: f32) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
+        unsafe { _mm512_castsi512_ps(_mm512_set1_epi64(((y.to_bits() as u64) << 32 | x.to_bits() as u64) as i64)) }
+    }
+    #[inline(always)]
+    unsafe fn fold_pairs(v: __m512) -> __m512 {
+        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
+        unsafe {
+            let sums = _mm512_add_ps(v, _mm512_permute_ps::<0xB1>(v));
+            let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14);
+            _mm512_permutexvar_ps(idx, sums)
+        }
+    }
 }

@@ -33,6 +33,26 @@ pub(crate) trait Simd: Copy {
     /// ReLU6: clamp to [0, 6].
     unsafe fn relu6(v: Self::V) -> Self::V;
 
+    /// Whether the GEMM of at most `L / 2` output channels runs on pairs of `k` (`gemm::pairs`):
+    /// the `*_pair*` methods below exist. Only where half a vector would otherwise go unused.
+    const PAIRS: bool = false;
+    /// `[a[0], b[0], a[1], b[1], ..]`: the first `L / 2` floats at `a` and at `b`, interleaved.
+    unsafe fn interleave_pair(_a: *const f32, _b: *const f32) -> Self::V {
+        unreachable!("`Simd::PAIRS` is false")
+    }
+    /// `[p[0], p[1], p[0], p[1], ..]`.
+    unsafe fn broadcast_pair(_p: *const f32) -> Self::V {
+        unreachable!("`Simd::PAIRS` is false")
+    }
+    /// `[x, y, x, y, ..]`.
+    unsafe fn splat_pair(_x: f32, _y: f32) -> Self::V {
+        unreachable!("`Simd::PAIRS` is false")
+    }
+    /// Lanes `2i` and `2i + 1` summed into lane `i`, for `i < L / 2`; the other lanes unspecified.
+    unsafe fn fold_pairs(_v: Self::V) -> Self::V {
+        unreachable!("`Simd::PAIRS` is false")
+    }
+
     /// Load `n` lanes (`n <= L`), zero-filling the rest.
     #[inline(always)]
     unsafe fn load_n(p: *const f32, n: usize) -> Self::V {
