@@ -112,7 +112,7 @@ impl<D: Dims> DwShape for Depthwise<D> {
 
 /// Whether `forward_parallel` on `threads` threads splits int8 block `d` by expanded channels
 /// (groups of 64) and then output pixels rather than by output rows: where the f32 path would
-/// (`BlockDims::splits_channels`: one band covers the map, fewer than 2 output rows a thread),
+/// (`BlockDims::splits_channels`: one band covers the map, fewer than 4 output rows a thread),
 /// the block has an expand convolution, and the channel split's busiest thread has less work
 /// (`split_work`).
 pub fn splits_channels(d: &BlockDims, threads: usize) -> bool {
