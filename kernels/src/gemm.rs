@@ -1,7 +1,8 @@
 //! 1x1 convolution as GEMM: `out[p][n] = act(bias[n] + sum_k a[p][k] * W[k][n]) (+ res[p][n])`
 //! over weights packed in `NR`-wide panels. A register tile of `MR` pixels x `NV` vectors of
 //! output channels accumulates over all of `k`; bias, ReLU6 and the residual add happen in the
-//! epilogue, on registers.
+//! epilogue, on registers. Shape-constant callers may size the tile's rows to a small map
+//! (`tile_rows`); on AVX-512 a layer of at most 8 outputs runs on pairs of `k` (`pairs`).
 
 use crate::layout::NR;
 use crate::simd::Simd;
