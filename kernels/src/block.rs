@@ -310,7 +310,7 @@ pub(crate) unsafe fn block_part<S: Simd, const MR: usize, const NV: usize, const
         match part {
             BlockPart::Rows(rows) => block_rows::<S, MR, NV, PX>(d, p, rows, sized),
             BlockPart::Hidden(panels) if d.whole_map() => block_hidden::<S, MR, NV, PX>(d, p, panels, sized),
-            BlockPart::Project(tiles) if d.whole_map() => block_project::<S, MR, NV>(d, p, tiles),
+            BlockPart::Project(tiles) if d.whole_map() => block_project::<S, MR, NV>(d, p, tiles, sized),
             BlockPart::Hidden(_) | BlockPart::Project(_) => {
                 debug_assert!(false, "channel phases of a block that is not whole-map: {d:?}")
             }
@@ -372,6 +372,7 @@ unsafe fn block_project<S: Simd, const MR: usize, const NV: usize>(
     d: &BlockDims,
     p: &BlockPtrs,
     units: core::ops::Range<usize>,
+    sized: bool,
 ) {
     // SAFETY: the whole-map GEMM lies inside the band buffer, the output and (for the
     // shortcut) the input; `gemm_units` keeps to the units asked for.
@@ -390,7 +391,7 @@ unsafe fn block_project<S: Simd, const MR: usize, const NV: usize>(
             ldo: d.cout,
             relu: false,
         };
-        gemm_units::<S, MR, NV>(&g, units);
+        gemm_units::<S, MR, NV>(&g, units, whole_map_tiles::<MR>(d, sized).1);
     }
 }
 
@@ -418,7 +419,7 @@ pub(crate) unsafe fn block_batch<S: Simd, const MR: usize, const NV: usize, cons
         let chunks = (d.ho() * d.wo()).div_ceil(UNIT_ROWS);
         for col in 0..d.cout.div_ceil(UNIT_COLS) {
             for p in ps {
-                block_project::<S, MR, NV>(d, p, col * chunks..(col + 1) * chunks);
+                block_project::<S, MR, NV>(d, p, col * chunks..(col + 1) * chunks, sized);
             }
         }
     }

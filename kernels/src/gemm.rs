@@ -262,12 +262,16 @@ pub const fn units(m: usize, n: usize) -> usize {
 }
 
 /// The GEMM of units `range` of `g` (whose `w` and `bias` start at column 0), one call per run
-/// of units in the same column chunk.
+/// of units in the same column chunk, in tiles of `rows` rows (`tile_rows`, or `MR`).
 ///
 /// # Safety
 /// As `gemm` for the whole of `g`.
 #[inline(always)]
-pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, range: core::ops::Range<usize>) {
+pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(
+    g: &Gemm,
+    range: core::ops::Range<usize>,
+    rows: usize,
+) {
     let chunks = g.m.div_ceil(UNIT_ROWS);
     let mut t = range.start;
     while t < range.end {
@@ -277,16 +281,19 @@ pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(g: &G
         let (c0, c1) = (col * UNIT_COLS, ((col + 1) * UNIT_COLS).min(g.n));
         // SAFETY: rows and columns stay inside `g`; `c0` is a panel boundary.
         unsafe {
-            gemm::<S, MR, NV>(&Gemm {
-                m: r1 - r0,
-                n: c1 - c0,
-                a: g.a.add(r0 * g.lda),
-                w: g.w.add((c0 / NR) * g.k * NR),
-                bias: g.bias.add(c0),
-                res: if g.res.is_null() { g.res } else { g.res.add(r0 * g.ldr + c0) },
-                out: g.out.add(r0 * g.ldo + c0),
-                ..*g
-            });
+            gemm_sized::<S, MR, NV>(
+                &Gemm {
+                    m: r1 - r0,
+                    n: c1 - c0,
+                    a: g.a.add(r0 * g.lda),
+                    w: g.w.add((c0 / NR) * g.k * NR),
+                    bias: g.bias.add(c0),
+                    res: if g.res.is_null() { g.res } else { g.res.add(r0 * g.ldr + c0) },
+                    out: g.out.add(r0 * g.ldo + c0),
+                    ..*g
+                },
+                rows,
+            );
         }
         t += count;
     }

@@ -189,7 +189,7 @@ macro_rules! entries {
             $(#[$attr])*
             pub(crate) unsafe fn gemm_units(g: &Gemm, units: core::ops::Range<usize>) {
                 // SAFETY: forwarded contract.
-                unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(g, units) }
+                unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(g, units, $mr) }
             }
 
             $(#[$attr])*
@@ -261,10 +261,10 @@ macro_rules! shape_constant_entries {
 
         /// `gemm_units` with `gemm_kn`'s constants.
         $(#[$attr])*
-        pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
+        pub(crate) unsafe fn gemm_kn_units<const P: usize, const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
             let g = Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g };
             // SAFETY: forwarded contract (the caller's `g` has these shapes).
-            unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(&g, units) }
+            unsafe { crate::gemm::gemm_units::<S, $mr, $nv>(&g, units, crate::gemm::tile_rows($mr, P)) }
         }
 
         /// `gemm` with `K` inputs and `N` outputs a row as constants, row strides as given.
@@ -320,7 +320,7 @@ macro_rules! shape_constant_entries {
             unsafe { gemm(&Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g }) }
         }
 
-        pub(crate) unsafe fn gemm_kn_units<const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
+        pub(crate) unsafe fn gemm_kn_units<const P: usize, const K: usize, const N: usize, const RELU: bool>(g: &Gemm, units: core::ops::Range<usize>) {
             // SAFETY: forwarded contract.
             unsafe { gemm_units(&Gemm { k: K, n: N, lda: K, ldo: N, ldr: N, relu: RELU, ..*g }, units) }
         }

@@ -83,7 +83,7 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
         if pointwise_splits_units(P, n) {
             let g = pointwise_gemm(K, N, RELU, x, w, b, res, o.get(), 0..P);
             // SAFETY: in bounds by the checks above; each thread writes only its own units.
-            unsafe { gemm_kn_units_on::<K, N, RELU>(cpu, &g, share(units(P, N), n, i)) };
+            unsafe { gemm_kn_units_on::<P, K, N, RELU>(cpu, &g, share(units(P, N), n, i)) };
             return;
         }
         let rows = share(P, n, i);
@@ -343,7 +343,7 @@ pub fn block_batch<B: BlockShape>(
 
 /// # Safety
 /// As the kernels' `gemm_units`: `g` valid, with `K` inputs and `N` outputs a pixel.
-unsafe fn gemm_kn_units_on<const K: usize, const N: usize, const RELU: bool>(
+unsafe fn gemm_kn_units_on<const P: usize, const K: usize, const N: usize, const RELU: bool>(
     cpu: Cpu,
     g: &Gemm,
     part: core::ops::Range<usize>,
@@ -351,7 +351,7 @@ unsafe fn gemm_kn_units_on<const K: usize, const N: usize, const RELU: bool>(
     // SAFETY: forwarded contract; `cpu` proves the ISA.
     unsafe {
         if cpu.specialized() {
-            route!(cpu, gemm_kn_units::<K, N, RELU>(g, part))
+            route!(cpu, gemm_kn_units::<P, K, N, RELU>(g, part))
         } else {
             route!(cpu, gemm_units(g, part))
         }
