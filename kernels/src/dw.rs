@@ -147,7 +147,7 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
     // Output columns whose 3 input columns all lie inside the row: ox * s + 2 - pl <= w_in - 1.
     let lo = pl.min(d.wo);
     let hi = if d.w_in + pl >= 3 { ((d.w_in + pl - 3) / s + 1).min(d.wo).max(lo) } else { lo };
-    let (lo, hi, end) = (lo.clamp(cols.start, cols.end), hi.clamp(cols.start, cols.end), cols.end);
+    let (lo, hi) = (lo.clamp(cols.start, cols.end), hi.clamp(cols.start, cols.end));
     // SAFETY: as the contract says.
     unsafe {
         for ox in cols.start..lo {
@@ -185,7 +185,7 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
             S::store_n(out.add(ox * c + c0), S::relu6(acc), lanes);
             ox += 1;
         }
-        for ox in hi..end {
+        for ox in hi..cols.end {
             dw_px::<S>(d, c0, lanes, ox, rp, wv, bv, out);
         }
     }
@@ -206,7 +206,7 @@ unsafe fn dw_px<S: Simd>(
     out: *mut f32,
 ) {
     let mut acc = bias;
-    // SAFETY: as `dw_row`'s contract says; columns outside the row are skipped.
+    // SAFETY: as `dw_band`'s contract says; columns outside the row are skipped.
     unsafe {
         for (t, &w) in wv.iter().enumerate() {
             let ix = (ox * d.stride + t % 3).wrapping_sub(d.pad);
@@ -254,7 +254,7 @@ unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: 
         }
         let mut acc = [bias; 8];
         // SAFETY: interior pixels read columns `ox * STRIDE - pl ..` inside the row (by `hi`);
-        // lanes as `dw_row`'s contract says.
+        // lanes as `dw_band`'s contract says.
         unsafe {
             for ky in 0..3 {
                 let row = rp[ky].add((ox * STRIDE - pl) * c);

@@ -157,7 +157,8 @@ unsafe fn pair_tile<S: Simd, const MR: usize>(g: &Gemm, m0: usize, rows: usize) 
             // An odd last `k`: its weights in both lanes of each pair, its input in the even one.
             let w = S::interleave_pair(g.w.add(kk * NR), g.w.add(kk * NR));
             for i in 0..MR {
-                acc[i] = S::fma(S::splat_pair(*a[i].add(kk), 0.0), w, acc[i]);
+                let x = [*a[i].add(kk), 0.0];
+                acc[i] = S::fma(S::broadcast_pair(x.as_ptr()), w, acc[i]);
             }
         }
         let bias = S::load(g.bias);

@@ -80,11 +80,6 @@ impl Simd for Avx512 {
         unsafe { _mm512_castsi512_ps(_mm512_set1_epi64(p.cast::<i64>().read_unaligned())) }
     }
     #[inline(always)]
-    unsafe fn splat_pair(x: f32, y: f32) -> __m512 {
-        // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
-        unsafe { _mm512_castsi512_ps(_mm512_set1_epi64(((y.to_bits() as u64) << 32 | x.to_bits() as u64) as i64)) }
-    }
-    #[inline(always)]
     unsafe fn fold_pairs(v: __m512) -> __m512 {
         // SAFETY: AVX-512F is present (the `Simd` contract); register-only operation.
         unsafe {

@@ -44,10 +44,6 @@ pub(crate) trait Simd: Copy {
     unsafe fn broadcast_pair(_p: *const f32) -> Self::V {
         unreachable!("`Simd::PAIRS` is false")
     }
-    /// `[x, y, x, y, ..]`.
-    unsafe fn splat_pair(_x: f32, _y: f32) -> Self::V {
-        unreachable!("`Simd::PAIRS` is false")
-    }
     /// Lanes `2i` and `2i + 1` summed into lane `i`, for `i < L / 2`; the other lanes unspecified.
     unsafe fn fold_pairs(_v: Self::V) -> Self::V {
         unreachable!("`Simd::PAIRS` is false")
