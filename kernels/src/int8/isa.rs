@@ -386,7 +386,7 @@ mod tests {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
         let mut next = crate::int8::xorshift(0x2545_f491_4f6c_dd1du64);
         for case in 0..400 {
-            let (k, n, pixels) = (1 + (next() % 70) as usize, 1 + (next() % 70) as usize, 1 + (next() % 40) as usize);
+            let (k, n, pixels) = (1 + (next() % 70) as usize, 1 + (next() % 70) as usize, 1 + (next() % 56) as usize);
             let extreme = case % 3 == 0;
             let level = |v: u64| if extreme { [0u8, 255][(v % 2) as usize] } else { v as u8 };
             let tiles = n.div_ceil(16);
