@@ -13,24 +13,13 @@ use crate::dispatch::{
 use crate::gemm::{units, Gemm, UNIT_ROWS};
 use crate::isa::{route, Cpu};
 use crate::layout::NR;
-use crate::threads::{share, SharedPtr, Threads};
+use crate::threads::{run_parts, share, SharedPtr, Threads};
 
 #[cfg(target_arch = "aarch64")]
 use crate::isa::neon;
 use crate::isa::portable;
 #[cfg(target_arch = "x86_64")]
 use crate::isa::{avx2, avx512};
-
-/// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
-fn run(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
-    match threads.filter(|t| t.count() > 1) {
-        Some(t) => {
-            let n = t.count();
-            t.run(&|i| job(i, n));
-        }
-        None => job(0, 1),
-    }
-}
 
 /// The stem (3x3 stride-2 convolution of the `H x W x 3` image to `CO` channels, BN and ReLU6
 /// fused; TF's "SAME" padding if `TF`, else PyTorch's), output rows split across `threads`.
@@ -46,7 +35,7 @@ pub fn par_stem<const H: usize, const W: usize, const CO: usize, const TF: bool>
     let padding = crate::reference::Padding::of_tf(TF);
     let pad = (padding.before(H, 2), padding.before(W, 2));
     let o = SharedPtr(out.as_mut_ptr());
-    run(threads, &|i, n| {
+    run_parts(threads, &|i, n| {
         let rows = share(ho, n, i);
         let (x, w, b, o) = (x.as_ptr(), w.as_ptr(), b.as_ptr(), o.get());
         // SAFETY: lengths checked above; each thread writes only its own output rows.
@@ -76,7 +65,7 @@ pub fn par_pointwise<const P: usize, const K: usize, const N: usize, const RELU:
 ) {
     check_pointwise(P, K, N, x, w, b, res, out);
     let o = SharedPtr(out.as_mut_ptr());
-    run(threads, &|i, n| {
+    run_parts(threads, &|i, n| {
         if N == 0 || P == 0 {
             return;
         }
@@ -144,7 +133,7 @@ pub fn par_linear<const K: usize, const N: usize>(
     check_linear(K, N, x, w, b, out);
     let o = SharedPtr(out.as_mut_ptr());
     let panels = N.div_ceil(NR);
-    run(threads, &|i, n| {
+    run_parts(threads, &|i, n| {
         let g = linear_gemm(K, N, x, w, b, o.get(), share(panels, n, i));
         if g.n == 0 {
             return;

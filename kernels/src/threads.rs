@@ -169,21 +169,60 @@ pub fn share(n: usize, parts: usize, part: usize) -> core::ops::Range<usize> {
     (n * part / parts)..(n * (part + 1) / parts)
 }
 
-/// A pointer threads may share: each writes a disjoint part of what it points to.
-#[derive(Clone, Copy)]
-pub(crate) struct SharedPtr(pub *mut f32);
-
-impl SharedPtr {
-    /// The pointer. (A method, so closures capture the `Sync` wrapper, not its field.)
-    pub(crate) fn get(self) -> *mut f32 {
-        self.0
+/// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
+pub(crate) fn run_parts(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
+    match threads.filter(|t| t.count() > 1) {
+        Some(t) => {
+            let n = t.count();
+            t.run(&|i| job(i, n));
+        }
+        None => job(0, 1),
     }
 }
 
-// SAFETY: used only to hand disjoint output regions to the threads of one `Threads::run`.
-unsafe impl Sync for SharedPtr {}
+/// A pointer threads may share: each writes a disjoint part of what it points to, or every one
+/// only reads it.
+pub(crate) struct SharedPtr<T = f32>(pub *mut T);
+
+impl<T> Clone for SharedPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedPtr<T> {}
+
+impl<T> SharedPtr<T> {
+    /// The pointer. (A method, so closures capture the `Sync` wrapper, not its field.)
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+
+    /// `len` elements from `offset`.
+    ///
+    /// # Safety
+    /// The range lies inside the allocation and no other live reference overlaps it.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn part(&self, offset: usize, len: usize) -> &mut [T] {
+        // SAFETY: forwarded contract.
+        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
+    }
+
+    /// `len` elements from `offset`, to read.
+    ///
+    /// # Safety
+    /// The range lies inside the allocation and nothing writes it while the slice lives.
+    pub(crate) unsafe fn read(&self, offset: usize, len: usize) -> &[T] {
+        // SAFETY: forwarded contract.
+        unsafe { core::slice::from_raw_parts(self.0.add(offset), len) }
+    }
+}
+
+// SAFETY: used only to hand disjoint output regions to the threads of one `Threads::run`, or
+// one region that every thread only reads.
+unsafe impl<T> Sync for SharedPtr<T> {}
 // SAFETY: as above.
-unsafe impl Send for SharedPtr {}
+unsafe impl<T> Send for SharedPtr<T> {}
 
 #[cfg(test)]
 mod tests {

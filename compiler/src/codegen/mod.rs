@@ -1,6 +1,7 @@
 //! Code generation: the model type, its constants, constructors and a `forward` that is a
 //! straight line of shape-constant kernel calls over fixed arena regions. One file per op.
 
+mod api;
 mod batch;
 mod block;
 mod chain;
@@ -115,30 +116,7 @@ pub fn generate(
     let batch = target.std.then(|| batch::emit(program, &body, int8.is_some()));
     let shapes_mod = block::shapes_module(program);
     let shape_items = block::shape_items(program);
-    let track_spec = tracked.spec.as_ref().map(|p| {
-        let p = p.to_string_lossy();
-        quote!(
-            const _: &str = ::core::include_str!(#p);
-        )
-    });
-    let track_weights = tracked.weights.as_ref().map(|p| {
-        let p = p.to_string_lossy();
-        quote!(
-            const _: &[u8] = ::core::include_bytes!(#p);
-        )
-    });
-    let track_labels = tracked.labels.as_ref().map(|p| {
-        let p = p.to_string_lossy();
-        quote!(
-            const _: &str = ::core::include_str!(#p);
-        )
-    });
-    let track_calibration = tracked.calibration.as_ref().map(|p| {
-        let p = p.to_string_lossy();
-        quote!(
-            const _: &[u8] = ::core::include_bytes!(#p);
-        )
-    });
+    let track_files = api::track_files(tracked);
     let labels_const = labels.map(|names| {
         quote! {
             /// Class names, from the spec's `labels` file: `LABELS[i]` names logit `i`.
@@ -161,25 +139,7 @@ pub fn generate(
     };
     let stage_pixels = rgb8.as_ref().map(|r| r.stage.clone());
     let rgb8_methods = rgb8.map(|r| r.methods);
-    let baked_ctor = baked.map(|baked| {
-        let bytes: Vec<u8> = match baked {
-            Baked::F32(floats) => floats.iter().flat_map(|f| f.to_le_bytes()).collect(),
-            Baked::Int8(q) => q.packed.blob.clone(),
-        };
-        let what = match baked {
-            Baked::F32(_) => "The model with the weights named in its spec, folded and packed at compile time.",
-            Baked::Int8(_) => "The model with the weights named in its spec, quantized to int8 at compile time.",
-        };
-        let n = lit(bytes.len());
-        let data = Literal::byte_string(&bytes);
-        quote! {
-            #[doc = #what]
-            pub fn new() -> Self {
-                static BAKED: #rt::Aligned<[u8; #n]> = #rt::Aligned(*#data);
-                #name { params: #rt::Params::baked(&BAKED.0) }
-            }
-        }
-    });
+    let baked_ctor = baked.map(|baked| api::baked_ctor(&name, baked));
     let default_impl = baked.is_some().then(|| {
         quote! {
             impl ::core::default::Default for #name {
@@ -197,18 +157,6 @@ pub fn generate(
         );
         quote!(::core::compile_error!(#msg);)
     });
-    // An int8 model's activation ranges were calibrated for its baked weights: other weights
-    // would need calibrating again, so it loads none at run time.
-    let from_safetensors = int8.is_none().then(|| {
-        quote! {
-            /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
-            /// pack the weights for the kernels.
-            pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
-                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
-                ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
-            }
-        }
-    });
     let param_floats_const = int8.is_none().then(|| quote!(const PARAM_FLOATS: usize = #param_floats;));
     let loader_consts = int8.is_none().then(|| {
         quote! {
@@ -216,75 +164,7 @@ pub fn generate(
             const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
         }
     });
-    let inspect_doc = match int8 {
-        Some(_) => quote! {
-            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
-            /// `features.N` stage (HWC), dequantized from its int8 levels, for debugging against
-            /// another implementation. Stages the plan never materialises (the stem's output) are
-            /// recomputed into temporary buffers, so unlike `forward` this allocates.
-        },
-        None => quote! {
-            /// `forward`, calling `inspect(stage, [h, w, c], data)` with the output of every
-            /// `features.N` stage (HWC), for debugging against another implementation. Stages the
-            /// plan never materialises (the stem's output; a chain's first block's) are recomputed
-            /// into temporary buffers, so unlike `forward` this may allocate.
-        },
-    };
-    let std_methods = target.std.then(|| {
-        quote! {
-            #from_safetensors
-
-            /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
-            pub fn arena() -> ::mobilenet_runtime::Arena {
-                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
-            }
-
-            /// An arena for `forward_parallel` on `threads`: the plan plus scratch per extra thread.
-            pub fn arena_for(threads: &::mobilenet_runtime::Threads) -> ::mobilenet_runtime::Arena {
-                let extra = (threads.count() - 1) * Self::THREAD_SCRATCH_BYTES;
-                ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::MODEL_ID)
-            }
-
-            /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
-            /// `NUM_CLASSES` logits. Allocates nothing.
-            pub fn forward(
-                &self,
-                arena: &mut ::mobilenet_runtime::Arena,
-                input_hwc: &[f32],
-                logits: &mut [f32],
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
-            }
-
-            /// `forward` with every step's rows split across `threads` (the calling thread is one
-            /// of them). The arena must come from `arena_for(threads)`. Allocates nothing.
-            pub fn forward_parallel(
-                &self,
-                threads: &mut ::mobilenet_runtime::Threads,
-                arena: &mut ::mobilenet_runtime::Arena,
-                input_hwc: &[f32],
-                logits: &mut [f32],
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
-            }
-
-            #batch
-
-            #inspect_doc
-            pub fn forward_inspect(
-                &self,
-                arena: &mut ::mobilenet_runtime::Arena,
-                input_hwc: &[f32],
-                logits: &mut [f32],
-                inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
-            }
-        }
-    });
+    let std_methods = target.std.then(|| api::std_methods(&name, int8.is_some(), pixels_none.as_ref(), batch));
     let doc = format!(
         "MobileNetV2 `{name_str}` compiled from its spec: {}x{}x3 input, {} classes, {} parameters, {} MACs, {} arena bytes{}.",
         net.input.h,
@@ -312,10 +192,7 @@ pub fn generate(
     };
 
     quote! {
-        #track_spec
-        #track_weights
-        #track_labels
-        #track_calibration
+        #track_files
         #no_ctor
         #endian_guard
 

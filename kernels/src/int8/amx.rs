@@ -28,7 +28,7 @@ pub fn has_amx() -> bool {
         *AMX.get_or_init(|| {
             // CPUID.(7, 0):EDX bit 24 AMX-TILE, bit 25 AMX-INT8.
             let edx = core::arch::x86_64::__cpuid_count(7, 0).edx;
-            if edx & (3 << 24) != 3 << 24 || !super::isa::has_avx512_vnni() {
+            if edx & (3 << 24) != 3 << 24 || !super::path::has_avx512_vnni() {
                 return false;
             }
             const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;

@@ -1,7 +1,7 @@
 //! AVX-VNNI int8 kernels: `vpdpbusd` on 256-bit vectors, for x86 CPUs that have it without
 //! AVX-512 (4 unsigned activation bytes times 4 signed weight bytes added to 8 i32 lanes,
-//! exactly). The 1x1 and classifier loops and their byte packs, the requantization
-//! (`Requant8`) and the image quantization are the AVX2 kernels' (`avx2`); the dot products
+//! exactly). The 1x1 and classifier loops and the image quantization are the AVX2 kernels'
+//! (`avx2`), the requantization and byte packs `avx2_requant`'s; the dot products
 //! are this module's, the depthwise `avxvnni_dw`'s.
 //!
 //! - 1x1 convolutions (and the stem, on its patches, and the classifier): each group of 4

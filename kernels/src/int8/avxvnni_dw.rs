@@ -9,7 +9,7 @@
 //! every pixel. The unpacks work in 128-bit lanes, so a 64-channel group's packed per-channel
 //! arrays (`dw_lane`) hold each vector's 8 lanes of a 32-channel half contiguously.
 
-use super::avx2::{store_bytes, Requant8};
+use super::avx2_requant::{store_bytes, Requant8};
 use super::dw_cols::{row_passes, Src, Taps};
 use super::isa::DwShape;
 use super::QConv;

@@ -7,7 +7,6 @@ use super::conv::STEM_K;
 #[cfg(target_arch = "x86_64")]
 use super::isa::Plain;
 use super::isa::{DwDims, DwShape, Ops, PwDims, PwShape};
-use super::par::{check_depthwise, check_pointwise};
 use super::{BlockInput, QBlockParams, QConv};
 use crate::block::{BlockDims, BlockShape};
 use crate::dispatch::check;
@@ -274,17 +273,17 @@ pub(super) fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockPar
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
     match (d.stem, p.stem) {
-        (Some(_), Some(q)) => check_pointwise("block stem", &q, 27, d.hidden),
+        (Some(_), Some(q)) => q.check_pointwise("block stem", 27, d.hidden),
         (None, None) => {}
         _ => panic!("internal error: stem parameters without a stem, or a stem without them"),
     }
     match (d.expand, p.expand) {
-        (true, Some(q)) => check_pointwise("block expand", &q, d.cin, d.hidden),
+        (true, Some(q)) => q.check_pointwise("block expand", d.cin, d.hidden),
         (false, None) => {}
         _ => panic!("internal error: expand parameters do not match the block"),
     }
-    check_depthwise("block depthwise", &p.depthwise, d.hidden);
-    check_pointwise("block project", &p.project, d.hidden, d.cout);
+    p.depthwise.check_depthwise("block depthwise", d.hidden);
+    p.project.check_pointwise("block project", d.hidden, d.cout);
     match (d.residual, p.shortcut) {
         (true, Some(s)) => {
             assert!(d.stride == 1 && d.cin == d.cout && d.stem.is_none(), "internal error: bad shortcut");

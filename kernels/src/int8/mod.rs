@@ -32,6 +32,8 @@ pub mod arith;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
+mod avx2_requant;
+#[cfg(target_arch = "x86_64")]
 mod avxvnni;
 #[cfg(target_arch = "x86_64")]
 mod avxvnni_dw;
@@ -41,21 +43,28 @@ mod conv;
 mod dw_cols;
 mod isa;
 mod par;
+mod path;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 #[cfg(target_arch = "x86_64")]
 mod vnni_dw;
+#[cfg(target_arch = "x86_64")]
+mod vnni_dw_tail;
+#[cfg(target_arch = "x86_64")]
+mod vnni_requant;
 
 pub use block::{split_work, splits_channels};
-pub(crate) use isa::kernels_name;
-#[cfg(target_arch = "x86_64")]
-pub use isa::{has_avx512_vnni, has_avx_vnni};
 #[cfg(feature = "std")]
 pub use par::stem8_output;
 pub use par::{
     avg_pool8, avg_pool8_dyn, block8_dyn, linear8_dyn, par_block8, par_linear8, par_pointwise8, par_stem8,
     pointwise8_dyn, stem8_dyn,
 };
+pub(crate) use path::kernels_name;
+#[cfg(target_arch = "x86_64")]
+pub use path::{has_avx512_vnni, has_avx_vnni};
+
+use crate::dispatch::check;
 
 /// The shift the compiler pads per-channel arrays with (padding lanes have multiplier 0): one
 /// the SIMD requantizations' 32-bit form accepts, so padding never forces the 64-bit form.
@@ -82,6 +91,34 @@ pub struct QConv<'a> {
     pub output_zero: i32,
     /// ReLU6's range as levels, or `(0, 255)`.
     pub clamp: (u8, u8),
+}
+
+impl QConv<'_> {
+    /// Its arrays hold `weights` weights and `cout` per-channel values, and every shift is in
+    /// `1..=62` (panics otherwise: an internal error).
+    fn check(&self, what: &str, weights: usize, cout: usize) {
+        check(what, self.weight.len(), weights);
+        check(what, self.bias.len(), cout);
+        check(what, self.m.len(), cout);
+        check(what, self.shift.len(), cout);
+        // A fold, not `all`: without the early exit it vectorizes (it runs on every block call).
+        let ok = self.shift[..cout].iter().fold(true, |ok, s| ok & (1..=62).contains(s));
+        assert!(ok, "internal error: {what}: shift out of range");
+    }
+
+    /// A 1x1 convolution's (or the stem's, `k` = 27) operands: weights in tiles of 16 channels,
+    /// per-channel arrays padded to whole tiles.
+    pub(crate) fn check_pointwise(&self, what: &str, k: usize, n: usize) {
+        let tiles = n.div_ceil(16);
+        self.check(what, tiles * k.div_ceil(4) * 64, tiles * 16);
+    }
+
+    /// A depthwise layer's operands: tap-major weights, per-channel arrays padded to whole
+    /// groups of 64.
+    pub(crate) fn check_depthwise(&self, what: &str, c: usize) {
+        check(what, self.weight.len(), 9 * c);
+        self.check(what, 0, c.next_multiple_of(64));
+    }
 }
 
 /// The shortcut of a residual block: the input's zero point and the multipliers that rescale it

@@ -9,15 +9,16 @@
 use super::block::portable_block;
 use super::block::{block_io, check_block, splits_channels, Const, Dims, Io};
 use super::conv::{avg_pool, STEM_K};
-use super::isa::{path, Ops, Path, Plain, PwDims, PwShape};
 #[cfg(target_arch = "x86_64")]
 use super::isa::{Avx2, AvxVnni, Vnni};
+use super::isa::{Ops, Plain, PwDims, PwShape};
+use super::path::{path, Path};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
 use crate::block::{BlockDims, BlockShape};
 use crate::dispatch::check;
 use crate::isa::Cpu;
 use crate::reference::Padding;
-use crate::threads::{share, Threads};
+use crate::threads::{run_parts, share, SharedPtr, Threads};
 use core::marker::PhantomData;
 use core::ops::Range;
 
@@ -105,72 +106,6 @@ isa_entries!(on_avxvnni, "avx2,fma,avxvnni", super::super::isa::AvxVnni);
 // Also the AMX path's (`Vnni { amx: true }`): one instance of each block for both.
 isa_entries!(on_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma", super::super::isa::Vnni);
 
-/// A mutable base pointer threads share, each writing its own disjoint part.
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-
-impl<T> Shared<T> {
-    /// `len` elements from `offset`.
-    ///
-    /// # Safety
-    /// The range lies inside the allocation and no other live reference overlaps it.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn part(&self, offset: usize, len: usize) -> &mut [T] {
-        // SAFETY: forwarded contract.
-        unsafe { core::slice::from_raw_parts_mut(self.0.add(offset), len) }
-    }
-}
-
-impl<T> Shared<T> {
-    /// `len` elements from `offset`, to read.
-    ///
-    /// # Safety
-    /// The range lies inside the allocation and nothing writes it while the slice lives.
-    unsafe fn read(&self, offset: usize, len: usize) -> &[T] {
-        // SAFETY: forwarded contract.
-        unsafe { core::slice::from_raw_parts(self.0.add(offset), len) }
-    }
-}
-
-// SAFETY: only used to hand disjoint regions to the threads of one `Threads::run`, or one
-// region that every thread only reads.
-unsafe impl<T> Sync for Shared<T> {}
-
-/// Run `job(thread, threads)` on every thread of the pool, or `job(0, 1)` on this one.
-fn run(threads: Option<&mut Threads>, job: &(dyn Fn(usize, usize) + Sync)) {
-    match threads.filter(|t| t.count() > 1) {
-        Some(t) => {
-            let n = t.count();
-            t.run(&|i| job(i, n));
-        }
-        None => job(0, 1),
-    }
-}
-
-fn check_conv(what: &str, q: &QConv, weights: usize, cout: usize) {
-    check(what, q.weight.len(), weights);
-    check(what, q.bias.len(), cout);
-    check(what, q.m.len(), cout);
-    check(what, q.shift.len(), cout);
-    // A fold, not `all`: without the early exit it vectorizes (it runs on every block call).
-    let ok = q.shift[..cout].iter().fold(true, |ok, s| ok & (1..=62).contains(s));
-    assert!(ok, "internal error: {what}: shift out of range");
-}
-
-/// A 1x1 convolution's (or the stem's, `k` = 27) operands: weights in tiles of 16 channels,
-/// per-channel arrays padded to whole tiles.
-pub(super) fn check_pointwise(what: &str, q: &QConv, k: usize, n: usize) {
-    let tiles = n.div_ceil(16);
-    check_conv(what, q, tiles * k.div_ceil(4) * 64, tiles * 16);
-}
-
-/// A depthwise layer's operands: tap-major weights, per-channel arrays padded to whole groups
-/// of 64.
-pub(super) fn check_depthwise(what: &str, q: &QConv, c: usize) {
-    check(what, q.weight.len(), 9 * c);
-    check_conv(what, q, 0, c.next_multiple_of(64));
-}
-
 /// Stem output rows `rows`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -221,11 +156,11 @@ pub fn stem8_dyn(
     let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
     let pad = (padding.before(h, 2), padding.before(w, 2));
     check("stem input", img.len(), h * w * 3);
-    check_pointwise("stem", &q, 27, co);
+    q.check_pointwise("stem", 27, co);
     check("stem output", out.len(), ho * wo * co);
-    let o = Shared(out.as_mut_ptr());
+    let o = SharedPtr(out.as_mut_ptr());
     let path = path(cpu);
-    run(threads, &|i, n| {
+    run_parts(threads, &|i, n| {
         let rows = share(ho, n, i);
         // SAFETY: the rows lie in `out` (checked above); each thread writes its own rows.
         let out = unsafe { o.part(rows.start * wo * co, rows.len() * wo * co) };
@@ -316,15 +251,15 @@ fn pointwise8_with<S: PwShape + Sync>(
 ) {
     let (k, n) = (s.k(), s.n());
     check("pointwise input", x.len(), pixels * k);
-    check_pointwise("pointwise", &q, k, n);
+    q.check_pointwise("pointwise", k, n);
     check("pointwise output", out.len(), pixels * n);
     if let Some((r, s)) = shortcut {
         check("pointwise shortcut", r.len(), pixels * n);
         check("pointwise shortcut multipliers", s.m.len(), n.div_ceil(16) * 16);
     }
-    let o = Shared(out.as_mut_ptr());
+    let o = SharedPtr(out.as_mut_ptr());
     let path = path(cpu);
-    run(threads, &|i, parts| {
+    run_parts(threads, &|i, parts| {
         let px = share(pixels, parts, i);
         if px.is_empty() {
             return;
@@ -392,9 +327,9 @@ pub fn linear8_dyn(
     check("linear bias", q.bias.len(), tiles * 16);
     check("linear scales", q.scales.len(), tiles * 16);
     check("logits", logits.len(), n);
-    let o = Shared(logits.as_mut_ptr());
+    let o = SharedPtr(logits.as_mut_ptr());
     let path = path(cpu);
-    run(threads, &|i, parts| {
+    run_parts(threads, &|i, parts| {
         // Whole tiles of 16 classes to each thread.
         let cls = share(tiles, parts, i);
         let cls = cls.start * 16..(cls.end * 16).min(n);
@@ -476,7 +411,7 @@ fn block_on<D: Dims>(
     let d = &dims.get();
     check_block(d, &x, y, &p, scratch);
     let (ho, row) = (d.ho(), d.wo() * d.cout);
-    let (y, s0, ex) = (Shared(y.as_mut_ptr()), Shared(scratch.as_mut_ptr()), Shared(extra.as_mut_ptr()));
+    let (y, s0, ex) = (SharedPtr(y.as_mut_ptr()), SharedPtr(scratch.as_mut_ptr()), SharedPtr(extra.as_mut_ptr()));
     let need = d.scratch_len();
     let count = threads.as_ref().map_or(1, |t| t.count());
     if count > 1 {
@@ -543,7 +478,7 @@ fn block_on<D: Dims>(
         });
         return;
     }
-    run(threads, &|i, n| {
+    run_parts(threads, &|i, n| {
         let rows = share(ho, n, i);
         if rows.is_empty() {
             return;

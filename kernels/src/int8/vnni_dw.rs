@@ -14,7 +14,7 @@
 //! - 32 channels at stride 1 (v2's first block) load two pixels per vector, so a column quad
 //!   holds two columns and the output pixels go in pairs.
 //! - A last group of at most 32 (16) channels (v2's 96 and 144) runs two (four) output pixels
-//!   per vector, each pixel's columns loaded into its own part (`tail_pass`), so the group's
+//!   per vector, each pixel's columns loaded into its own part (`vnni_dw_tail`), so the group's
 //!   vectors are not mostly empty; tap columns 1 and 2 reuse column 0's quads shifted by whole
 //!   pixels where the stride lets them.
 //!
@@ -25,7 +25,8 @@
 
 use super::dw_cols::{row_passes, Src, Taps};
 use super::isa::DwShape;
-use super::vnni::{spread, Requant16};
+use super::vnni_dw_tail::tail_pass;
+use super::vnni_requant::{spread, Requant16};
 use super::QConv;
 use core::arch::x86_64::*;
 
@@ -34,7 +35,7 @@ use core::arch::x86_64::*;
 /// order `a, b, c, d`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
+pub(super) fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
     let (ab_lo, ab_hi) = (_mm512_unpacklo_epi8(a, b), _mm512_unpackhi_epi8(a, b));
     let (cd_lo, cd_hi) = (_mm512_unpacklo_epi8(c, d), _mm512_unpackhi_epi8(c, d));
     [
@@ -46,17 +47,17 @@ fn quads(a: __m512i, b: __m512i, c: __m512i, d: __m512i) -> [__m512i; 4] {
 }
 
 /// The layer and group constants every pass over a row (or row pair) of a group uses.
-struct Group<'a> {
-    w_in: isize,
-    wo: usize,
-    pad_l: isize,
+pub(super) struct Group<'a> {
+    pub(super) w_in: isize,
+    pub(super) wo: usize,
+    pub(super) pad_l: isize,
     /// The group's channels (`TWIN`: both pixels' halves).
-    bytes: __mmask64,
-    zv: __m512i,
-    taps: &'a Taps<__m512i>,
-    init: [__m512i; 4],
-    rq: &'a [Requant16; 4],
-    clamp: (u8, u8),
+    pub(super) bytes: __mmask64,
+    pub(super) zv: __m512i,
+    pub(super) taps: &'a Taps<__m512i>,
+    pub(super) init: [__m512i; 4],
+    pub(super) rq: &'a [Requant16; 4],
+    pub(super) clamp: (u8, u8),
 }
 
 /// `conv::dw_row` for each row triple of `rows` (output row `r` at `out[r * wo * c..]`): the
@@ -274,7 +275,7 @@ unsafe fn finish<const PAIR: bool, const NARROW: bool>(
 /// column quads.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn sums<const PAIR: bool>(g: &Group, w: [&[__m512i; 4]; 3]) -> ([__m512i; 4], [__m512i; 4]) {
+pub(super) fn sums<const PAIR: bool>(g: &Group, w: [&[__m512i; 4]; 3]) -> ([__m512i; 4], [__m512i; 4]) {
     let (mut a, mut b) = (g.init, g.init);
     for j in 0..4 {
         for (kx, col) in w.iter().enumerate() {
@@ -285,134 +286,6 @@ fn sums<const PAIR: bool>(g: &Group, w: [&[__m512i; 4]; 3]) -> ([__m512i; 4], [_
         }
     }
     (a, b)
-}
-
-/// One output row (`PAIR`: two, the second at `o1`) of a group of at most `64 / P` channels
-/// (`len`), `P` output pixels per vector, each in its own `512 / P`-bit part (stride 2 with
-/// `S2`). A step's column quads for tap column 0 hold its pixels' first columns; at stride 1
-/// those of tap columns 1 and 2 are them shifted by one and two pixels, spliced with the next
-/// step's; at stride 2 tap column 2's are shifted by one pixel and tap column 1's are loaded.
-///
-/// # Safety
-/// As `row_pass`: `s` reads rows of `g.w_in` pixels `c` bytes apart (or a row of zero
-/// points), `len` bytes of each.
-#[inline(never)]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn tail_pass<const P: usize, const S2: bool, const PAIR: bool, const NARROW: bool>(
-    g: &Group,
-    s: &Src,
-    o0: *mut u8,
-    o1: *mut u8,
-    c: usize,
-    len: usize,
-) {
-    let stride: isize = if S2 { 2 } else { 1 };
-    let first = |k: usize| (k * P) as isize * stride - g.pad_l;
-    // SAFETY: the caller's contract; stores write `len` bytes of output pixels below `g.wo`.
-    unsafe {
-        let mut cur = tail_col::<P>(g, s, first(0), stride, len);
-        for k in 0..g.wo.div_ceil(P) {
-            let next = tail_col::<P>(g, s, first(k + 1), stride, len);
-            let (w1, w2) = if S2 {
-                (tail_col::<P>(g, s, first(k) + 1, stride, len), shifted::<P>(&cur, &next, 1))
-            } else {
-                (shifted::<P>(&cur, &next, 1), shifted::<P>(&cur, &next, 2))
-            };
-            let (a, b) = sums::<PAIR>(g, [&cur, &w1, &w2]);
-            let count = P.min(g.wo - k * P);
-            let at = k * P * c;
-            store_parts::<P>(dw_levels::<NARROW>(&a, g.rq, g.clamp), o0.add(at), c, len, count);
-            if PAIR {
-                store_parts::<P>(dw_levels::<NARROW>(&b, g.rq, g.clamp), o1.add(at), c, len, count);
-            }
-            cur = next;
-        }
-    }
-}
-
-/// `cur`'s column quads shifted down by `n` (1 or 2) of their `P` pixels, `next`'s first
-/// pixels shifting in.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn shifted<const P: usize>(cur: &[__m512i; 4], next: &[__m512i; 4], n: usize) -> [__m512i; 4] {
-    let mut w = *next;
-    for (v, &c) in w.iter_mut().zip(cur) {
-        // One pixel is `8 / P` 64-bit lanes; two of two pixels are all of `next`.
-        *v = match (P, n) {
-            (4, 1) => _mm512_alignr_epi64::<2>(*v, c),
-            (4, _) | (_, 1) => _mm512_alignr_epi64::<4>(*v, c),
-            _ => *v,
-        };
-    }
-    w
-}
-
-/// The column quads of `P` pixels, `stride` apart from `ix0`, each `len` bytes in its own
-/// `512 / P`-bit part; pixels outside the row read the zero point.
-///
-/// # Safety
-/// As `tail_pass`.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn tail_col<const P: usize>(g: &Group, s: &Src, ix0: isize, stride: isize, len: usize) -> [__m512i; 4] {
-    let mut x = [g.zv; 4];
-    for (i, v) in x.iter_mut().enumerate() {
-        // Pixel `p`'s address, and its bytes' mask (none outside the row).
-        let at = |p: isize| {
-            let ix = ix0 + p * stride;
-            let inside = (0..g.w_in).contains(&ix);
-            (s.ptr[i].wrapping_offset(ix * s.step[i]).cast(), if inside { (1u64 << len) - 1 } else { 0 })
-        };
-        let [(a0, m0), (a1, m1)] = [at(0), at(1)];
-        // SAFETY: the bytes loaded lie in pixels inside the row (the caller's contract); the
-        // masked-off ones are not read, wherever the wrapped pointer points.
-        unsafe {
-            if P == 4 {
-                let [(a2, m2), (a3, m3)] = [at(2), at(3)];
-                let z = _mm512_castsi512_si128(g.zv);
-                let mut r = _mm512_castsi128_si512(_mm_mask_loadu_epi8(z, m0 as __mmask16, a0));
-                r = _mm512_inserti32x4::<1>(r, _mm_mask_loadu_epi8(z, m1 as __mmask16, a1));
-                r = _mm512_inserti32x4::<2>(r, _mm_mask_loadu_epi8(z, m2 as __mmask16, a2));
-                *v = _mm512_inserti32x4::<3>(r, _mm_mask_loadu_epi8(z, m3 as __mmask16, a3));
-            } else {
-                let z = _mm512_castsi512_si256(g.zv);
-                let r = _mm512_castsi256_si512(_mm256_mask_loadu_epi8(z, m0 as __mmask32, a0));
-                *v = _mm512_inserti64x4::<1>(r, _mm256_mask_loadu_epi8(z, m1 as __mmask32, a1));
-            }
-        }
-    }
-    quads(x[0], x[1], x[2], x[3])
-}
-
-/// The first `count` of the `P` pixels' levels in `v` (`len` bytes at the start of each
-/// `512 / P`-bit part) to `dst`, `c` bytes apart.
-///
-/// # Safety
-/// The CPU has the features; `dst` is valid for those pixels' `len` bytes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn store_parts<const P: usize>(v: __m512i, dst: *mut u8, c: usize, len: usize, count: usize) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        if P == 4 {
-            let m = ((1u32 << len) - 1) as __mmask16;
-            let parts = [
-                _mm512_castsi512_si128(v),
-                _mm512_extracti32x4_epi32::<1>(v),
-                _mm512_extracti32x4_epi32::<2>(v),
-                _mm512_extracti32x4_epi32::<3>(v),
-            ];
-            for (p, part) in parts.iter().enumerate().take(count) {
-                _mm_mask_storeu_epi8(dst.add(p * c).cast(), m, *part);
-            }
-        } else {
-            let m = ((1u64 << len) - 1) as __mmask32;
-            _mm256_mask_storeu_epi8(dst.cast(), m, _mm512_castsi512_si256(v));
-            if count > 1 {
-                _mm256_mask_storeu_epi8(dst.add(c).cast(), m, _mm512_extracti64x4_epi64::<1>(v));
-            }
-        }
-    }
 }
 
 /// The column quad of pixel `ix` (with `TWIN`, of pixels `ix` and `ix + 1`), every pixel
@@ -498,7 +371,7 @@ unsafe fn dw_store<const NARROW: bool>(
 /// saturating packs (exact for the clamp, as in `vnni::pack32`) undo the quads' order.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn dw_levels<const NARROW: bool>(acc: &[__m512i; 4], rq: &[Requant16; 4], clamp: (u8, u8)) -> __m512i {
+pub(super) fn dw_levels<const NARROW: bool>(acc: &[__m512i; 4], rq: &[Requant16; 4], clamp: (u8, u8)) -> __m512i {
     let mut y = [_mm512_setzero_si512(); 4];
     for j in 0..4 {
         let (even, odd) = rq[j].products(acc[j], None);
