@@ -167,13 +167,7 @@ impl Int8<'_> {
             Op::Depthwise { .. } => unreachable!("`passes::compile` rejects a depthwise layer outside a fused block"),
         };
         let inspect = self.inspect(program, i, y, std);
-        let comment = format!(
-            "layer {i}: {} {} {} -> {} (int8)",
-            layer.conv.as_deref().unwrap_or("pool"),
-            layer.kind_name(),
-            layer.input_shape,
-            layer.output_shape
-        );
+        let comment = super::layer_comment(i, layer, " (int8)");
         quote! {
             {
                 #[doc = #comment]

@@ -364,6 +364,17 @@ pub(crate) fn inspect_stage_as(
     }
 }
 
+/// The doc comment naming unfused layer `index` in the generated code (`suffix` after it).
+pub(crate) fn layer_comment(index: usize, layer: &Layer, suffix: &str) -> String {
+    format!(
+        "layer {index}: {} {} {} -> {}{suffix}",
+        layer.conv.as_deref().unwrap_or("pool"),
+        layer.kind_name(),
+        layer.input_shape,
+        layer.output_shape
+    )
+}
+
 /// One unfused layer: bind its operands, call its kernel, report a finished stage.
 fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
     let rt = rt();
@@ -411,13 +422,7 @@ fn layer_code(program: &Program, index: usize, layer: &Layer) -> TokenStream {
         Op::Linear => linear::emit(layer),
     };
     let inspect = inspect_stage(layer, dst);
-    let comment = format!(
-        "layer {index}: {} {} {} -> {}",
-        layer.conv.as_deref().unwrap_or("pool"),
-        layer.kind_name(),
-        layer.input_shape,
-        layer.output_shape
-    );
+    let comment = layer_comment(index, layer, "");
     quote! {
         {
             #[doc = #comment]

@@ -163,12 +163,10 @@ mod tests {
         assert!(pair[1].m >= 1 << 30);
     }
 
+    /// The wrapper hands `Multiplier`'s fields to the kernels' arithmetic (whose rounding
+    /// `kernels::int8::arith` tests).
     #[test]
-    fn rounding_is_half_up_and_arithmetic() {
-        assert_eq!(round_shift(3, 1), 2); // 1.5 -> 2
-        assert_eq!(round_shift(-3, 1), -1); // -1.5 -> -1
-        assert_eq!(round_shift(-5, 2), -1); // -1.25 -> -1
-        assert_eq!(round_shift(5, 2), 1); // 1.25 -> 1
+    fn requantize_applies_the_multiplier() {
         let half = Multiplier { m: 1 << 30, shift: 31 };
         assert_eq!(requantize(7, half, 3, (0, 255)), 7); // 3.5 -> 4, + 3
         assert_eq!(requantize(-1000, half, 3, (0, 255)), 0);
