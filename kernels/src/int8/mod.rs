@@ -5,10 +5,13 @@
 //! expanded rows (`BlockDims`' ring and band sizes, in bytes), 1x1 layers, pooling and the
 //! classifier, whose accumulators become f32 logits.
 //!
-//! One portable kernel body per op (`conv`), and four x86 paths (`isa` picks one per `Cpu`):
-//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`, its depthwise `vnni_dw`), with
+//! One portable kernel body per op (`conv`), and four x86 paths (`path` picks one per `Cpu`;
+//! `isa` has the shape carriers and one `Ops` type per path):
+//! `vpdpbusd` kernels where the CPU has AVX-512 VNNI (`vnni`, its depthwise `vnni_dw` and
+//! `vnni_dw_tail`, both requantizing with `vnni_requant`), with
 //! AMX tiles for the 1x1 convolutions where it has AMX-INT8 (`amx`), or AVX-VNNI (`avxvnni`,
-//! 256-bit, its depthwise `avxvnni_dw`); `vpmaddwd` kernels on AVX2 (`avx2`). The block entry
+//! 256-bit, its depthwise `avxvnni_dw`); `vpmaddwd` kernels on AVX2 (`avx2`; both requantize
+//! with `avx2_requant`). The block entry
 //! point takes a block's shapes as a `BlockShape` type. On the VNNI (and AMX) and AVX-VNNI
 //! paths each block is one instance whose band loop, 1x1 and stem loops (`isa::PwShape`) and
 //! depthwise (`isa::DwShape`) see its shapes as constants; so do standalone 1x1 layers
