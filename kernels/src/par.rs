@@ -262,7 +262,7 @@ fn block_on(
     let ptrs0 = &ptrs0;
     if d.splits_channels(n) {
         let (panels, tiles) = d.channel_units();
-        // Two parallel regions: `run` returns only when every thread is done, so every
+        // Two parallel regions: `run_parts` returns only when every thread is done, so every
         // expanded channel is in the shared buffers before any project tile reads them.
         t.run(&|i| kernel(ptrs0, BlockPart::Hidden(share(panels, n, i))));
         t.run(&|i| kernel(ptrs0, BlockPart::Project(share(tiles, n, i))));

@@ -454,7 +454,7 @@ fn block_on<D: Dims>(
     if let Some(t) = threads.as_deref_mut().filter(|t| t.count() > 1 && splits_channels(d, t.count())) {
         let n = t.count();
         let (groups, pixels, ring) = (d.hidden.div_ceil(64), ho * d.wo(), d.ring_len());
-        // Two parallel regions: `run` returns only when every thread is done, so every group
+        // Two parallel regions: `run_parts` returns only when every thread is done, so every group
         // is in the shared band before any thread gathers from it.
         t.run(&|i| {
             let g = share(groups, n, i);
