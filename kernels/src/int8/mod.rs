@@ -99,7 +99,7 @@ pub struct QConv<'a> {
 impl QConv<'_> {
     /// Its arrays hold `weights` weights and `cout` per-channel values, and every shift is in
     /// `1..=62` (panics otherwise: an internal error).
-    fn check(&self, what: &str, weights: usize, cout: usize) {
+    fn check_arrays(&self, what: &str, weights: usize, cout: usize) {
         check(what, self.weight.len(), weights);
         check(what, self.bias.len(), cout);
         check(what, self.m.len(), cout);
@@ -113,14 +113,14 @@ impl QConv<'_> {
     /// per-channel arrays padded to whole tiles.
     pub(crate) fn check_pointwise(&self, what: &str, k: usize, n: usize) {
         let tiles = n.div_ceil(16);
-        self.check(what, tiles * k.div_ceil(4) * 64, tiles * 16);
+        self.check_arrays(what, tiles * k.div_ceil(4) * 64, tiles * 16);
     }
 
     /// A depthwise layer's operands: tap-major weights, per-channel arrays padded to whole
     /// groups of 64.
     pub(crate) fn check_depthwise(&self, what: &str, c: usize) {
         check(what, self.weight.len(), 9 * c);
-        self.check(what, 0, c.next_multiple_of(64));
+        self.check_arrays(what, 0, c.next_multiple_of(64));
     }
 }
 

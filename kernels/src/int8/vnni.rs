@@ -5,8 +5,8 @@
 //! - 1x1 convolutions (and the stem, on its 27-level patches, and the classifier): weights in
 //!   tiles of 16 output channels, `[k / 4][16][4]`, the input's zero point folded into the
 //!   bias, so the activations enter unchanged; 8 pixels by 32 channels per register tile (16
-//!   by 16 for a layer of one channel tile; some tiles of 7 pixels where that leaves no
-//!   smaller tile, as on 7x7 maps). With AMX (`pointwise_amx`), the tiles start from
+//!   by 16 for a layer of one channel tile; with two, some tiles of 7 pixels where tiles of
+//!   7 and 8 cover the pixels exactly, as on 7x7 maps). With AMX (`pointwise_amx`), the tiles start from
 //!   the AMX sums of the inputs' whole 64-level chunks and add only the rest.
 //! - Depthwise: `vnni_dw`.
 //! - Both requantize with `vnni_requant::Requant16`.
@@ -268,9 +268,9 @@ pub(super) unsafe fn pointwise_amx<S: PwShape>(
             // exactly in as many tiles as `MR` alone, some of `MR - 1` (49 pixels in 7 of 7,
             // not 6 of 8 and a latency-bound 1).
             let left = pixels - p;
-            let tiles = left.div_ceil(MR);
-            if two && !left.is_multiple_of(MR) && left >= (MR - 1) * tiles {
-                for _ in 0..MR * tiles - left {
+            let pixel_tiles = left.div_ceil(MR);
+            if two && !left.is_multiple_of(MR) && left >= (MR - 1) * pixel_tiles {
+                for _ in 0..MR * pixel_tiles - left {
                     tile::<{ MR - 1 }, 2>(x, k, n, q, res, out, p, t, core::hint::black_box(&rq), mask32, 0, none);
                     p += MR - 1;
                 }
