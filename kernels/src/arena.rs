@@ -1,3 +1,6 @@
+//! The arena: the one aligned block of activation memory a model runs in, which model made it
+//! (so another model's offsets are refused) and the CPU settings its passes use.
+
 use crate::{Cpu, Error, Isa};
 
 /// Alignment of the arena's first float, in floats.

@@ -1,3 +1,7 @@
+//! `Error`, what loading weights or running a model can return: every variant names what was
+//! wrong (the tensor and its expected and found shape or dtype; expected and found lengths and
+//! sizes; the models an arena was made for and used with).
+
 use core::fmt;
 #[cfg(feature = "std")]
 use std::{string::String, vec::Vec};

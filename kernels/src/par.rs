@@ -193,7 +193,8 @@ pub fn linear_batch<const K: usize, const N: usize>(
     }
 }
 
-/// The fused block `B`, output rows split across `threads`. Thread 0 uses `scratch`; thread
+/// The fused block `B` split across `threads` (by output rows, or by channels where
+/// `splits_channels`; see `block_on`). Thread 0 uses `scratch`; thread
 /// `i > 0` uses `extra[(i - 1) * stride..][..B::DIMS.scratch_len()]`.
 #[allow(clippy::too_many_arguments)]
 pub fn par_block<B: BlockShape>(

@@ -1,3 +1,7 @@
+//! A model's folded, packed parameters (owned or baked into the binary), and the operand checks
+//! the generated entry points run before any kernel: input, logits and batch lengths, the batch
+//! arena and the threads' scratch split.
+
 use crate::Error;
 
 /// Folded, packed parameters of a model: owned when loaded at run time (`std` only), borrowed

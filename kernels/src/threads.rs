@@ -1,5 +1,6 @@
 //! A minimal persistent thread pool for `forward_parallel`: workers spin briefly between the
-//! steps of a forward pass (each step is one parallel region over row bands), then park.
+//! steps of a forward pass (a step is one parallel region over row bands, or two over channel
+//! ranges for the late blocks split by channels), then park.
 //! Without `std` there are no threads: `Threads` is an empty enum, so the parallel entry points
 //! always take their one-thread path. Also what the f32 and int8 parallel entry points share:
 //! `share` (a thread's rows), `run_parts` (a job on every thread) and `SharedPtr`.

@@ -1,4 +1,4 @@
-//! `mobilenet-compiler`: inspect a spec, or write random weights for it.
+//! `mobilenet-compiler`: inspect a spec, write random weights for it, or import a Keras model.
 #![forbid(unsafe_code)]
 
 use mobilenet_compiler::init_weights::init_weights_dtype;

@@ -111,8 +111,9 @@ pub(super) fn std_methods(
             self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
         }
 
-        /// `forward` with every step's rows split across `threads` (the calling thread is one
-        /// of them). The arena must come from `arena_for(threads)`. Allocates nothing.
+        /// `forward` with every step split across `threads` (the calling thread is one of
+        /// them): by rows, or by output channels for the late, narrow blocks. The arena must
+        /// come from `arena_for(threads)`. Allocates nothing.
         pub fn forward_parallel(
             &self,
             threads: &mut ::mobilenet_runtime::Threads,

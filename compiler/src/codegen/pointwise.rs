@@ -1,5 +1,6 @@
-//! 1x1 convolutions (expand, project, last): a GEMM over pixels with bias, optional ReLU6 and
-//! the inverted-residual shortcut fused into its epilogue.
+//! 1x1 convolutions outside a fused block: a GEMM over pixels with bias, optional ReLU6 and a
+//! shortcut fused into its epilogue. Every expand and project runs inside its block
+//! (`block.rs`), so of the networks a spec describes only the last 1x1 conv reaches this.
 
 use super::{lit, rt};
 use crate::ir::Layer;

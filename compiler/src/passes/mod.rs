@@ -1,6 +1,7 @@
 //! The compiler pipeline, chained in one place: spec -> `build_ir` (shapes) -> `layout_params`
 //! (parameter layout) -> `fuse_blocks` (schedule of fused blocks in row bands, sized for speed or
-//! for memory as the spec's `plan` says) -> `plan_arena` (memory plan of that schedule).
+//! for memory as the spec's `plan` says) -> `plan_arena` (memory plan of that schedule) ->
+//! `plan_batch` (where `forward_batch` switches from image-by-image to step-by-step).
 
 pub mod build_ir;
 pub mod fuse_blocks;

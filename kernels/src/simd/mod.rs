@@ -3,7 +3,8 @@
 //! `#[inline(always)]` so a kernel inlines whole into its `#[target_feature]` entry point.
 //!
 //! All methods are `unsafe`: pointers must be valid for the lanes touched, and the ISA's CPU
-//! features must be present (guaranteed by `Isa::detect` before any entry point runs).
+//! features must be present (guaranteed by `Cpu::new`, which refuses an ISA the CPU lacks, before
+//! any entry point runs).
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
