@@ -124,6 +124,8 @@ pub fn compile_file(base: &Path, rel: &str) -> Result<Compiled, Error> {
     };
     let int8 = match (&spec.calibration, weight_bytes) {
         (Some(c), Some(weights)) if spec.precision == spec::Precision::Int8 => {
+            quantize::check_depth(&program.network)
+                .map_err(|why| Error::at(locate(&source, &[Seg::Key("precision")]), why))?;
             let at = || locate(&source, &[Seg::Key("calibration")]);
             let hint = "`calibration` is relative to the spec's folder";
             let (file, shown, bytes) = read_named(&source, &path, rel, &root, "calibration", c, hint)?;

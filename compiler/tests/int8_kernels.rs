@@ -3,9 +3,9 @@
 //! the int8 reference interpreter: every materialised stage's levels and the logits, bit for
 //! bit, on every int8 path this CPU runs (AMX, AVX-512 VNNI, AVX-VNNI, AVX2, portable), on 1 and 3
 //! threads, for the
-//! trained digits model and random specs that cover a fused and an unfused stem, both
-//! paddings, residual blocks, expansion 1, odd and non-square sizes (channel counts that are
-//! not multiples of 4 or 16), bands of one row and of several.
+//! trained digits model, hand-picked random-weight specs that cover a fused and an unfused
+//! stem, both paddings, residual blocks, expansion 1, odd and non-square sizes (channel counts
+//! that are not multiples of 4 or 16), bands of one row and of several, and 64 drawn specs.
 
 use mobilenet_compiler::init_weights::init_weights;
 use mobilenet_compiler::quantize::calibrate::read_images;
@@ -110,5 +110,43 @@ fn random_specs_kernels_match_the_interpreter() {
         let calibration = images(&program, 8, 100 + k as u64);
         let inputs = images(&program, 2, 200 + k as u64);
         check(text.lines().next().unwrap(), &program, &weights, &calibration, 8, &inputs);
+    }
+}
+
+/// Random specs beyond the hand-picked ones (seeded, so a failure replays): sizes 6-45 a side,
+/// any width, 1-4 table rows of any expansion, channel count and stride, `round_nearest` down
+/// to 1, either padding, stem and last channels and class counts drawn too.
+#[test]
+fn drawn_specs_kernels_match_the_interpreter() {
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % n
+    };
+    for case in 0..64 {
+        let (h, w) = (6 + next(40), 6 + next(40));
+        let width = [0.25, 0.35, 0.5, 0.75, 1.0][next(5) as usize];
+        let padding = ["torch", "tf"][next(2) as usize];
+        let rows: Vec<String> = (0..1 + next(4))
+            .map(|_| {
+                let t = [1.0, 2.0, 2.5, 3.0, 4.0, 6.0][next(6) as usize];
+                format!("[{t}, {}, {}, {}]", 4 + next(60), 1 + next(3), 1 + next(2))
+            })
+            .collect();
+        let text = format!(
+            "name: R{case}\nresolution: [{h}, {w}]\nwidth_mult: {width}\nnum_classes: {}\npadding: {padding}\nround_nearest: {}\ninput_channel: {}\nlast_channel: {}\ninverted_residual_setting: [{}]\n",
+            1 + next(50),
+            [1, 2, 4, 8][next(4) as usize],
+            4 + next(40),
+            8 + next(100),
+            rows.join(", ")
+        );
+        let program = compile_str("t.yaml", &text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let weights = init_weights(&program.network, next(1000));
+        let calibration = images(&program, 4, next(1000));
+        let inputs = images(&program, 1, next(1000));
+        check(&text, &program, &weights, &calibration, 4, &inputs);
     }
 }

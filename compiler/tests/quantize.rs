@@ -166,3 +166,132 @@ fn v2_int8_arena_is_under_0_4_mib() {
     // The figure the README gives; a plan change that moves it should update both.
     assert_eq!(bytes, 313_600);
 }
+
+/// A small int8 spec with its weights and calibration images, written to a folder of its own
+/// inside the workspace (where the compiler accepts files) and compiled as the macro does.
+struct Case {
+    dir: std::path::PathBuf,
+}
+
+impl Case {
+    const SPEC: &'static str = "name: Q\nresolution: 8\nwidth_mult: 0.25\nnum_classes: 3\nlast_channel: 16\ninverted_residual_setting: [[1, 8, 1, 1], [2, 8, 1, 2]]\nweights: w.safetensors\nprecision: int8\ncalibration: c.safetensors\n";
+
+    fn new(tag: &str, spec: &str, weights: &[u8], images: &[f32]) -> Case {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("quantize-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("q.yaml"), spec).unwrap();
+        std::fs::write(dir.join("w.safetensors"), weights).unwrap();
+        std::fs::write(dir.join("c.safetensors"), images_file(&[images.len() / 192, 8, 8, 3], images)).unwrap();
+        Case { dir }
+    }
+
+    fn expand(&self) -> Result<proc_macro2::TokenStream, mobilenet_compiler::Error> {
+        mobilenet_compiler::expand_file(&self.dir, "q.yaml", mobilenet_compiler::codegen::Target::STD)
+    }
+
+    /// The error compiling it gives (without printing the generated code if it compiles).
+    fn error(&self) -> mobilenet_compiler::Error {
+        match self.expand() {
+            Ok(_) => panic!("the case compiled"),
+            Err(e) => e,
+        }
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `weights` (safetensors) with the tensors `edit` names replaced by the values it returns.
+fn edit_weights(weights: &[u8], edit: impl Fn(&str, &[f32]) -> Option<Vec<f32>>) -> Vec<u8> {
+    let st = safetensors::SafeTensors::deserialize(weights).unwrap();
+    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| {
+            let data = match t.dtype() {
+                Dtype::F32 => edit(&name, &f32s(t.data()))
+                    .map_or_else(|| t.data().to_vec(), |v| v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+                _ => t.data().to_vec(),
+            };
+            (name, t.shape().to_vec(), data)
+        })
+        .collect();
+    let dtype = |name: &str| st.tensor(name).unwrap().dtype();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(n, shape, data)| (n.clone(), TensorView::new(dtype(n), shape.clone(), data).unwrap()))
+        .collect();
+    serialize(views, None).unwrap()
+}
+
+fn calibration_images(n: usize) -> Vec<f32> {
+    (0..n * 192).map(|i| ((i * 7919 % 2003) as f32 / 2003.0) * 4.0 - 2.0).collect()
+}
+
+#[test]
+fn the_int8_test_case_compiles() {
+    let program = compile_str("q.yaml", Case::SPEC).unwrap();
+    let case = Case::new("plain", Case::SPEC, &init_weights(&program.network, 5), &calibration_images(4));
+    case.expand().unwrap();
+}
+
+/// Weights so large that the float model overflows f32 on the calibration images: a located
+/// error naming the layer, not an infinite scale baked into the model (or a panic in codegen).
+#[test]
+fn weights_that_overflow_the_float_model_are_an_error() {
+    let program = compile_str("q.yaml", Case::SPEC).unwrap();
+    // The first block's projection at 3e38 behind an identity BatchNorm, so that folding keeps
+    // them finite and the float sums of 8 channels overflow.
+    let weights = edit_weights(&init_weights(&program.network, 5), |name, v| match name {
+        "features.1.conv.1.weight" => Some(vec![3e38; v.len()]),
+        "features.1.conv.2.weight" | "features.1.conv.2.running_var" => Some(vec![1.0; v.len()]),
+        "features.1.conv.2.bias" | "features.1.conv.2.running_mean" => Some(vec![0.0; v.len()]),
+        _ => None,
+    });
+    let e = Case::new("overflow", Case::SPEC, &weights, &calibration_images(4)).error();
+    let loc = e.location.as_ref().expect("located");
+    assert_eq!((loc.line, loc.column), (9, 14), "{e}");
+    assert!(e.message.contains("`features.1.conv.1`") && e.message.contains("not finite"), "{e}");
+}
+
+/// Calibration images that barely differ from 0 give a scale too small for a normal f32; the
+/// image then quantizes with scale 1 (every level 0) and the model still compiles.
+#[test]
+fn calibration_ranges_too_narrow_for_f32_still_compile() {
+    let program = compile_str("q.yaml", Case::SPEC).unwrap();
+    let weights = init_weights(&program.network, 5);
+    let case = Case::new("narrow", Case::SPEC, &weights, &vec![1e-37; 4 * 192]);
+    case.expand().unwrap();
+    let q = mobilenet_compiler::compile_file(&case.dir, "q.yaml").unwrap().int8.unwrap().0;
+    assert_eq!((q.image.scale, q.image.zero_point), (1.0, 0));
+    assert!(q.image.inverse_scale().is_finite());
+}
+
+/// A weight row too small for a normal f32 scale quantizes to zeros with scale 1.
+#[test]
+fn weight_rows_too_small_for_f32_quantize_to_zero() {
+    use mobilenet_compiler::quantize::arith::{quantize_weights, QParams};
+    let (levels, scales) = quantize_weights(&[1e-44, -3e-44, 0.0, 2.0, -1.5, 0.5], 2);
+    assert_eq!(levels, [0, 0, 0, 127, -95, 32]);
+    assert_eq!(scales, [1.0, 2.0 / 127.0]);
+    let q = QParams::from_range(0.0, 1e-37);
+    assert_eq!((q.scale, q.zero_point), (1.0, 0));
+    let q = QParams::from_range(-1e-30, 1e-30);
+    assert!(q.scale.is_normal() && q.inverse_scale().is_finite());
+}
+
+/// A layer whose int8 accumulators could overflow an i32: a located error at `precision`.
+#[test]
+fn layers_too_deep_for_int8_accumulators_are_an_error() {
+    let spec = Case::SPEC.replace("last_channel: 16", "last_channel: 33008");
+    let program = compile_str("q.yaml", &spec).unwrap();
+    let e = Case::new("deep", &spec, &init_weights(&program.network, 5), &calibration_images(1)).error();
+    let loc = e.location.as_ref().expect("located");
+    assert_eq!((loc.line, loc.column), (8, 12), "{e}");
+    assert!(e.message.contains("`classifier.1`") && e.message.contains("33008 products"), "{e}");
+    let ok = Case::SPEC.replace("last_channel: 16", "last_channel: 33000");
+    assert!(mobilenet_compiler::quantize::check_depth(&compile_str("q.yaml", &ok).unwrap().network).is_ok());
+}

@@ -69,6 +69,27 @@ fn huge_networks_are_refused_not_overflowed() {
     assert!(e.to_string().contains("channels"), "{e}");
 }
 
+/// An 8-bit input's normalisation becomes f32 constants `1 / (255 * std)` and `-mean / std`:
+/// a std too small for them to be finite is a located error, the smallest allowed compiles.
+#[test]
+fn tiny_input_std_is_refused() {
+    let spec = |std: &str| {
+        format!("name: M\nresolution: 8\ninput: {{format: rgb8, mean: [1000, 0, 0], std: [{std}, 0.5, 0.5]}}\n")
+    };
+    let e = compile_str("m.yaml", &spec("1e-42")).unwrap_err();
+    assert!(e.to_string().starts_with("m.yaml:3:"), "{e}");
+    assert!(e.to_string().contains("input.std[0]: a standard deviation must be at least 1e-6"), "{e}");
+    let program = compile_str("m.yaml", &spec("1e-6")).unwrap();
+    let tokens = mobilenet_compiler::codegen::generate(
+        &program,
+        None,
+        None,
+        &Default::default(),
+        mobilenet_compiler::codegen::Target::STD,
+    );
+    assert!(!tokens.is_empty());
+}
+
 #[test]
 fn absurdly_deep_tables_are_refused() {
     let rows: String = (0..10).map(|_| "  - [1, 16, 100, 1]\n").collect();

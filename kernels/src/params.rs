@@ -94,18 +94,20 @@ pub fn batch_size(inputs: &[f32], image_len: usize, logits: &[f32], classes: usi
     if images == 0 || !inputs.len().is_multiple_of(image_len) {
         return Err(Error::BatchInputLength { image_len, found: inputs.len() });
     }
-    if logits.len() != images * classes {
-        return Err(Error::OutputLength { expected: images * classes, found: logits.len() });
+    // Checked: on a 32-bit target the product of two plausible lengths can wrap.
+    match images.checked_mul(classes) {
+        Some(expected) if expected == logits.len() => Ok(images),
+        expected => Err(Error::OutputLength { expected: expected.unwrap_or(usize::MAX), found: logits.len() }),
     }
-    Ok(images)
 }
 
 /// The part of the arena a batch of `images` runs in: one planned region (`planned` floats)
 /// per image.
 pub fn batch_arena(a: &mut [f32], planned: usize, images: usize) -> Result<&mut [f32], Error> {
-    let needed = planned * images;
+    let needed = planned.saturating_mul(images);
     if a.len() < needed {
-        return Err(Error::ArenaTooSmallForBatch { images, needed_bytes: needed * 4, found_bytes: a.len() * 4 });
+        let (needed_bytes, found_bytes) = (needed.saturating_mul(4), a.len().saturating_mul(4));
+        return Err(Error::ArenaTooSmallForBatch { images, needed_bytes, found_bytes });
     }
     Ok(&mut a[..needed])
 }
@@ -118,14 +120,31 @@ pub fn split_thread_scratch<T>(
     per_thread: usize,
     threads: usize,
 ) -> Result<(&mut [T], &mut [T]), Error> {
-    let needed = planned + threads.saturating_sub(1) * per_thread;
+    let needed = planned.saturating_add(threads.saturating_sub(1).saturating_mul(per_thread));
     let size = core::mem::size_of::<T>();
     if a.len() < needed {
         return Err(Error::ArenaTooSmall {
             threads,
-            needed_bytes: needed * size,
+            needed_bytes: needed.saturating_mul(size),
             found_bytes: core::mem::size_of_val(a),
         });
     }
     Ok(a.split_at_mut(planned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lengths whose products overflow `usize` (on 32-bit targets, plausible ones) are errors.
+    #[test]
+    fn batch_checks_do_not_overflow() {
+        let (inputs, mut logits) = ([0.0f32; 3], [0.0f32; 3]);
+        assert_eq!(batch_size(&inputs, 1, &logits, 1), Ok(3));
+        let e = batch_size(&inputs, 1, &logits, usize::MAX / 2).unwrap_err();
+        assert_eq!(e, Error::OutputLength { expected: usize::MAX, found: 3 });
+        assert!(matches!(batch_arena(&mut logits, usize::MAX / 2, 3), Err(Error::ArenaTooSmallForBatch { .. })));
+        assert!(matches!(split_thread_scratch(&mut logits, 1, usize::MAX / 2, 3), Err(Error::ArenaTooSmall { .. })));
+        assert!(split_thread_scratch(&mut logits, 1, 1, 3).is_ok());
+    }
 }

@@ -20,13 +20,14 @@ pub struct QParams {
 
 impl QParams {
     /// The parameters covering `[min, max]`, widened to contain 0 so that zero (padding, ReLU's
-    /// floor) is exact. An empty range (all zeros) gets scale 1.
+    /// floor) is exact. An empty range (all zeros), or one so narrow that its scale would not be
+    /// a normal f32 (whose reciprocal could be infinite), gets scale 1: every value is level 0.
     pub fn from_range(min: f32, max: f32) -> QParams {
         let (min, max) = (min.min(0.0) as f64, max.max(0.0) as f64);
-        if max - min <= f64::from(f32::MIN_POSITIVE) {
+        let scale = ((max - min) / 255.0) as f32;
+        if !scale.is_normal() {
             return QParams { scale: 1.0, zero_point: 0 };
         }
-        let scale = ((max - min) / 255.0) as f32;
         let zero_point = (-min / f64::from(scale)).round().clamp(0.0, 255.0) as i32;
         QParams { scale, zero_point }
     }
@@ -114,14 +115,16 @@ pub fn requantize_add(acc: i32, m_acc: Multiplier, r: i32, m_res: Multiplier, ze
 }
 
 /// Symmetric per-channel int8: each of the `rows` rows of `w` scaled so its largest magnitude is
-/// 127 (an all-zero row gets scale 1). Returns the levels and the scales.
+/// 127 (an all-zero row, or one so small that its scale would not be a normal f32, gets scale 1:
+/// all levels 0). Returns the levels and the scales.
 pub fn quantize_weights(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
     let per_row = w.len() / rows.max(1);
     let mut levels = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
     for row in w.chunks_exact(per_row.max(1)).take(rows) {
         let largest = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+        let scale = largest / 127.0;
+        let scale = if scale.is_normal() { scale } else { 1.0 };
         levels.extend(row.iter().map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8));
         scales.push(scale);
     }

@@ -22,7 +22,6 @@ use crate::passes::Program;
 use arith::{quantize_weights, Multiplier, QParams};
 use calibrate::Ranges;
 use mobilenet_kernels::checkpoint::load_folded;
-use mobilenet_kernels::Error;
 
 /// How a layer's i32 accumulators become its output.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,15 +78,54 @@ pub struct QuantizedNetwork {
 }
 
 /// Biases beyond this many accumulator units are saturated, so that no accumulator can
-/// overflow an i32 (weights x levels stay below 2^31 - 2^30 for any MobileNetV2 width).
+/// overflow an i32: with at most [`MAX_INT8_DEPTH`] products of a level (distance from the zero
+/// point below 256) and a weight (`|w| <= 127`) each, the rest stays below 2^31 - 2^30.
 const BIAS_LIMIT: f64 = (1u32 << 30) as f64;
 
+/// The most products one int8 output accumulates (input channels of a 1x1 convolution or of
+/// the classifier; 9 for a depthwise, 27 for the stem): `255 * 127 * depth < 2^30`.
+pub const MAX_INT8_DEPTH: usize = 33_000;
+
+/// `Err` naming the first layer of `net` whose outputs accumulate more than [`MAX_INT8_DEPTH`]
+/// products, so that its int8 accumulators could overflow an i32.
+pub fn check_depth(net: &Network) -> Result<(), String> {
+    for layer in &net.layers {
+        let depth = match layer.op {
+            Op::Pointwise { .. } | Op::Linear => layer.input_shape.c,
+            Op::Depthwise { .. } => 9,
+            Op::Stem => 27,
+            Op::AvgPool => 0,
+        };
+        if depth > MAX_INT8_DEPTH {
+            return Err(format!(
+                "layer `{}` sums {depth} products per output, more than the {MAX_INT8_DEPTH} an int8 model's 32-bit accumulators hold; narrow the channels it reads or use `precision: f32`",
+                layer.conv.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Quantize `program`'s network with torchvision `weights`, calibrated on `n` HWC images
-/// (`images`, concatenated, in the model's input scaling).
-pub fn quantize(program: &Program, weights: &[u8], images: &[f32], n: usize) -> Result<QuantizedNetwork, Error> {
+/// (`images`, concatenated, in the model's input scaling). `Err` says what is wrong: weights
+/// that do not load, a layer too deep for i32 accumulators ([`check_depth`]), or weights so
+/// large that the float model overflows f32 on the images or a scale does.
+pub fn quantize(program: &Program, weights: &[u8], images: &[f32], n: usize) -> Result<QuantizedNetwork, String> {
     let net = &program.network;
-    let folded = load_folded(weights, &program.params.loader_layers(), program.params.bn_eps)?;
-    let ranges = calibrate::calibrate(net, weights, images, n)?;
+    check_depth(net)?;
+    let folded =
+        load_folded(weights, &program.params.loader_layers(), program.params.bn_eps).map_err(|e| e.to_string())?;
+    let ranges = calibrate::calibrate(net, weights, images, n).map_err(|e| e.to_string())?;
+    let overflow = |layer: &crate::ir::Layer, what: &str| {
+        format!(
+            "{what} of layer `{}` is not finite in f32: weights this large overflow it; check the weights",
+            layer.conv.as_deref().unwrap_or("?")
+        )
+    };
+    if let Some((layer, _)) = net.layers.iter().zip(&ranges.layers).find(|(_, r)| !(r.0.is_finite() && r.1.is_finite()))
+    {
+        return Err(overflow(layer, "on the calibration images, the float output"));
+    }
     let image = ranges.image_params();
     // The parameters of every tensor, from the layer that writes it (pooling keeps its input's).
     let mut tensor_params = vec![None; net.tensors.len()];
@@ -113,7 +151,11 @@ pub fn quantize(program: &Program, weights: &[u8], images: &[f32], n: usize) -> 
                     .map(|c| (f64::from(f.bias[c]) / unit(c)).round().clamp(-BIAS_LIMIT, BIAS_LIMIT) as i32)
                     .collect();
                 let requant = if layer.op == Op::Linear {
-                    Requant::Logits { scales: (0..cout).map(|c| unit(c) as f32).collect() }
+                    let scales: Vec<f32> = (0..cout).map(|c| unit(c) as f32).collect();
+                    if !scales.iter().all(|s| s.is_finite()) {
+                        return Err(overflow(layer, "the logits' scale"));
+                    }
+                    Requant::Logits { scales }
                 } else {
                     let output = ranges.layer_params(i);
                     let relu6 = matches!(layer.op, Op::Stem | Op::Depthwise { .. } | Op::Pointwise { relu: true });

@@ -143,11 +143,12 @@ fn mean_value(v: f64) -> Result<f64, String> {
     Ok(v)
 }
 
-/// A per-channel standard deviation: as a mean, and > 0.
+/// A per-channel standard deviation: as a mean, and at least 1e-6 (so that the normalisation's
+/// `1 / (255 * std)` and `mean / std` are finite f32 constants).
 fn std_value(v: f64) -> Result<f64, String> {
     let v = mean_value(v)?;
-    if v <= 0.0 {
-        return Err(format!("a standard deviation must be > 0, found {}", num(v)));
+    if v < 1e-6 {
+        return Err(format!("a standard deviation must be at least 1e-6 (0..1 units), found {}", num(v)));
     }
     Ok(v)
 }

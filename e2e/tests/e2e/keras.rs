@@ -1,8 +1,9 @@
 //! Keras-trained networks, imported by `mobilenet-compiler import-keras` (the committed
 //! `models/keras/*` outputs), against TensorFlow's own outputs (`fixtures/keras_*`, copied from
 //! the shared reference cases): logits within 1e-4 with the same top-5, the stages TensorFlow
-//! recorded within 1e-4 of their largest magnitude, on every ISA and through the reference
-//! interpreter as well.
+//! recorded within 1e-4 of their largest magnitude, on every ISA; and through the reference
+//! interpreter, whose stages the compiled models match on every image (TensorFlow's logits
+//! hardly depend on the input, so they alone would not show a wrong early layer).
 
 use crate::models::*;
 use mobilenet_compiler::{compile_file, reference};
@@ -102,21 +103,66 @@ fn keras_finetuned_model_matches_tensorflow() {
 }
 
 /// The second oracle: the reference interpreter (direct loops, BatchNorm unfolded with Keras's
-/// epsilon, TF padding from TensorFlow's definition) on the imported weights.
+/// epsilon, TF padding from TensorFlow's definition) on the imported weights. TensorFlow's
+/// logits hardly depend on the input (random weights and BatchNorm statistics: its four
+/// photos' logits differ by at most 1.6e-7), so logits alone would pass a model that ignored
+/// its input. Every stage therefore goes through the interpreter too, on every image: its
+/// stages against TensorFlow's where the fixture has them (image 0 of `keras_v2`), and the
+/// compiled model's stages against its, images that differ from the first stage on.
 #[test]
 fn reference_interpreter_matches_tensorflow_on_imported_weights() {
-    for (spec, case) in [
-        ("../models/keras/v2_0.5_128_c10/model.yaml", "keras_v2_0.5_128_c10"),
-        ("../models/keras/finetune_0.35_96_c5/model.yaml", "keras_finetune_0.35_96_c5"),
-    ] {
-        let compiled = compile_file(Path::new(env!("CARGO_MANIFEST_DIR")), spec).unwrap();
-        let net = &compiled.program.network;
-        let weights =
-            std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(spec).with_file_name("weights.safetensors"))
-                .unwrap();
-        let t = tensors(case);
-        let x = &get(&t, "input_nhwc")[..net.input.len()];
-        let out = reference::run(net, &weights, x).unwrap();
-        assert_logits(&out.logits, &get(&t, "logits")[..net.num_classes()], case);
+    macro_rules! check {
+        ($model:ident, $spec:literal, $case:literal) => {{
+            let compiled = compile_file(Path::new(env!("CARGO_MANIFEST_DIR")), $spec).unwrap();
+            let net = &compiled.program.network;
+            let weights =
+                std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join($spec).with_file_name("weights.safetensors"))
+                    .unwrap();
+            // The importer's 8-bit normalisation is Keras's `x / 127.5 - 1`.
+            assert_eq!(($model::INPUT_MEAN, $model::INPUT_STD), ([0.5; 3], [0.5; 3]));
+            let t = tensors($case);
+            let (inputs, logits) = (get(&t, "input_nhwc"), get(&t, "logits"));
+            let model = $model::new();
+            let mut arena = $model::arena();
+            let mut first: Option<Vec<f32>> = None;
+            for (i, x) in inputs.chunks_exact(net.input.len()).enumerate() {
+                let out = reference::run(net, &weights, x).unwrap();
+                let n = net.num_classes();
+                assert_logits(&out.logits, &logits[i * n..(i + 1) * n], &format!("{} image {i}", $case));
+                if i == 0 && t.iter().any(|(name, _)| name.starts_with("stage.")) {
+                    for (keras, torch) in STAGES {
+                        let want = get(&t, keras);
+                        let got = &out.stages.iter().find(|s| s.0 == torch).unwrap().2;
+                        let (diff, scale) = (max_abs_diff(got, want), max_abs(want));
+                        assert!(
+                            diff <= TOL * scale.max(1e-3),
+                            "interpreter {keras} ({torch}): |diff| {diff} vs {scale}"
+                        );
+                    }
+                }
+                let mut stages = Vec::new();
+                let mut got = vec![0.0f32; n];
+                model
+                    .forward_inspect(&mut arena, x, &mut got, &mut |name: &str, _: [usize; 3], d: &[f32]| {
+                        stages.push((name.to_string(), d.to_vec()))
+                    })
+                    .unwrap();
+                assert_eq!(stages.len(), out.stages.len(), "every stage is reported");
+                for ((name, data), (want_name, _, want)) in stages.iter().zip(&out.stages) {
+                    assert_eq!(name, want_name);
+                    let (diff, scale) = (max_abs_diff(data, want), max_abs(want));
+                    assert!(diff <= TOL * scale.max(1e-3), "{} image {i} {name}: |diff| {diff} vs {scale}", $case);
+                }
+                // The images differ where it matters: the first stage moves by far more than
+                // the tolerance.
+                let stem = &out.stages[0].2;
+                match &first {
+                    None => first = Some(stem.clone()),
+                    Some(f) => assert!(max_abs_diff(f, stem) > 100.0 * TOL * max_abs(f), "{} image {i}", $case),
+                }
+            }
+        }};
     }
+    check!(KerasV2, "../models/keras/v2_0.5_128_c10/model.yaml", "keras_v2_0.5_128_c10");
+    check!(KerasFinetune, "../models/keras/finetune_0.35_96_c5/model.yaml", "keras_finetune_0.35_96_c5");
 }
