@@ -4,6 +4,7 @@
 //! files that are wrong.
 
 use mobilenet_compiler::init_weights::init_weights;
+use mobilenet_compiler::ir::Op;
 use mobilenet_compiler::quantize::calibrate::read_images;
 use mobilenet_compiler::quantize::{interpreter, quantize, Requant};
 use mobilenet_compiler::{compile_file, compile_str, reference};
@@ -73,35 +74,51 @@ fn digits_int8_agrees_with_float_on_the_test_split() {
     );
     assert!(agree * 100 >= total * 99, "top-1 agreement {agree}/{total} is under 99%");
     assert!(
-        (right_float - right_int8) * 100 <= total,
+        right_float.saturating_sub(right_int8) * 100 <= total,
         "accuracy {right_int8}/{total} is more than 1 point under float's"
     );
     assert!(err < 0.05 * spread, "RMS logit error {err} against logits of RMS {spread}");
 }
 
 /// Small specs covering both paddings, residual blocks, odd sizes and expansion 1, with random
-/// weights, calibrated on random images: int8 logits near the float reference's.
+/// weights, calibrated on one set of images and run on another: every stage's dequantized
+/// levels and the logits near the float reference's.
 #[test]
 fn random_specs_stay_near_the_float_reference() {
+    // Each with its bounds on the logits' and the worst stage's RMS error (of their RMS): B's
+    // 8-channel layers, with random weights, quantize more coarsely (measured: A 0.028 and
+    // 0.063, B 0.100 and 0.172).
     let specs = [
-        "name: A\nresolution: 17\nwidth_mult: 0.5\nnum_classes: 5\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2]]\n",
-        "name: B\nresolution: [19, 12]\nwidth_mult: 0.35\nnum_classes: 7\npadding: tf\nbn_eps: 0.001\ninverted_residual_setting: [[1, 8, 1, 1], [4, 16, 2, 1], [6, 24, 2, 2]]\n",
+        ("name: A\nresolution: 17\nwidth_mult: 0.5\nnum_classes: 5\ninverted_residual_setting: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2]]\n", 0.05, 0.1),
+        ("name: B\nresolution: [19, 12]\nwidth_mult: 0.35\nnum_classes: 7\npadding: tf\nbn_eps: 0.001\ninverted_residual_setting: [[1, 8, 1, 1], [4, 16, 2, 1], [6, 24, 2, 2]]\n", 0.15, 0.25),
     ];
-    for text in specs {
+    for (text, logit_bound, stage_bound) in specs {
         let program = compile_str("t.yaml", text).unwrap();
         let net = &program.network;
         let weights = init_weights(net, 3);
         let per = net.input.len();
         let images: Vec<f32> = (0..16 * per).map(|i| ((i * 7919 % 2003) as f32 / 2003.0) * 4.0 - 2.0).collect();
         let q = quantize(&program, &weights, &images, 16).unwrap();
-        let mut worst = 0.0f64;
-        for x in images.chunks_exact(per).take(4) {
-            let want = reference::run(net, &weights, x).unwrap().logits;
+        // Held-out images: another pattern over the same range.
+        let held_out: Vec<f32> = (0..4 * per).map(|i| ((i * 104_729 % 1999) as f32 / 1999.0) * 4.0 - 2.0).collect();
+        let (mut worst, mut worst_stage) = (0.0f64, 0.0f64);
+        for x in held_out.chunks_exact(per) {
+            let want = reference::run(net, &weights, x).unwrap();
             let got = interpreter::run(&q, x).unwrap();
             assert_eq!(got.stages.len(), net.stages);
-            worst = worst.max(rms(&got.logits, &want) / rms(&want, &vec![0.0; want.len()]));
+            for ((name, _, levels, params), (want_name, _, floats)) in got.stages.iter().zip(&want.stages) {
+                assert_eq!(name, want_name);
+                let deq: Vec<f32> = levels.iter().map(|&l| params.dequantize(l)).collect();
+                worst_stage = worst_stage.max(rms(&deq, floats) / rms(floats, &vec![0.0; floats.len()]).max(1e-6));
+            }
+            worst = worst.max(rms(&got.logits, &want.logits) / rms(&want.logits, &vec![0.0; want.logits.len()]));
         }
-        assert!(worst < 0.1, "{text}: RMS logit error {worst} of the logits' RMS");
+        println!(
+            "{}: RMS error of the logits {worst:.4}, of the worst stage {worst_stage:.4} (of their RMS)",
+            text.lines().next().unwrap()
+        );
+        assert!(worst < logit_bound, "{text}: RMS logit error {worst} of the logits' RMS");
+        assert!(worst_stage < stage_bound, "{text}: a stage's RMS error {worst_stage} of its RMS");
     }
 }
 
@@ -123,8 +140,16 @@ fn every_layer_is_quantized_as_its_op_needs() {
                     let largest = row.iter().map(|w| w.unsigned_abs()).max().unwrap();
                     assert!(largest == 127 || largest == 0, "per-channel symmetric: each row spans [-127, 127]");
                 }
-                if clamp.0 > 0 || clamp.1 < 255 {
-                    assert_eq!(i32::from(clamp.0), output.zero_point, "ReLU6's floor is the zero point");
+                // ReLU6 as a clamp: its floor is the zero point (the level of 0.0), its ceiling the
+                // level of 6.0 where that is below 255; a linear projection is not clamped. With
+                // min/max ranges (a ReLU6 output's within [0, 6]) both come out as 0..=255; the
+                // kernels' narrower clamps are drawn by their property tests.
+                let relu6 = !matches!(layer.op, Op::Pointwise { relu: false });
+                if relu6 {
+                    let six = i64::from(output.zero_point) + (6.0 / f64::from(output.scale)).round() as i64;
+                    assert_eq!(*clamp, (output.zero_point as u8, six.min(255) as u8), "{:?}", layer.conv);
+                } else {
+                    assert_eq!(*clamp, (0, 255), "{:?}", layer.conv);
                 }
             }
             Requant::Mean => assert!(ql.weight.is_empty()),

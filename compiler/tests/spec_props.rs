@@ -1,6 +1,7 @@
-//! Property tests over randomly generated specs: shape inference agrees with torchvision's
-//! formulas (re-derived here, independently of the compiler), parameter and MAC counts follow,
-//! and both memory plans are valid and within 5% of their liveness bounds.
+//! Property tests over randomly generated specs (either padding, either `plan`): shape
+//! inference agrees with torchvision's formulas and TensorFlow's "SAME" sizes (re-derived here,
+//! independently of the compiler), parameter and MAC counts follow, and both memory plans (op by
+//! op, and the schedule's) are valid and within 5% of their liveness bounds.
 
 mod common;
 
@@ -34,22 +35,36 @@ struct Gen {
     round: usize,
     classes: usize,
     rows: Vec<(f64, usize, usize, usize)>,
+    tf: bool,
+    memory: bool,
 }
 
 impl Gen {
     fn yaml(&self) -> String {
         let res = if self.h == self.w { format!("{}", self.h) } else { format!("[{}, {}]", self.h, self.w) };
         let rows: String = self.rows.iter().map(|(t, c, n, s)| format!("  - [{t}, {c}, {n}, {s}]\n")).collect();
+        let padding = if self.tf { "padding: tf\n" } else { "" };
+        let plan = if self.memory { "plan: memory\n" } else { "" };
         format!(
-            "name: P\nresolution: {res}\nwidth_mult: {}\nround_nearest: {}\nnum_classes: {}\ninverted_residual_setting:\n{rows}",
+            "name: P\nresolution: {res}\nwidth_mult: {}\nround_nearest: {}\nnum_classes: {}\n{padding}{plan}inverted_residual_setting:\n{rows}",
             self.width, self.round, self.classes
         )
+    }
+
+    /// A 3x3 convolution's output size: torchvision's (padding 1), or TensorFlow's "SAME"
+    /// (`ceil(n / stride)`).
+    fn out(&self, n: usize, stride: usize) -> usize {
+        if self.tf {
+            n.div_ceil(stride)
+        } else {
+            conv_out(n, 3, stride, 1)
+        }
     }
 
     /// Stage output shapes [h, w, c], parameter count and MACs, the torchvision way.
     fn expected(&self) -> (Vec<[usize; 3]>, usize, u64) {
         let mut stages = Vec::new();
-        let (mut h, mut w) = (conv_out(self.h, 3, 2, 1), conv_out(self.w, 3, 2, 1));
+        let (mut h, mut w) = (self.out(self.h, 2), self.out(self.w, 2));
         let mut c = make_divisible(32.0 * self.width, self.round);
         let mut params = 27 * c + 2 * c;
         let mut macs = (h * w * c * 27) as u64;
@@ -63,7 +78,7 @@ impl Gen {
                     params += c * hidden + 2 * hidden;
                     macs += (h * w * c * hidden) as u64;
                 }
-                let (ho, wo) = (conv_out(h, 3, stride, 1), conv_out(w, 3, stride, 1));
+                let (ho, wo) = (self.out(h, stride), self.out(w, stride));
                 params += 9 * hidden + 2 * hidden + hidden * out + 2 * out;
                 macs += (ho * wo * hidden * 9 + ho * wo * hidden * out) as u64;
                 (h, w, c) = (ho, wo, out);
@@ -93,14 +108,18 @@ fn spec() -> impl Strategy<Value = Gen> {
         prop_oneof![Just(1), Just(2), Just(4), Just(8)],
         1usize..1001,
         prop::collection::vec(row, 1..9),
+        any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(h, w, square, width, round, classes, rows)| Gen {
+        .prop_map(|(h, w, square, width, round, classes, rows, tf, memory)| Gen {
             h,
             w: if square { h } else { w },
             width: (width * 100.0).round() / 100.0,
             round,
             classes,
             rows,
+            tf,
+            memory,
         })
 }
 

@@ -65,6 +65,7 @@ pub fn split<T, const N: usize>(buf: &mut [T], regions: [Region; N]) -> [&mut [T
     let mut base = 0;
     for i in order {
         let (offset, len) = regions[i];
+        assert!(offset >= base, "arena regions overlap: a bug in the memory plan");
         let tail = core::mem::take(&mut rest);
         let (_, tail) = tail.split_at_mut(offset - base);
         let (mine, tail) = tail.split_at_mut(len);
@@ -106,7 +107,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic]
+    #[should_panic(expected = "arena regions overlap")]
     fn overlapping_regions_panic() {
         let mut buf = [0.0; 10];
         let _ = split(&mut buf, [(0, 5), (4, 2)]);

@@ -326,12 +326,19 @@ mod tests {
         let text = "name: T\nresolution: 17\nwidth_mult: 0.25\nnum_classes: 4\nweights: missing.safetensors\n";
         std::fs::write(&spec, text).unwrap();
         let out = dir.join("t.safetensors");
-        for dtype in ["f32", "f16", "BF16"] {
+        for (dtype, stored) in
+            [("f32", safetensors::Dtype::F32), ("f16", safetensors::Dtype::F16), ("BF16", safetensors::Dtype::BF16)]
+        {
             let (spec, out) = (spec.display().to_string(), out.display().to_string());
             run(&args(&["init-weights", &spec, "--seed=5", "-o", &out, "--dtype", dtype])).unwrap();
             let program = compile_str("t.yaml", text).unwrap();
             let bytes = std::fs::read(&out).unwrap();
             program.params.fold(&bytes).unwrap();
+            // Floats in the dtype asked for (BatchNorm's int64 counter aside).
+            let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+            let dtypes: Vec<_> =
+                st.tensors().into_iter().map(|(_, t)| t.dtype()).filter(|d| *d != safetensors::Dtype::I64).collect();
+            assert!(!dtypes.is_empty() && dtypes.iter().all(|d| *d == stored), "{dtype}: {dtypes:?}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -59,6 +59,14 @@ pub fn check_program(text: &str, program: &Program) -> f64 {
     // Fused: buffers are the steps' inputs, outputs and block scratch, and the image staged
     // from 8-bit pixels for the first step.
     let sched = &program.schedule;
+    // Each tensor's buffer is that tensor's size, the staged image an image's.
+    for (i, buf) in sched.buffers.iter().enumerate() {
+        match buf {
+            Buffer::Tensor(t) => assert_eq!(sched.lens[i], net.tensors[*t].len(), "{text}: tensor {t}'s buffer"),
+            Buffer::Image => assert_eq!(sched.lens[i], net.input.len(), "{text}: the staged image"),
+            Buffer::Scratch(_) => {}
+        }
+    }
     let b = sched.buffers.len();
     let (mut first, mut last) = (vec![usize::MAX; b], vec![0; b]);
     let mut touch = |buf: Buffer, k: usize| {

@@ -95,7 +95,14 @@ fn results_are_deterministic() {
     let mut a = [0.0f32; 10];
     let mut b = [0.0f32; 10];
     model.forward(&mut arena, &input, &mut a).unwrap();
-    // A fresh arena and a dirty one give bit-identical results.
+    // A fresh arena and a dirty one give bit-identical results: dirtied by this input, by
+    // another one (whose activations differ everywhere), and by a pass on the same input again.
+    model.forward(&mut arena, &input, &mut b).unwrap();
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    let other: Vec<f32> = input.iter().map(|v| 1.5 - v * 0.75).collect();
+    let mut c = [0.0f32; 10];
+    model.forward(&mut arena, &other, &mut c).unwrap();
+    assert_ne!(a.map(f32::to_bits), c.map(f32::to_bits), "the other input gives other logits");
     model.forward(&mut arena, &input, &mut b).unwrap();
     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
     let mut fresh = MobileNetV2Tiny::arena();

@@ -1,5 +1,6 @@
 //! A dozen generated specs (e2e/specs/generate.py), each compiled by the macro and checked
-//! against the reference interpreter with random weights, on every kernel path and 2 threads.
+//! against the reference interpreter with random weights (every stage and the logits), on
+//! every kernel path and 2 threads.
 
 use mobilenet_compiler::{compile_file, init_weights::init_weights, reference};
 use mobilenet_e2e::{input, max_abs, max_abs_diff};
@@ -26,9 +27,23 @@ macro_rules! generated {
                 let mut arena = $model::arena();
                 assert!(arena.set_isa(isa));
                 let mut logits = vec![0.0f32; $model::NUM_CLASSES];
-                model.forward(&mut arena, &x, &mut logits).unwrap();
+                let mut stages = Vec::new();
+                model
+                    .forward_inspect(&mut arena, &x, &mut logits, &mut |n: &str, s: [usize; 3], d: &[f32]| {
+                        stages.push((n.to_string(), s, d.to_vec()))
+                    })
+                    .unwrap();
+                assert_eq!(stages.len(), want.stages.len(), "every stage is reported");
+                for ((name, shape, got), (want_name, want_shape, data)) in stages.iter().zip(&want.stages) {
+                    assert_eq!((name, shape), (want_name, want_shape));
+                    let (diff, s) = (max_abs_diff(got, data), max_abs(data).max(1e-3));
+                    assert!(diff <= TOL * s, "{isa:?} {name}: |diff| {diff} vs max magnitude {s}");
+                }
                 let diff = max_abs_diff(&logits, &want.logits);
                 assert!(diff <= TOL * scale, "{isa:?}: |diff| {diff} vs max magnitude {scale}");
+                let mut plain = vec![0.0f32; $model::NUM_CLASSES];
+                model.forward(&mut arena, &x, &mut plain).unwrap();
+                assert_eq!(plain, logits, "{isa:?}: forward and forward_inspect");
             }
             let mut threads = Threads::new(2);
             let mut arena = $model::arena_for(&threads);

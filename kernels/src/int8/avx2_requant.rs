@@ -172,17 +172,21 @@ mod tests {
                 let ld = |a: &[i32; 8]| _mm256_loadu_si256(a.as_ptr().cast());
                 let rq = Requant8::of(ld(&m), ld(&m_res), ld(&shifts), &q);
                 let u = rq.unclamped(ld(&acc), residual.then(|| ld(&r)));
-                core::mem::transmute::<__m128i, [u8; 16]>(pack16(u, u, clamp))
+                // The second vector the first reversed, so that the halves' order shows.
+                let reverse = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                core::mem::transmute::<__m128i, [u8; 16]>(pack16(u, _mm256_permutevar8x32_epi32(u, reverse), clamp))
             };
-            for l in 0..8 {
-                let want = if residual {
+            let want: [u8; 8] = core::array::from_fn(|l| {
+                if residual {
                     requantize_add(acc[l], m[l], r[l], m_res[l], shifts[l] as u32, zp, clamp)
                 } else {
                     requantize(acc[l], m[l], shifts[l] as u32, zp, clamp)
-                };
+                }
+            });
+            for l in 0..8 {
                 assert_eq!(
                     (packed[l], packed[8 + l]),
-                    (want, want),
+                    (want[l], want[7 - l]),
                     "lane {l}: acc {} m {} shift {}",
                     acc[l],
                     m[l],

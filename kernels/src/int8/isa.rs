@@ -292,15 +292,18 @@ mod tests {
     }
 
     /// The SIMD 1x1 convolutions against the portable body: sizes around the register tiles
-    /// (pixels, channel tiles, partial input groups), with and without a shortcut, each tile of
-    /// 16 channels requantized in the 64-bit form or the narrow one at random (so neighbouring
-    /// tiles mix them), extreme levels and weights.
+    /// (pixels, channel tiles, partial input groups, inputs in several AMX chunks), with and
+    /// without a shortcut, each tile of 16 channels requantized in the 64-bit form or the narrow
+    /// one at random (so neighbouring tiles mix them), extreme levels and weights.
     #[test]
     fn pointwise_matches_the_portable_body() {
         let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
         let mut next = crate::int8::xorshift(0x2545_f491_4f6c_dd1du64);
         for case in 0..400 {
-            let (k, n, pixels) = (1 + (next() % 70) as usize, 1 + (next() % 70) as usize, 1 + (next() % 56) as usize);
+            // Every fourth case up to 300 inputs: several of AMX's 64-input chunks.
+            let k_max = if case % 4 == 3 { 300 } else { 70 };
+            let (k, n, pixels) =
+                (1 + (next() % k_max) as usize, 1 + (next() % 70) as usize, 1 + (next() % 56) as usize);
             let extreme = case % 3 == 0;
             let level = |v: u64| if extreme { [0u8, 255][(v % 2) as usize] } else { v as u8 };
             let tiles = n.div_ceil(16);
