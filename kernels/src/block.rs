@@ -64,7 +64,8 @@ impl BlockDims {
         if !self.expand && self.stem.is_none() {
             return 0;
         }
-        let rows = (self.band - 1) * self.stride + 3;
+        // Saturating: `validate` calls this before it has bounded `band`.
+        let rows = (self.band - 1).saturating_mul(self.stride).saturating_add(3);
         if rows < self.h {
             rows
         } else {
@@ -94,6 +95,36 @@ impl BlockDims {
 
     pub const fn y_len(&self) -> usize {
         self.ho() * self.wo() * self.cout
+    }
+
+    /// Panics unless the kernels handle these shapes: every size at least 1, stride 1 or 2, a
+    /// band of at least one row, and every buffer's length in bytes within `isize` (so that the
+    /// length methods above, which the operand checks use, cannot wrap).
+    #[track_caller]
+    pub fn validate(&self) {
+        let sizes_ok = self.h >= 1 && self.w >= 1 && self.cin >= 1 && self.hidden >= 1 && self.cout >= 1;
+        let stem_ok = match self.stem {
+            Some((h, w)) => h >= 1 && w >= 1,
+            None => true,
+        };
+        assert!(
+            sizes_ok && stem_ok && self.band >= 1 && (self.stride == 1 || self.stride == 2),
+            "internal error: bad block shape {self:?}"
+        );
+        let (band, ring) = (self.band.min(self.ho()), self.ring_rows());
+        let len = |dims: [usize; 3]| dims.into_iter().try_fold(4usize, usize::checked_mul);
+        let (h, w) = self.stem.unwrap_or((0, 0));
+        let fits = [
+            len([ring, self.w, self.hidden]),
+            len([self.band, self.wo(), self.hidden]),
+            len([self.h, self.w, self.cin]),
+            len([h, w, 3]),
+            len([self.ho(), self.wo(), self.cout]),
+            len([band, self.wo(), self.cout]),
+        ]
+        .into_iter()
+        .try_fold(0usize, |sum, l| sum.checked_add(l?));
+        assert!(fits.is_some_and(|b| b <= isize::MAX as usize), "internal error: block buffers overflow: {self:?}");
     }
 }
 

@@ -9,7 +9,7 @@
 //! each with its own window and scratch).
 
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
-use crate::dispatch::{block_params, check, BlockParams};
+use crate::dispatch::{block_params, check, size, BlockParams};
 use crate::isa::{route, Cpu};
 use crate::threads::{share, SharedPtr, Threads};
 
@@ -21,7 +21,7 @@ use crate::isa::{avx2, avx512};
 
 /// Rows of the first block's output (`b`'s input) a window holds for chunks of `chunk` rows.
 pub const fn window_rows(b: &BlockDims, chunk: usize) -> usize {
-    let rows = (chunk - 1) * b.stride + 3;
+    let rows = chunk.saturating_sub(1).saturating_mul(b.stride).saturating_add(3);
     if rows < b.h {
         rows
     } else {
@@ -118,12 +118,16 @@ fn chain_on(
     kernel: &(dyn Fn(&BlockDims, &BlockPtrs, core::ops::Range<usize>) + Sync),
 ) {
     assert!(chunk >= 1, "internal error: empty chain chunk");
+    // Shapes first (`block_params` validates them), so that the lengths below cannot wrap.
+    let (ptrs_a, ptrs_b) = (block_params(a, pa), block_params(b, pb));
     assert!(a.ho() == b.h && a.wo() == b.w && a.cout == b.cin && b.stem.is_none(), "internal error: bad chain");
     check("chain input", x.len(), a.x_len());
     check("chain output", y.len(), b.y_len());
-    let per_thread = chain_scratch_len(a, b, chunk);
+    let window = size([window_rows(b, chunk), b.w, b.cin]);
+    let per_thread = window.checked_add(a.scratch_len().max(b.scratch_len())).expect("internal error: chain scratch");
+    debug_assert_eq!(per_thread, chain_scratch_len(a, b, chunk));
     check("chain scratch", scratch.len(), per_thread);
-    let (ptrs_a, ptrs_b) = (BlockPtrs { x: x.as_ptr(), ..block_params(a, pa) }, block_params(b, pb));
+    let ptrs_a = BlockPtrs { x: x.as_ptr(), ..ptrs_a };
     // Borrow the whole structs: closures would otherwise capture their (non-Sync) fields.
     let (ptrs_a, ptrs_b) = (&ptrs_a, &ptrs_b);
     let (y, s0) = (SharedPtr(y.as_mut_ptr()), SharedPtr(scratch.as_mut_ptr()));
@@ -133,7 +137,7 @@ fn chain_on(
         let block_scratch = unsafe { scratch.add(window_len(b, chunk)) };
         let mut r0 = rows.start;
         while r0 < rows.end {
-            let r1 = (r0 + chunk).min(rows.end);
+            let r1 = r0.saturating_add(chunk).min(rows.end);
             let (lo, hi) = input_rows(b, r0, r1);
             let pa = BlockPtrs { y: window, y_row0: lo, scratch: block_scratch, ..*ptrs_a };
             kernel(a, &pa, lo..hi);
@@ -148,7 +152,7 @@ fn chain_on(
         Some(t) => {
             let n = t.count();
             assert!(stride >= per_thread, "internal error: per-thread scratch too small");
-            check("per-thread scratch", extra.len(), (n - 1) * stride);
+            check("per-thread scratch", extra.len(), size([n - 1, stride]));
             let ex = SharedPtr(extra.as_mut_ptr());
             t.run(&|i| {
                 // SAFETY: thread i > 0 uses the i-th extra region, which exists (checked above);

@@ -1,5 +1,6 @@
-//! Operand checks shared by every entry point (lengths checked once per call, so the kernels
-//! can run on raw pointers), and the run-time-shaped entry points: one compiled instance per
+//! Operand checks shared by every entry point (shapes validated and lengths checked once per
+//! call, against overflow-checked products, so the kernels can run on raw pointers), and the
+//! run-time-shaped entry points: one compiled instance per
 //! ISA for any shape, the debug path and the baseline the benchmarks compare the shape-constant
 //! kernels (`par`) with. `Cpu` proves the chosen ISA runs on this machine.
 
@@ -19,6 +20,21 @@ use crate::isa::{avx2, avx512};
 #[track_caller]
 pub(crate) fn check(what: &str, len: usize, need: usize) {
     assert!(len >= need, "internal error: {what} has {len} floats, kernel needs {need}");
+}
+
+/// The product of `dims`, or a panic if it overflows: a length check against a wrapped
+/// product would let a kernel run past its slice.
+#[track_caller]
+pub(crate) fn size<const N: usize>(dims: [usize; N]) -> usize {
+    dims.into_iter().try_fold(1usize, usize::checked_mul).expect("internal error: a shape overflows usize")
+}
+
+/// Every dimension at least 1 (the kernels' tiles and index arithmetic assume it), and a 3x3
+/// layer's stride 1 or 2.
+#[track_caller]
+pub(crate) fn check_dims<const N: usize>(what: &str, dims: [usize; N], stride: usize) {
+    assert!(dims.iter().all(|&d| d >= 1), "internal error: {what}: a size is 0 ({dims:?})");
+    assert!(stride == 1 || stride == 2, "internal error: {what}: stride {stride}");
 }
 
 /// The stem (3x3 stride-2 convolution of the `h x w_in x 3` image to `co` channels, BN and
@@ -52,11 +68,12 @@ pub(crate) fn check_stem(
     b: &[f32],
     out: &[f32],
 ) -> (usize, usize) {
+    check_dims("stem", [h, w_in, co], 2);
     let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w_in, 2));
-    check("stem input", x.len(), h * w_in * 3);
-    check("stem weights", w.len(), 27 * co);
+    check("stem input", x.len(), size([h, w_in, 3]));
+    check("stem weights", w.len(), size([27, co]));
     check("stem bias", b.len(), co);
-    check("stem output", out.len(), ho * wo * co);
+    check("stem output", out.len(), size([ho, wo, co]));
     (ho, wo)
 }
 
@@ -124,12 +141,13 @@ pub(crate) fn check_pointwise(
     res: Option<&[f32]>,
     out: &[f32],
 ) {
-    check("1x1 input", x.len(), p * k);
-    check("1x1 weights", w.len(), k * round_up_nr(n));
+    check_dims("1x1", [k, n], 1);
+    check("1x1 input", x.len(), size([p, k]));
+    check("1x1 weights", w.len(), size([k, round_up_nr(n)]));
     check("1x1 bias", b.len(), round_up_nr(n));
-    check("1x1 output", out.len(), p * n);
+    check("1x1 output", out.len(), size([p, n]));
     if let Some(r) = res {
-        check("1x1 residual", r.len(), p * n);
+        check("1x1 residual", r.len(), size([p, n]));
     }
 }
 
@@ -178,11 +196,12 @@ pub fn depthwise_dyn(
     b: &[f32],
     out: &mut [f32],
 ) {
+    check_dims("depthwise", [h, w_in, c], s);
     let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w_in, s));
-    check("depthwise input", x.len(), h * w_in * c);
-    check("depthwise weights", w.len(), 9 * c);
+    check("depthwise input", x.len(), size([h, w_in, c]));
+    check("depthwise weights", w.len(), size([9, c]));
     check("depthwise bias", b.len(), c);
-    check("depthwise output", out.len(), ho * wo * c);
+    check("depthwise output", out.len(), size([ho, wo, c]));
     let d = DwRow { w_in, c, ch: (0, c), stride: s, wo, pad: padding.before(w_in, s) };
     let pad_top = padding.before(h, s);
     // SAFETY: lengths checked above; `cpu` proves the ISA.
@@ -191,7 +210,8 @@ pub fn depthwise_dyn(
 
 /// Mean over `hw` pixels of each of `c` channels, run-time shapes.
 pub fn avg_pool_dyn(cpu: Cpu, hw: usize, c: usize, x: &[f32], out: &mut [f32]) {
-    check("pool input", x.len(), hw * c);
+    check_dims("pool", [hw, c], 1);
+    check("pool input", x.len(), size([hw, c]));
     check("pool output", out.len(), c);
     // SAFETY: lengths checked above; `cpu` proves the ISA.
     unsafe { route!(cpu, avg_pool(hw, c, x.as_ptr(), out.as_mut_ptr())) }
@@ -209,8 +229,9 @@ pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32],
 
 /// Check a linear layer's operands.
 pub(crate) fn check_linear(k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &[f32]) {
+    check_dims("linear", [k, n], 1);
     check("linear input", x.len(), k);
-    check("linear weights", w.len(), k * round_up_nr(n));
+    check("linear weights", w.len(), size([k, round_up_nr(n)]));
     check("linear bias", b.len(), round_up_nr(n));
     check("linear output", out.len(), n);
 }
@@ -278,6 +299,7 @@ pub(crate) fn check_block(
     scratch: &mut [f32],
     rows: core::ops::Range<usize>,
 ) -> BlockPtrs {
+    d.validate();
     check("block input", x.len(), d.x_len());
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
@@ -288,7 +310,7 @@ pub(crate) fn check_block(
 
 /// Check a block's shapes and parameters; their pointers (`x`, `y` and `scratch` null).
 pub(crate) fn block_params(d: &BlockDims, p: BlockParams<'_>) -> BlockPtrs {
-    assert!(d.band >= 1 && (d.stride == 1 || d.stride == 2), "internal error: bad block");
+    d.validate();
     assert!(!d.residual || (d.stride == 1 && d.cin == d.cout), "internal error: bad shortcut");
     assert!(d.expand || d.hidden == d.cin, "internal error: bad hidden width");
     let (ew, eb) = match p.expand {

@@ -69,6 +69,10 @@ pub(crate) const fn tile_rows(mr: usize, pixels: usize) -> usize {
 /// As `gemm`.
 #[inline(always)]
 pub(crate) unsafe fn gemm_sized<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, rows: usize) {
+    if g.m == 0 || g.n == 0 {
+        // Nothing to write; the paths below would still load a tile of bias and weights.
+        return;
+    }
     // SAFETY: forwarded contract.
     unsafe {
         // The layer's width (`ldo`), not this call's `n`, decides: a thread's or a channel

@@ -8,7 +8,8 @@
 use crate::block::{BlockDims, BlockPart, BlockPtrs, BlockShape};
 use crate::buffer::{split, Region};
 use crate::dispatch::{
-    check, check_block, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, BlockParams,
+    check, check_block, check_dims, check_linear, check_pointwise, check_stem, linear_gemm, pointwise_gemm, size,
+    BlockParams,
 };
 use crate::gemm::{units, Gemm, UNIT_ROWS};
 use crate::isa::{route, Cpu};
@@ -107,7 +108,8 @@ unsafe fn gemm_kn<const P: usize, const K: usize, const N: usize, const RELU: bo
 
 /// Mean over `HW` pixels of each of `C` channels.
 pub fn avg_pool<const HW: usize, const C: usize>(cpu: Cpu, x: &[f32], out: &mut [f32]) {
-    check("pool input", x.len(), HW * C);
+    check_dims("pool", [HW, C], 1);
+    check("pool input", x.len(), size([HW, C]));
     check("pool output", out.len(), C);
     let (x, out) = (x.as_ptr(), out.as_mut_ptr());
     // SAFETY: lengths checked above; `cpu` proves the ISA.
@@ -166,9 +168,10 @@ pub fn linear_batch<const K: usize, const N: usize>(
     if images == 0 || N == 0 {
         return;
     }
-    check("linear batch input", x.len(), offset + (images - 1) * stride + K);
+    let last = size([images - 1, stride]).checked_add(offset).and_then(|v| v.checked_add(K));
+    check("linear batch input", x.len(), last.expect("internal error: a shape overflows usize"));
     check_linear(K, N, &x[offset..], w, b, &out[..N]);
-    check("linear batch output", out.len(), images * N);
+    check("linear batch output", out.len(), size([images, N]));
     let g = Gemm {
         m: images,
         k: K,
@@ -270,7 +273,7 @@ fn block_on(
         return;
     }
     assert!(stride >= d.scratch_len(), "internal error: per-thread scratch too small");
-    check("per-thread scratch", extra.len(), (n - 1) * stride);
+    check("per-thread scratch", extra.len(), size([n - 1, stride]));
     let (y, s0, ex) = (SharedPtr(ptrs0.y), SharedPtr(ptrs0.scratch), SharedPtr(extra.as_mut_ptr()));
     t.run(&|i| {
         // SAFETY: thread 0 uses the block's scratch, thread i > 0 the i-th extra region, which
@@ -300,7 +303,7 @@ pub fn block_batch<B: BlockShape>(
     p: BlockParams<'_>,
 ) {
     let d = &B::DIMS;
-    check("batch arena", all.len(), images * stride);
+    check("batch arena", all.len(), size([images, stride]));
     let all = &mut all[..images * stride];
     if !d.whole_map() {
         for a in all.chunks_exact_mut(stride) {

@@ -113,13 +113,13 @@ impl QConv<'_> {
     /// per-channel arrays padded to whole tiles.
     pub(crate) fn check_pointwise(&self, what: &str, k: usize, n: usize) {
         let tiles = n.div_ceil(16);
-        self.check_arrays(what, tiles * k.div_ceil(4) * 64, tiles * 16);
+        self.check_arrays(what, crate::dispatch::size([tiles, k.div_ceil(4), 64]), tiles * 16);
     }
 
     /// A depthwise layer's operands: tap-major weights, per-channel arrays padded to whole
     /// groups of 64.
     pub(crate) fn check_depthwise(&self, what: &str, c: usize) {
-        check(what, self.weight.len(), 9 * c);
+        check(what, self.weight.len(), crate::dispatch::size([9, c]));
         self.check_arrays(what, 0, c.next_multiple_of(64));
     }
 }

@@ -15,7 +15,7 @@ use super::isa::{Ops, Plain, PwDims, PwShape};
 use super::path::{path, Path};
 use super::{BlockInput, Image, QBlockParams, QConv, QLinear, QShortcut};
 use crate::block::{BlockDims, BlockShape};
-use crate::dispatch::check;
+use crate::dispatch::{check, check_dims, size};
 use crate::isa::Cpu;
 use crate::reference::Padding;
 use crate::threads::{run_parts, share, SharedPtr, Threads};
@@ -153,11 +153,12 @@ pub fn stem8_dyn(
     q: QConv<'_>,
     out: &mut [u8],
 ) {
+    check_dims("stem", [h, w, co], 2);
     let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
     let pad = (padding.before(h, 2), padding.before(w, 2));
-    check("stem input", img.len(), h * w * 3);
+    check("stem input", img.len(), size([h, w, 3]));
     q.check_pointwise("stem", 27, co);
-    check("stem output", out.len(), ho * wo * co);
+    check("stem output", out.len(), size([ho, wo, co]));
     let o = SharedPtr(out.as_mut_ptr());
     let path = path(cpu);
     run_parts(threads, &|i, n| {
@@ -250,11 +251,12 @@ fn pointwise8_with<S: PwShape + Sync>(
     out: &mut [u8],
 ) {
     let (k, n) = (s.k(), s.n());
-    check("pointwise input", x.len(), pixels * k);
+    check_dims("pointwise", [k, n], 1);
+    check("pointwise input", x.len(), size([pixels, k]));
     q.check_pointwise("pointwise", k, n);
-    check("pointwise output", out.len(), pixels * n);
+    check("pointwise output", out.len(), size([pixels, n]));
     if let Some((r, s)) = shortcut {
-        check("pointwise shortcut", r.len(), pixels * n);
+        check("pointwise shortcut", r.len(), size([pixels, n]));
         check("pointwise shortcut multipliers", s.m.len(), n.div_ceil(16) * 16);
     }
     let o = SharedPtr(out.as_mut_ptr());
@@ -294,7 +296,8 @@ pub fn avg_pool8<const HW: usize, const C: usize>(_cpu: Cpu, x: &[u8], out: &mut
 /// `avg_pool8` with run-time shapes (tests).
 #[inline(always)]
 pub fn avg_pool8_dyn(hw: usize, c: usize, x: &[u8], out: &mut [u8]) {
-    check("pool input", x.len(), hw * c);
+    check_dims("pool", [hw, c], 1);
+    check("pool input", x.len(), size([hw, c]));
     check("pool output", out.len(), c);
     avg_pool(&x[..hw * c], c, out);
 }
@@ -321,9 +324,10 @@ pub fn linear8_dyn(
     q: QLinear<'_>,
     logits: &mut [f32],
 ) {
+    check_dims("linear", [k, n], 1);
     let tiles = n.div_ceil(16);
     check("linear input", x.len(), k);
-    check("linear weights", q.weight.len(), tiles * k.div_ceil(4) * 64);
+    check("linear weights", q.weight.len(), size([tiles, k.div_ceil(4), 64]));
     check("linear bias", q.bias.len(), tiles * 16);
     check("linear scales", q.scales.len(), tiles * 16);
     check("logits", logits.len(), n);
@@ -416,7 +420,7 @@ fn block_on<D: Dims>(
     let count = threads.as_ref().map_or(1, |t| t.count());
     if count > 1 {
         assert!(stride >= need, "internal error: per-thread scratch too small");
-        check("per-thread scratch", extra.len(), (count - 1) * stride);
+        check("per-thread scratch", extra.len(), size([count - 1, stride]));
     }
     let path = path(cpu);
     let part = |io: Io| match path {
