@@ -256,11 +256,25 @@ fn calibration_images(n: usize) -> Vec<f32> {
     (0..n * 192).map(|i| ((i * 7919 % 2003) as f32 / 2003.0) * 4.0 - 2.0).collect()
 }
 
+/// The case compiles, and the generated code includes every file the macro read (so cargo
+/// rebuilds the user's crate when one changes).
 #[test]
-fn the_int8_test_case_compiles() {
-    let program = compile_str("q.yaml", Case::SPEC).unwrap();
-    let case = Case::new("plain", Case::SPEC, &init_weights(&program.network, 5), &calibration_images(4));
-    case.expand().unwrap();
+fn the_int8_test_case_compiles_and_tracks_its_files() {
+    let spec = format!("{}labels: l.txt\n", Case::SPEC);
+    let program = compile_str("q.yaml", &spec).unwrap();
+    let case = Case::new("plain", &spec, &init_weights(&program.network, 5), &calibration_images(4));
+    std::fs::write(case.dir.join("l.txt"), "a\nb\nc\n").unwrap();
+    let code = case.expand().unwrap().to_string();
+    let dir = std::fs::canonicalize(&case.dir).unwrap();
+    for (mac, file) in [
+        ("include_str", "q.yaml"),
+        ("include_bytes", "w.safetensors"),
+        ("include_bytes", "c.safetensors"),
+        ("include_str", "l.txt"),
+    ] {
+        let path = dir.join(file).display().to_string();
+        assert!(code.contains(&format!("{mac} ! (\"{path}\")")), "no {mac}!(\"{path}\")");
+    }
 }
 
 /// Weights so large that the float model overflows f32 on the calibration images: a located

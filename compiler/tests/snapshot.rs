@@ -39,8 +39,9 @@ fn tiny_keras_rgb8_spec_generated_code() {
 }
 
 /// Without the runtime's `std`: only baked weights and the caller's-buffer entry points, nothing
-/// that names a heap arena, threads, the weight loader or the allocating inspector; and a spec
-/// without weights is a compile error rather than a type nothing can construct.
+/// that names a heap arena, threads, the weight loader or the allocating inspector; a guard
+/// against big-endian targets (the baked floats are read in place); and a spec without weights
+/// is a compile error rather than a type nothing can construct.
 #[test]
 fn no_std_code_uses_only_what_no_std_has() {
     let text = format!("{TINY}input: {{format: rgb8, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}}\n");
@@ -58,10 +59,12 @@ fn no_std_code_uses_only_what_no_std_has() {
         "load_params",
         "stem_output",
         "forward_batch",
-        "compile_error",
+        "names no `weights`",
     ] {
         assert!(!code.contains(absent), "no_std code names `{absent}`");
     }
+    // Baked f32 weights are borrowed in place without `std`: a big-endian target is refused.
+    assert!(code.contains("cfg (target_endian = \"big\")") && code.contains("need a little-endian target"));
     let std_code = generate(&program, Some(Baked::F32(&baked)), None, &Tracked::default(), Target::STD).to_string();
     assert!(std_code.contains("fn forward_in") && std_code.contains("Arena") && std_code.contains("stem_output"));
 

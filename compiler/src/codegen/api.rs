@@ -65,7 +65,7 @@ pub(super) fn std_methods(
             /// Load a torchvision `state_dict` (safetensors; f32, f16 or bf16), fold BatchNorm and
             /// pack the weights for the kernels.
             pub fn from_safetensors(bytes: &[u8]) -> ::core::result::Result<Self, ::mobilenet_runtime::Error> {
-                let params = #rt::load_params(bytes, Self::LAYERS, Self::PARAM_FLOATS, Self::BN_EPS)?;
+                let params = #rt::load_params(bytes, Self::__LAYERS, Self::__PARAM_FLOATS, Self::__BN_EPS)?;
                 ::core::result::Result::Ok(#name { params: #rt::Params::owned(params) })
             }
         }
@@ -90,13 +90,13 @@ pub(super) fn std_methods(
 
         /// Allocate the activation arena (`ARENA_BYTES`) once; `forward` reuses it.
         pub fn arena() -> ::mobilenet_runtime::Arena {
-            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::MODEL_ID)
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES, #name_str, Self::__MODEL_ID)
         }
 
         /// An arena for `forward_parallel` on `threads`: the plan plus scratch per extra thread.
         pub fn arena_for(threads: &::mobilenet_runtime::Threads) -> ::mobilenet_runtime::Arena {
             let extra = (threads.count() - 1) * Self::THREAD_SCRATCH_BYTES;
-            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::MODEL_ID)
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES + extra, #name_str, Self::__MODEL_ID)
         }
 
         /// Classify one normalised image, `input_hwc` row-major height x width x 3, writing
@@ -107,8 +107,8 @@ pub(super) fn std_methods(
             input_hwc: &[f32],
             logits: &mut [f32],
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-            self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
+            let (a, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+            self.__run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
         }
 
         /// `forward` with every step split across `threads` (the calling thread is one of
@@ -121,8 +121,8 @@ pub(super) fn std_methods(
             input_hwc: &[f32],
             logits: &mut [f32],
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-            self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+            let (a, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+            self.__run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
         }
 
         #batch
@@ -135,8 +135,8 @@ pub(super) fn std_methods(
             logits: &mut [f32],
             inspect: &mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32]),
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-            self.run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
+            let (a, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+            self.__run(a, cpu, input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::Some(inspect))
         }
     }
 }

@@ -21,7 +21,7 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
     let arena_batch = quote! {
         /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each).
         pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
-            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * images.max(1), #name_str, Self::MODEL_ID)
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * ::core::cmp::Ord::max(images, 1), #name_str, Self::__MODEL_ID)
         }
     };
     // The doc's last lines: how the batch runs.
@@ -29,9 +29,9 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
         // `run`'s parameter for 8-bit frames, where the model takes them; batches take floats.
         let no_pixels = program.schedule.image_buffer().map(|_| quote!(::core::option::Option::None,));
         let body = quote! {
-            let parts = all.chunks_exact_mut(Self::ARENA_FLOATS).zip(logits.chunks_exact_mut(Self::NUM_CLASSES));
-            for (input, (a, logits)) in inputs_hwc.chunks_exact(image).zip(parts) {
-                self.run(a, cpu, input, #no_pixels logits, ::core::option::Option::None, ::core::option::Option::None)?;
+            let parts = ::core::iter::Iterator::zip(all.chunks_exact_mut(Self::__ARENA_FLOATS), logits.chunks_exact_mut(Self::NUM_CLASSES));
+            for (input, (a, logits)) in ::core::iter::Iterator::zip(inputs_hwc.chunks_exact(image), parts) {
+                self.__run(a, cpu, input, #no_pixels logits, ::core::option::Option::None, ::core::option::Option::None)?;
             }
         };
         (
@@ -63,8 +63,8 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
             let image = Self::INPUT_HEIGHT * Self::INPUT_WIDTH * 3;
             let images = #rt::batch_size(inputs_hwc, image, logits, Self::NUM_CLASSES)?;
-            let (all, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-            let all = #rt::batch_arena(all, Self::ARENA_FLOATS, images)?;
+            let (all, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+            let all = #rt::batch_arena(all, Self::__ARENA_FLOATS, images)?;
             #body
             ::core::result::Result::Ok(())
         }
@@ -85,7 +85,7 @@ fn step_major(program: &Program, steps: &[TokenStream]) -> TokenStream {
         .map(|_| quote!(let pixels: ::core::option::Option<&[u8]> = ::core::option::Option::None;));
     // Names each step's code expects, bound to image `i` of the batch.
     let per_image = quote! {
-        let a = &mut all[i * Self::ARENA_FLOATS..(i + 1) * Self::ARENA_FLOATS];
+        let a = &mut all[i * Self::__ARENA_FLOATS..(i + 1) * Self::__ARENA_FLOATS];
         let input = &inputs_hwc[i * image..(i + 1) * image];
         let logits = &mut logits[i * Self::NUM_CLASSES..(i + 1) * Self::NUM_CLASSES];
         let _ = (&input, &logits);
@@ -99,7 +99,7 @@ fn step_major(program: &Program, steps: &[TokenStream]) -> TokenStream {
             let (k, n) = (lit(layer.input_shape.c), lit(layer.output_shape.c));
             let (w, b) = param_slices(program, *l).expect("the classifier has parameters");
             quote! {
-                #rt::linear_batch::<#k, #n>(cpu, all, #offset, Self::ARENA_FLOATS, images, #w, #b, logits);
+                #rt::linear_batch::<#k, #n>(cpu, all, #offset, Self::__ARENA_FLOATS, images, #w, #b, logits);
             }
         }
         Step::Block(b) if b.input != Value::Image => {
@@ -107,7 +107,7 @@ fn step_major(program: &Program, steps: &[TokenStream]) -> TokenStream {
             let (x, y, scratch) = (region(x), region(y), region(scratch));
             let (shape, params) = (block::shape_name(program, &b.dims), block::params(program, b));
             quote! {
-                #rt::block_batch::<#shape>(cpu, all, Self::ARENA_FLOATS, images, #x, #y, #scratch, #params);
+                #rt::block_batch::<#shape>(cpu, all, Self::__ARENA_FLOATS, images, #x, #y, #scratch, #params);
             }
         }
         _ => quote! {

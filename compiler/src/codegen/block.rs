@@ -131,10 +131,11 @@ pub(crate) fn emit(program: &Program, step: usize, b: &FusedBlock, std: bool) ->
     quote! {
         {
             #[doc = #comment]
+            const _: () = ();
             #bind
             #inspect_stem
             let params = #params;
-            #rt::par_block::<#shape>(threads.as_deref_mut(), cpu, src, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS);
+            #rt::par_block::<#shape>(threads.as_deref_mut(), cpu, src, dst, params, scratch, extra, Self::__THREAD_SCRATCH_FLOATS);
         }
         #inspect
     }

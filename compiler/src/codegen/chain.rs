@@ -54,11 +54,12 @@ pub(crate) fn emit(program: &Program, step: usize, c: &Chain, std: bool) -> Toke
     quote! {
         {
             #[doc = #comment]
+            const _: () = ();
             #bind
             let (params_a, params_b) = (#params_a, #params_b);
             #inspect_first
             #rt::par_chain::<#shape_a, #shape_b, #chunk>(
-                threads.as_deref_mut(), cpu, src, dst, params_a, params_b, scratch, extra, Self::THREAD_SCRATCH_FLOATS,
+                threads.as_deref_mut(), cpu, src, dst, params_a, params_b, scratch, extra, Self::__THREAD_SCRATCH_FLOATS,
             );
         }
         #inspect

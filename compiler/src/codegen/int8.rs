@@ -231,10 +231,11 @@ impl Int8<'_> {
         quote! {
             {
                 #[doc = #comment]
+                const _: () = ();
                 #bind
                 #inspect_stem
                 let params = #rt::QBlockParams { stem: #stem, expand: #expand, depthwise: #dw, project: #project, shortcut: #shortcut };
-                #rt::par_block8::<#shape>(threads.as_deref_mut(), cpu, #input, dst, params, scratch, extra, Self::THREAD_SCRATCH_FLOATS * 4);
+                #rt::par_block8::<#shape>(threads.as_deref_mut(), cpu, #input, dst, params, scratch, extra, Self::__THREAD_SCRATCH_FLOATS * 4);
             }
             #inspect
         }

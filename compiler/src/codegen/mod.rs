@@ -157,11 +157,11 @@ pub fn generate(
         );
         quote!(::core::compile_error!(#msg);)
     });
-    let param_floats_const = int8.is_none().then(|| quote!(const PARAM_FLOATS: usize = #param_floats;));
+    let param_floats_const = int8.is_none().then(|| quote!(const __PARAM_FLOATS: usize = #param_floats;));
     let loader_consts = int8.is_none().then(|| {
         quote! {
-            const BN_EPS: f64 = #bn_eps;
-            const LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
+            const __BN_EPS: f64 = #bn_eps;
+            const __LAYERS: &'static [#rt::ParamLayer<'static>] = &[#(#layer_descs),*];
         }
     });
     let std_methods = target.std.then(|| api::std_methods(&name, int8.is_some(), pixels_none.as_ref(), batch));
@@ -175,9 +175,16 @@ pub fn generate(
         arena_bytes_n,
         if int8.is_some() { ", int8 (quantized at build time; f32 in and out)" } else { "" }
     );
-    // The int8 blob's i32 arrays are read in place: little-endian only.
-    let endian_guard = int8.map(|_| {
-        let msg = format!("spec `{name_str}`: int8 models run on little-endian targets only");
+    // The int8 blob's i32 arrays are read in place: little-endian only. Baked f32 weights are
+    // too without `std` (which converts them once on big-endian targets).
+    let endian_guard = if int8.is_some() {
+        Some(format!("spec `{name_str}`: int8 models run on little-endian targets only"))
+    } else {
+        (baked.is_some() && !target.std).then(|| {
+            format!("spec `{name_str}`: baked weights without `std` need a little-endian target (or the runtime's `std` feature)")
+        })
+    }
+    .map(|msg| {
         quote! {
             #[cfg(target_endian = "big")]
             ::core::compile_error!(#msg);
@@ -204,7 +211,7 @@ pub fn generate(
         }
 
         #[doc = #doc]
-        #[derive(Clone, Debug)]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
         pub struct #name {
             params: #rt::Params,
         }
@@ -232,11 +239,11 @@ pub fn generate(
             pub const PADDING: ::mobilenet_runtime::Padding = #padding_const;
             #labels_const
             /// Scratch each thread beyond the first needs in `forward_parallel`.
-            pub const THREAD_SCRATCH_BYTES: usize = Self::THREAD_SCRATCH_FLOATS * 4;
-            const THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
-            const ARENA_FLOATS: usize = #arena_floats;
+            pub const THREAD_SCRATCH_BYTES: usize = Self::__THREAD_SCRATCH_FLOATS * 4;
+            const __THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
+            const __ARENA_FLOATS: usize = #arena_floats;
             #param_floats_const
-            const MODEL_ID: u64 = #id;
+            const __MODEL_ID: u64 = #id;
             #loader_consts
 
             #baked_ctor
@@ -253,13 +260,13 @@ pub fn generate(
                 input_hwc: &[f32],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let a = #rt::buffer_floats(buffer, Self::ARENA_FLOATS)?;
-                self.run(a, #rt::Cpu::detected(), input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
+                let a = #rt::buffer_floats(buffer, Self::__ARENA_FLOATS)?;
+                self.__run(a, #rt::Cpu::detected(), input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
             }
 
             #rgb8_methods
 
-            fn run(
+            fn __run(
                 &self,
                 a: &mut [f32],
                 cpu: #rt::Cpu,
@@ -271,7 +278,7 @@ pub fn generate(
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
                 #check_input
                 let count = threads.as_ref().map_or(1, |t| t.count());
-                let (a, extra) = #rt::split_thread_scratch(a, Self::ARENA_FLOATS, Self::THREAD_SCRATCH_FLOATS, count)?;
+                let (a, extra) = #rt::split_thread_scratch(a, Self::__ARENA_FLOATS, Self::__THREAD_SCRATCH_FLOATS, count)?;
                 #arena_view
                 #stage_pixels
                 #param_view

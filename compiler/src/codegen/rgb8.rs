@@ -49,8 +49,8 @@ pub(crate) fn emit(program: &Program, with_std: bool, int8: Option<QParams>) -> 
                 pixels_hwc: &[u8],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                self.run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
+                let (a, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+                self.__run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
             }
 
             /// `forward_rgb8` with every step split across `threads`, as `forward_parallel`.
@@ -61,22 +61,22 @@ pub(crate) fn emit(program: &Program, with_std: bool, int8: Option<QParams>) -> 
                 pixels_hwc: &[u8],
                 logits: &mut [f32],
             ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let (a, cpu) = arena.parts_for(#name_str, Self::MODEL_ID)?;
-                self.run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
+                let (a, cpu) = arena.parts_for(#name_str, Self::__MODEL_ID)?;
+                self.__run(a, cpu, &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::Some(threads), ::core::option::Option::None)
             }
         }
     });
     let stage = match int8 {
         None => quote! {
             if let ::core::option::Option::Some(px) = pixels {
-                #rt::normalize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, &mut a[#o..#e])?;
+                #rt::normalize_rgb8(px, &Self::__RGB8_SCALE, &Self::__RGB8_BIAS, &mut a[#o..#e])?;
             }
         },
         Some(q) => {
             let (inv, zp) = (Literal::f32_suffixed(q.inverse_scale()), Literal::i32_unsuffixed(q.zero_point));
             quote! {
                 if let ::core::option::Option::Some(px) = pixels {
-                    #rt::quantize_rgb8(px, &Self::RGB8_SCALE, &Self::RGB8_BIAS, #inv, #zp, &mut a[#o..#e])?;
+                    #rt::quantize_rgb8(px, &Self::__RGB8_SCALE, &Self::__RGB8_BIAS, #inv, #zp, &mut a[#o..#e])?;
                 }
             }
         }
@@ -86,8 +86,8 @@ pub(crate) fn emit(program: &Program, with_std: bool, int8: Option<QParams>) -> 
         pub const INPUT_MEAN: [f32; 3] = [#(#mean_l),*];
         /// Per-channel (R, G, B) standard deviation `forward_rgb8` divides by, in 0..1 units.
         pub const INPUT_STD: [f32; 3] = [#(#std_l),*];
-        const RGB8_SCALE: [f32; 3] = [#(#scale),*];
-        const RGB8_BIAS: [f32; 3] = [#(#bias),*];
+        const __RGB8_SCALE: [f32; 3] = [#(#scale),*];
+        const __RGB8_BIAS: [f32; 3] = [#(#bias),*];
 
         #std_methods
 
@@ -98,8 +98,8 @@ pub(crate) fn emit(program: &Program, with_std: bool, int8: Option<QParams>) -> 
             pixels_hwc: &[u8],
             logits: &mut [f32],
         ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-            let a = #rt::buffer_floats(buffer, Self::ARENA_FLOATS)?;
-            self.run(a, #rt::Cpu::detected(), &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
+            let a = #rt::buffer_floats(buffer, Self::__ARENA_FLOATS)?;
+            self.__run(a, #rt::Cpu::detected(), &[], ::core::option::Option::Some(pixels_hwc), logits, ::core::option::Option::None, ::core::option::Option::None)
         }
     };
     Some(Rgb8 { stage, methods })

@@ -10,6 +10,7 @@ mod api;
 mod batch;
 mod classify;
 mod golden;
+mod hygiene;
 mod int8;
 mod keras;
 mod memory_plan;
