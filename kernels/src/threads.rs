@@ -140,8 +140,11 @@ mod pool {
             // SAFETY: a new epoch was published with a job that stays valid until `pending`
             // reaches 0, which cannot happen before this worker decrements it.
             let job = unsafe { &**s.job.get() };
-            if catch_unwind(AssertUnwindSafe(|| job(index))).is_err() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(index))) {
                 s.panicked.store(true, Ordering::Relaxed);
+                // Leaked, not dropped: a payload whose `Drop` panics would unwind this worker
+                // past the decrement below, and `run` would wait for it forever.
+                std::mem::forget(payload);
             }
             s.pending.fetch_sub(1, Ordering::Release);
         }
@@ -262,5 +265,30 @@ mod tests {
             n.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(n.load(Ordering::Relaxed), 2);
+    }
+
+    /// A worker's panic whose payload panics when dropped still ends the parallel region.
+    #[test]
+    fn a_payload_that_panics_when_dropped_does_not_hang_the_pool() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("dropped");
+            }
+        }
+        let mut t = Threads::new(3);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            t.run(&|i| {
+                if i == 2 {
+                    std::panic::panic_any(Bomb);
+                }
+            })
+        }));
+        assert!(r.is_err());
+        let n = AtomicUsize::new(0);
+        t.run(&|_| {
+            n.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(n.load(Ordering::Relaxed), 3);
     }
 }
