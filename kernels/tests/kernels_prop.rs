@@ -47,18 +47,7 @@ proptest! {
     // Widths up to 90: rows in one column tile and (for 17-32 channels, beyond 72 columns at
     // stride 1 or 40 at stride 2) in several; `depthwise_fixed_shapes` pins v2's.
     fn depthwise_matches_reference(h in 1usize..12, w in prop_oneof![1usize..40, 40usize..90], c in 1usize..40, s in 1usize..=2, tf: bool, seed: u64) {
-        let pad = padding(tf);
-        let inp = data(h * w * c, seed);
-        let wt = data(9 * c, seed + 1);
-        let b = data(c, seed + 2);
-        let len = conv3x3_out(h, s) * conv3x3_out(w, s) * c;
-        let mut want = vec![0.0; len];
-        reference::depthwise(h, w, c, s, pad, &inp, &wt, &b, &mut want);
-        for cpu in cpus() {
-            let mut got = vec![f32::NAN; len];
-            dispatch::depthwise_dyn(cpu, h, w, c, s, pad, &inp, &wt, &b, &mut got);
-            assert_close(&got, &want, 9);
-        }
+        check_depthwise(h, w, c, s, tf, seed);
     }
 
     #[test]
@@ -183,17 +172,22 @@ fn depthwise_fixed_shapes() {
     let shapes = [(3, 112, 32, 1), (4, 112, 96, 2), (3, 40, 64, 1), (2, 150, 16, 1), (5, 113, 32, 2), (1, 1, 1, 1)];
     for (h, w, c, s) in shapes {
         for tf in [false, true] {
-            let pad = padding(tf);
-            let (inp, wt, b) = (data(h * w * c, 1), data(9 * c, 2), data(c, 3));
-            let len = conv3x3_out(h, s) * conv3x3_out(w, s) * c;
-            let mut want = vec![0.0; len];
-            reference::depthwise(h, w, c, s, pad, &inp, &wt, &b, &mut want);
-            for cpu in cpus() {
-                let mut got = vec![f32::NAN; len];
-                dispatch::depthwise_dyn(cpu, h, w, c, s, pad, &inp, &wt, &b, &mut got);
-                assert_close(&got, &want, 9);
-            }
+            check_depthwise(h, w, c, s, tf, 1);
         }
+    }
+}
+
+/// The depthwise of every kernel path against the reference on random data.
+fn check_depthwise(h: usize, w: usize, c: usize, s: usize, tf: bool, seed: u64) {
+    let pad = padding(tf);
+    let (inp, wt, b) = (data(h * w * c, seed), data(9 * c, seed + 1), data(c, seed + 2));
+    let len = conv3x3_out(h, s) * conv3x3_out(w, s) * c;
+    let mut want = vec![0.0; len];
+    reference::depthwise(h, w, c, s, pad, &inp, &wt, &b, &mut want);
+    for cpu in cpus() {
+        let mut got = vec![f32::NAN; len];
+        dispatch::depthwise_dyn(cpu, h, w, c, s, pad, &inp, &wt, &b, &mut got);
+        assert_close(&got, &want, 9);
     }
 }
 
