@@ -98,8 +98,11 @@ impl BlockDims {
     }
 
     /// Panics unless the kernels handle these shapes: every size at least 1, stride 1 or 2, a
-    /// band of at least one row, and every buffer's length in bytes within `isize` (so that the
-    /// length methods above, which the operand checks use, cannot wrap).
+    /// band of at least one row, the depthwise as wide as the input unless an expand widens it,
+    /// and every buffer's length in bytes within `isize` (so that the length methods above,
+    /// which the operand checks use, cannot wrap). Inlined, so that for a shape type's constant
+    /// `DIMS` it folds away.
+    #[inline]
     #[track_caller]
     pub fn validate(&self) {
         let sizes_ok = self.h >= 1 && self.w >= 1 && self.cin >= 1 && self.hidden >= 1 && self.cout >= 1;
@@ -111,7 +114,8 @@ impl BlockDims {
             sizes_ok && stem_ok && self.band >= 1 && (self.stride == 1 || self.stride == 2),
             "internal error: bad block shape {self:?}"
         );
-        let (band, ring) = (self.band.min(self.ho()), self.ring_rows());
+        assert!(self.expand || self.hidden == self.cin, "internal error: bad hidden width");
+        let ring = self.ring_rows();
         let len = |dims: [usize; 3]| dims.into_iter().try_fold(4usize, usize::checked_mul);
         let (h, w) = self.stem.unwrap_or((0, 0));
         let fits = [
@@ -120,7 +124,6 @@ impl BlockDims {
             len([self.h, self.w, self.cin]),
             len([h, w, 3]),
             len([self.ho(), self.wo(), self.cout]),
-            len([band, self.wo(), self.cout]),
         ]
         .into_iter()
         .try_fold(0usize, |sum, l| sum.checked_add(l?));

@@ -29,12 +29,10 @@ pub(crate) fn size<const N: usize>(dims: [usize; N]) -> usize {
     dims.into_iter().try_fold(1usize, usize::checked_mul).expect("internal error: a shape overflows usize")
 }
 
-/// Every dimension at least 1 (the kernels' tiles and index arithmetic assume it), and a 3x3
-/// layer's stride 1 or 2.
+/// Every dimension at least 1 (the kernels' tiles and index arithmetic assume it).
 #[track_caller]
-pub(crate) fn check_dims<const N: usize>(what: &str, dims: [usize; N], stride: usize) {
+pub(crate) fn check_dims<const N: usize>(what: &str, dims: [usize; N]) {
     assert!(dims.iter().all(|&d| d >= 1), "internal error: {what}: a size is 0 ({dims:?})");
-    assert!(stride == 1 || stride == 2, "internal error: {what}: stride {stride}");
 }
 
 /// The stem (3x3 stride-2 convolution of the `h x w_in x 3` image to `co` channels, BN and
@@ -68,7 +66,7 @@ pub(crate) fn check_stem(
     b: &[f32],
     out: &[f32],
 ) -> (usize, usize) {
-    check_dims("stem", [h, w_in, co], 2);
+    check_dims("stem", [h, w_in, co]);
     let (ho, wo) = (conv3x3_out(h, 2), conv3x3_out(w_in, 2));
     check("stem input", x.len(), size([h, w_in, 3]));
     check("stem weights", w.len(), size([27, co]));
@@ -141,7 +139,7 @@ pub(crate) fn check_pointwise(
     res: Option<&[f32]>,
     out: &[f32],
 ) {
-    check_dims("1x1", [k, n], 1);
+    check_dims("1x1", [k, n]);
     check("1x1 input", x.len(), size([p, k]));
     check("1x1 weights", w.len(), size([k, round_up_nr(n)]));
     check("1x1 bias", b.len(), round_up_nr(n));
@@ -196,7 +194,8 @@ pub fn depthwise_dyn(
     b: &[f32],
     out: &mut [f32],
 ) {
-    check_dims("depthwise", [h, w_in, c], s);
+    check_dims("depthwise", [h, w_in, c]);
+    assert!(s == 1 || s == 2, "internal error: depthwise stride {s}");
     let (ho, wo) = (conv3x3_out(h, s), conv3x3_out(w_in, s));
     check("depthwise input", x.len(), size([h, w_in, c]));
     check("depthwise weights", w.len(), size([9, c]));
@@ -210,7 +209,7 @@ pub fn depthwise_dyn(
 
 /// Mean over `hw` pixels of each of `c` channels, run-time shapes.
 pub fn avg_pool_dyn(cpu: Cpu, hw: usize, c: usize, x: &[f32], out: &mut [f32]) {
-    check_dims("pool", [hw, c], 1);
+    check_dims("pool", [hw, c]);
     check("pool input", x.len(), size([hw, c]));
     check("pool output", out.len(), c);
     // SAFETY: lengths checked above; `cpu` proves the ISA.
@@ -229,7 +228,7 @@ pub fn linear_dyn(cpu: Cpu, k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32],
 
 /// Check a linear layer's operands.
 pub(crate) fn check_linear(k: usize, n: usize, x: &[f32], w: &[f32], b: &[f32], out: &[f32]) {
-    check_dims("linear", [k, n], 1);
+    check_dims("linear", [k, n]);
     check("linear input", x.len(), k);
     check("linear weights", w.len(), size([k, round_up_nr(n)]));
     check("linear bias", b.len(), round_up_nr(n));
@@ -299,20 +298,20 @@ pub(crate) fn check_block(
     scratch: &mut [f32],
     rows: core::ops::Range<usize>,
 ) -> BlockPtrs {
-    d.validate();
+    // First: it validates the shapes, so that the lengths below cannot wrap.
+    let params = block_params(d, p);
     check("block input", x.len(), d.x_len());
     check("block output", y.len(), d.y_len());
     check("block scratch", scratch.len(), d.scratch_len());
     assert!(rows.end <= d.ho(), "internal error: bad block rows");
     // `y` and `scratch` are distinct `&mut`s, so they overlap nothing.
-    BlockPtrs { x: x.as_ptr(), y: y.as_mut_ptr(), scratch: scratch.as_mut_ptr(), ..block_params(d, p) }
+    BlockPtrs { x: x.as_ptr(), y: y.as_mut_ptr(), scratch: scratch.as_mut_ptr(), ..params }
 }
 
 /// Check a block's shapes and parameters; their pointers (`x`, `y` and `scratch` null).
 pub(crate) fn block_params(d: &BlockDims, p: BlockParams<'_>) -> BlockPtrs {
     d.validate();
     assert!(!d.residual || (d.stride == 1 && d.cin == d.cout), "internal error: bad shortcut");
-    assert!(d.expand || d.hidden == d.cin, "internal error: bad hidden width");
     let (ew, eb) = match p.expand {
         Some((w, b)) => {
             check("expand weights", w.len(), d.cin * round_up_nr(d.hidden));

@@ -108,7 +108,7 @@ unsafe fn gemm_kn<const P: usize, const K: usize, const N: usize, const RELU: bo
 
 /// Mean over `HW` pixels of each of `C` channels.
 pub fn avg_pool<const HW: usize, const C: usize>(cpu: Cpu, x: &[f32], out: &mut [f32]) {
-    check_dims("pool", [HW, C], 1);
+    check_dims("pool", [HW, C]);
     check("pool input", x.len(), size([HW, C]));
     check("pool output", out.len(), C);
     let (x, out) = (x.as_ptr(), out.as_mut_ptr());

@@ -266,7 +266,6 @@ fn project_pixels<O: Ops>(
 
 pub(super) fn check_block(d: &BlockDims, x: &BlockInput, y: &[u8], p: &QBlockParams, scratch: &[u8]) {
     d.validate();
-    assert!(d.expand || d.hidden == d.cin, "internal error: bad hidden width");
     match (x, d.stem) {
         (BlockInput::Image(img), Some(_)) => check("block image", img.len(), d.x_len()),
         (BlockInput::Levels(l), None) => check("block input", l.len(), d.x_len()),

@@ -153,7 +153,7 @@ pub fn stem8_dyn(
     q: QConv<'_>,
     out: &mut [u8],
 ) {
-    check_dims("stem", [h, w, co], 2);
+    check_dims("stem", [h, w, co]);
     let (ho, wo) = ((h - 1) / 2 + 1, (w - 1) / 2 + 1);
     let pad = (padding.before(h, 2), padding.before(w, 2));
     check("stem input", img.len(), size([h, w, 3]));
@@ -251,7 +251,7 @@ fn pointwise8_with<S: PwShape + Sync>(
     out: &mut [u8],
 ) {
     let (k, n) = (s.k(), s.n());
-    check_dims("pointwise", [k, n], 1);
+    check_dims("pointwise", [k, n]);
     check("pointwise input", x.len(), size([pixels, k]));
     q.check_pointwise("pointwise", k, n);
     check("pointwise output", out.len(), size([pixels, n]));
@@ -296,7 +296,7 @@ pub fn avg_pool8<const HW: usize, const C: usize>(_cpu: Cpu, x: &[u8], out: &mut
 /// `avg_pool8` with run-time shapes (tests).
 #[inline(always)]
 pub fn avg_pool8_dyn(hw: usize, c: usize, x: &[u8], out: &mut [u8]) {
-    check_dims("pool", [hw, c], 1);
+    check_dims("pool", [hw, c]);
     check("pool input", x.len(), size([hw, c]));
     check("pool output", out.len(), c);
     avg_pool(&x[..hw * c], c, out);
@@ -324,7 +324,7 @@ pub fn linear8_dyn(
     q: QLinear<'_>,
     logits: &mut [f32],
 ) {
-    check_dims("linear", [k, n], 1);
+    check_dims("linear", [k, n]);
     let tiles = n.div_ceil(16);
     check("linear input", x.len(), k);
     check("linear weights", q.weight.len(), size([tiles, k.div_ceil(4), 64]));
