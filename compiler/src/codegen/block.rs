@@ -9,9 +9,9 @@ use mobilenet_kernels::BlockDims;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-/// The module holding a model's block shape types (one per model, beside its struct).
-pub(crate) fn shapes_module(program: &Program) -> Ident {
-    format_ident!("__mobilenet_shapes_{}", program.network.spec.name)
+/// The module holding a model's block shape types (inside the model's module, beside its struct).
+pub(crate) fn shapes_module() -> Ident {
+    format_ident!("__shapes")
 }
 
 /// Every block's shapes in schedule order, with the name of its shape type: `Step{k}` for the
@@ -37,7 +37,7 @@ fn shape_slots(program: &Program) -> Vec<(BlockDims, Ident)> {
 pub(crate) fn shape_name(program: &Program, dims: &BlockDims) -> TokenStream {
     let slots = shape_slots(program);
     let (_, ty) = slots.iter().find(|(d, _)| d == dims).expect("every block has a shape type");
-    let module = shapes_module(program);
+    let module = shapes_module();
     quote!(#module::#ty)
 }
 

@@ -114,7 +114,7 @@ pub fn generate(
         .collect();
 
     let batch = target.std.then(|| batch::emit(program, &body, int8.is_some()));
-    let shapes_mod = block::shapes_module(program);
+    let shapes_mod = block::shapes_module();
     let shape_items = block::shape_items(program);
     let track_files = api::track_files(tracked);
     let labels_const = labels.map(|names| {
@@ -198,14 +198,21 @@ pub fn generate(
         None => (quote!(let p: &[f32] = self.params.as_slice();), quote!()),
     };
 
+    // Everything lives in a module of its own, re-exported: inside it no name of the caller's
+    // module is in scope, so a user's lowercase `const a` or `static input` cannot turn one of
+    // the generated locals or parameters into a constant pattern (hygiene does not cover items).
+    let model_mod = format_ident!("__mobilenet_{}", name_str);
     quote! {
         #track_files
         #no_ctor
         #endian_guard
 
-        /// Shapes of the fused blocks of the model below, as types.
+        pub use #model_mod::#name;
+
         #[doc(hidden)]
         #[allow(non_snake_case)]
+        mod #model_mod {
+        /// Shapes of the fused blocks of the model below, as types.
         mod #shapes_mod {
             #(#shape_items)*
         }
@@ -286,6 +293,7 @@ pub fn generate(
                 let _ = (&mut inspect, &mut threads, &extra);
                 ::core::result::Result::Ok(())
             }
+        }
         }
     }
 }

@@ -1,10 +1,43 @@
 //! Generated code is hygienic: in a module without the prelude (`#![no_implicit_prelude]`) it
-//! names everything by absolute paths, and a user's own methods and constants named like a
-//! model's internals (`run`, `MODEL_ID`, ...) do not collide with them. The models here are
-//! second copies of two in `models`, so their results must be the same bits.
+//! names everything by absolute paths; a user's own methods and constants named like a
+//! model's internals (`run`, `MODEL_ID`, ...) do not collide with them; and lowercase
+//! constants, statics and unit structs named like the generated parameters and locals do not
+//! turn those into constant patterns (a compile error, or a `let` that no longer binds). The
+//! models here are second copies of two in `models`, so their results must be the same bits.
 
 mod bare {
     #![no_implicit_prelude]
+    #![allow(non_upper_case_globals, non_camel_case_types, dead_code)]
+
+    // Names the generated methods and their bodies bind (parameters, locals, closure arguments).
+    const arena: usize = 0;
+    const input: usize = 0;
+    const input_hwc: usize = 0;
+    const inputs_hwc: usize = 0;
+    const logits: usize = 0;
+    const pixels: usize = 0;
+    const images: usize = 0;
+    const bytes: usize = 0;
+    const threads: usize = 0;
+    const a: usize = 0;
+    const p: usize = 0;
+    const src: usize = 0;
+    const dst: usize = 0;
+    const scratch: usize = 0;
+    const extra: usize = 0;
+    const params: usize = 0;
+    const image: usize = 0;
+    const count: usize = 0;
+    const all: usize = 0;
+    const cpu: usize = 0;
+    const i: usize = 0;
+    const f: usize = 0;
+    const t: usize = 0;
+    static inspect: usize = 0;
+    static stem_out: usize = 0;
+    struct res;
+    struct w;
+    struct b;
 
     ::mobilenet_runtime::mobilenet!("specs/tf_rgb8.yaml");
     ::mobilenet_runtime::mobilenet!("specs/tf_rgb8_int8.yaml");
