@@ -19,9 +19,12 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
     let net = &program.network;
     let name_str = net.spec.name.as_str();
     let arena_batch = quote! {
-        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each).
+        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each). Panics
+        /// as `Vec::with_capacity` does if that many bytes overflow `usize`.
         pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
-            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES * ::core::cmp::Ord::max(images, 1), #name_str, Self::__MODEL_ID)
+            // Saturating: a debug build would otherwise stop at the product, a release build
+            // wrap it to a small arena.
+            ::mobilenet_runtime::Arena::new(Self::ARENA_BYTES.saturating_mul(::core::cmp::Ord::max(images, 1)), #name_str, Self::__MODEL_ID)
         }
     };
     // The doc's last lines: how the batch runs.

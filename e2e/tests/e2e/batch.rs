@@ -81,3 +81,11 @@ fn batch_errors() {
         Err(Error::ArenaMismatch { .. })
     ));
 }
+
+#[test]
+fn an_arena_past_usize_panics_like_an_allocation_in_every_profile() {
+    // Not an overflow in the generated product (debug) nor a wrapped, small arena (release).
+    let panic = std::panic::catch_unwind(|| MobileNetV2Tiny::arena_batch(usize::MAX)).unwrap_err();
+    let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+    assert_eq!(msg.as_deref(), Some("capacity overflow"));
+}
