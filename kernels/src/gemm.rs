@@ -2,7 +2,8 @@
 //! over weights packed in `NR`-wide panels. A register tile of `MR` pixels x `NV` vectors of
 //! output channels accumulates over all of `k`; bias, ReLU6 and the residual add happen in the
 //! epilogue, on registers. Shape-constant callers may size the tile's rows to a small map
-//! (`tile_rows`); on AVX-512 a layer of at most 8 outputs runs on pairs of `k` (`pairs`).
+//! (`tile_rows`); on AVX-512 a layer of at most 8, or of 17 to 24, outputs runs on pairs of `k`
+//! (`pairs`).
 
 use crate::layout::NR;
 use crate::simd::Simd;
@@ -77,7 +78,7 @@ pub(crate) unsafe fn gemm_sized<S: Simd, const MR: usize, const NV: usize>(g: &G
     unsafe {
         // The layer's width (`ldo`), not this call's `n`, decides: a thread's or a channel
         // group's few columns of a wider layer must get the wider layer's bits.
-        if S::PAIRS && 2 * g.ldo <= S::L {
+        if S::PAIRS && runs_on_pairs(S::L, g.ldo) {
             return pairs::<S>(g);
         }
         // One vector of output channels: twice the pixels keep as many accumulators busy.
@@ -117,64 +118,107 @@ unsafe fn gemm_tiles<S: Simd, const MR: usize, const NV: usize>(g: &Gemm) {
     }
 }
 
-/// A GEMM of a layer of at most `L / 2` output channels (`S::PAIRS`): each vector holds every output
-/// channel twice, even lanes summing the even `k`, odd lanes the odd ones, so no lane idles;
-/// each pixel's pair `a[k], a[k + 1]` is one 64-bit broadcast, and the weight rows `k` and
-/// `k + 1` are interleaved once per tile. The bias is added to the two sums at the end, so the
-/// bits differ from a sequential chain, but not between tiles, threads or instances.
+/// Whether a layer `width` output channels wide runs on pairs of `k` (`pairs`) where the ISA
+/// has them (`S::PAIRS`): when its last vector would be at most half full and the layer spans
+/// at most three half vectors (`width <= L / 2`, or `L < width <= 3 L / 2`: 8 and 24 channels
+/// on AVX-512). Then each half vector of channels fills a whole vector, two `k` at a time, so
+/// no lane idles: 3 FMAs where 24 channels took 4. Wider layers lose a smaller share of their
+/// lanes, and their tiles would get shorter.
+pub(crate) const fn runs_on_pairs(l: usize, width: usize) -> bool {
+    2 * width <= l || (width > l && 2 * width <= 3 * l)
+}
+
+/// A GEMM of a layer that `runs_on_pairs` (`S::PAIRS`): each half vector of output channels
+/// (a group) has a vector to itself that holds every channel twice, even lanes summing the even
+/// `k`, odd lanes the odd ones; each pixel's pair `a[k], a[k + 1]` is one 64-bit broadcast, and
+/// the weight rows `k` and `k + 1` are interleaved once per tile. The bias is added to the two
+/// sums at the end, so the bits differ from a sequential chain, but not between tiles, threads
+/// or instances: every channel's arithmetic is the same whatever the groups beside it.
 #[inline(always)]
 unsafe fn pairs<S: Simd>(g: &Gemm) {
     let mut m0 = 0;
+    // One group: tiles of 24, 12 or 4 pixels. More: three groups of 8 pixels (24 accumulators,
+    // and the 3 weight vectors and the broadcast beside them). A call of 9 to 16 columns (a
+    // split of a wider layer at a panel boundary; its panels are padded to `NR`) runs three
+    // groups too, the third storing nothing: one tile shape fewer in every instance.
+    let one = g.n <= S::L / 2;
     while m0 < g.m {
-        let rows = (g.m - m0).min(24);
+        let rows = (g.m - m0).min(if one { 24 } else { 8 });
         // SAFETY: forwarded contract.
         unsafe {
-            if rows <= 4 {
-                pair_tile::<S, 4>(g, m0, rows);
+            if !one {
+                pair_tile::<S, 8, 3>(g, m0, rows);
+            } else if rows <= 4 {
+                pair_tile::<S, 4, 1>(g, m0, rows);
             } else if rows <= 12 {
-                pair_tile::<S, 12>(g, m0, rows);
+                pair_tile::<S, 12, 1>(g, m0, rows);
             } else {
-                pair_tile::<S, 24>(g, m0, rows);
+                pair_tile::<S, 24, 1>(g, m0, rows);
             }
         }
         m0 += rows;
     }
 }
 
-/// Pixels `m0..m0+rows` of `pairs`.
+/// Pixels `m0..m0+rows` of `pairs`, `G` groups of output channels.
 #[inline(always)]
-unsafe fn pair_tile<S: Simd, const MR: usize>(g: &Gemm, m0: usize, rows: usize) {
-    // SAFETY: rows past `rows` re-read the last valid row (never stored); the weight rows hold
-    // `NR` >= `L / 2` floats each (one panel: `n <= L / 2 <= NR`).
+unsafe fn pair_tile<S: Simd, const MR: usize, const G: usize>(g: &Gemm, m0: usize, rows: usize) {
+    let half = S::L / 2;
+    // SAFETY: rows past `rows` re-read the last valid row (never stored); a group's weights are
+    // `half` floats of one row of a panel (`half` divides `NR`), which exist for every `k`
+    // because panels are padded to `NR` (with `G = 3` and at most 16 columns, the third group
+    // reads the layer's second panel: `runs_on_pairs` layers wider than `L` have one); bias,
+    // residual and output take the group's `lanes`, none past `n`.
     unsafe {
         let a: [*const f32; MR] = core::array::from_fn(|i| g.a.add((m0 + i.min(rows - 1)) * g.lda));
-        let mut acc = [S::splat(0.0); MR];
+        let b: [*const f32; G] = core::array::from_fn(|j| {
+            let c = j * half;
+            g.w.add((c / NR) * g.k * NR + c % NR)
+        });
+        let lanes: [usize; G] = core::array::from_fn(|j| g.n.saturating_sub(j * half).min(half));
+        let mut acc = [[S::splat(0.0); G]; MR];
+        let mut w = [S::splat(0.0); G];
         let mut kk = 0;
         while kk + 2 <= g.k {
-            let w = S::interleave_pair(g.w.add(kk * NR), g.w.add((kk + 1) * NR));
+            for j in 0..G {
+                w[j] = S::interleave_pair(b[j].add(kk * NR), b[j].add((kk + 1) * NR));
+            }
             for i in 0..MR {
-                acc[i] = S::fma(S::broadcast_pair(a[i].add(kk)), w, acc[i]);
+                let x = S::broadcast_pair(a[i].add(kk));
+                for j in 0..G {
+                    acc[i][j] = S::fma(x, w[j], acc[i][j]);
+                }
             }
             kk += 2;
         }
         if kk < g.k {
             // An odd last `k`: its weights in both lanes of each pair, its input in the even one.
-            let w = S::interleave_pair(g.w.add(kk * NR), g.w.add(kk * NR));
+            for j in 0..G {
+                w[j] = S::interleave_pair(b[j].add(kk * NR), b[j].add(kk * NR));
+            }
             for i in 0..MR {
                 let x = [*a[i].add(kk), 0.0];
-                acc[i] = S::fma(S::broadcast_pair(x.as_ptr()), w, acc[i]);
+                let x = S::broadcast_pair(x.as_ptr());
+                for j in 0..G {
+                    acc[i][j] = S::fma(x, w[j], acc[i][j]);
+                }
             }
         }
-        let bias = S::load(g.bias);
-        for (i, &acc) in acc.iter().enumerate().take(rows) {
-            let mut v = S::add(S::fold_pairs(acc), bias);
-            if g.relu {
-                v = S::relu6(v);
+        let mut bias = [S::splat(0.0); G];
+        for j in 0..G {
+            bias[j] = S::load_n(g.bias.add(j * half), lanes[j]);
+        }
+        for (i, acc) in acc.iter().enumerate().take(rows) {
+            for j in 0..G {
+                let mut v = S::add(S::fold_pairs(acc[j]), bias[j]);
+                if g.relu {
+                    v = S::relu6(v);
+                }
+                if !g.res.is_null() {
+                    v = S::add(v, S::load_n(g.res.add((m0 + i) * g.ldr + j * half), lanes[j]));
+                }
+                S::store_n(g.out.add((m0 + i) * g.ldo + j * half), v, lanes[j]);
             }
-            if !g.res.is_null() {
-                v = S::add(v, S::load_n(g.res.add((m0 + i) * g.ldr), g.n));
-            }
-            S::store_n(g.out.add((m0 + i) * g.ldo), v, g.n);
         }
     }
 }

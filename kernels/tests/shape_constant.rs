@@ -62,9 +62,11 @@ shapes! {
     // Whole maps of 49 and 9 pixels: shape-constant GEMMs in tiles of 10 and 9 rows.
     Residual7x7: dims(7, 7, 40, 240, 40, 1, 7);
     Residual3x3: dims(3, 3, 24, 144, 24, 1, 3);
-    // A layer of 5 outputs (the AVX-512 k-pair GEMM) after an expand that 2 threads split by
-    // channels into 16 and 2.
+    // A layer of 5 outputs after an expand of 18, both on the AVX-512 k-pair GEMM (one group of
+    // 8 channels; three, the last of 2), which 2 threads split by channels into 16 and 2.
     NarrowOut: dims(2, 2, 9, 18, 5, 1, 2);
+    // 20 outputs on k pairs (the last group of 4) with a shortcut, over an odd k.
+    RaggedPairs: dims(6, 5, 20, 63, 20, 1, 4);
     Stride2Odd: dims(13, 11, 24, 144, 32, 2, 7);
     BandsOfThree: dims(17, 9, 16, 96, 24, 1, 3);
     NoExpand: dims(9, 10, 32, 32, 16, 1, 9);

@@ -34,8 +34,8 @@ pub(crate) trait Simd: Copy {
     /// ReLU6: clamp to [0, 6].
     unsafe fn relu6(v: Self::V) -> Self::V;
 
-    /// Whether the GEMM of at most `L / 2` output channels runs on pairs of `k` (`gemm::pairs`):
-    /// the `*_pair*` methods below exist. Only where half a vector would otherwise go unused.
+    /// Whether GEMMs whose last vector of outputs would be at most half full run on pairs of `k`
+    /// (`gemm::runs_on_pairs`): the `*_pair*` methods below exist.
     const PAIRS: bool = false;
     /// `[a[0], b[0], a[1], b[1], ..]`: the first `L / 2` floats at `a` and at `b`, interleaved.
     unsafe fn interleave_pair(_a: *const f32, _b: *const f32) -> Self::V {
