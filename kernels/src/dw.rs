@@ -1,6 +1,7 @@
 //! 3x3 depthwise convolution (stride 1 or 2, padding as `Padding` says) over a band of output
 //! rows, vectorised over channels. Loops, outermost first: one cache line of channels, a tile
-//! of output columns, the band's rows, the vectors of the line, groups of `PX` output pixels.
+//! of output columns, the band's rows, the vectors of the line, groups of `PX` output pixels
+//! (of 4 where a row's interior is narrower than `PX`, as on 7x7 maps).
 //! So a line's taps are loaded once per row segment and its slice of the input rows stays in
 //! L1 while the band's rows go by: pixels of one channel vector lie `c` floats apart, so their
 //! lines fall in few of L1's sets, and column tiles keep the slice within them (`dw_cols`).
@@ -170,11 +171,11 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
                 ox += PX;
             }
         } else {
-            match (s, lanes == S::L) {
-                (1, true) => ox = dw_interior::<S, PX, 1, true>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
-                (1, false) => ox = dw_interior::<S, PX, 1, false>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
-                (_, true) => ox = dw_interior::<S, PX, 2, true>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
-                (_, false) => ox = dw_interior::<S, PX, 2, false>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
+            ox = dw_groups::<S, PX>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out);
+            // Rows whose interior is narrower than a group (7x7 maps at stride 1): groups of 4
+            // (2 at stride 2) rather than single pixels, each one chain of FMAs.
+            if PX > 4 {
+                ox = dw_groups::<S, 4>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out);
             }
         }
         while ox < hi {
@@ -215,6 +216,33 @@ unsafe fn dw_px<S: Simd>(
             }
         }
         S::store_n(out.add(ox * d.c + c0), S::relu6(acc), lanes);
+    }
+}
+
+/// `dw_interior` for stride `s` (1 or 2), on whole vectors or the last, partial one.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_groups<S: Simd, const P: usize>(
+    s: usize,
+    c: usize,
+    pl: usize,
+    c0: usize,
+    lanes: usize,
+    ox: usize,
+    hi: usize,
+    rp: &[*const f32; 3],
+    wv: &[S::V; 9],
+    bv: S::V,
+    out: *mut f32,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match (s, lanes == S::L) {
+            (1, true) => dw_interior::<S, P, 1, true>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
+            (1, false) => dw_interior::<S, P, 1, false>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
+            (_, true) => dw_interior::<S, P, 2, true>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
+            (_, false) => dw_interior::<S, P, 2, false>(c, pl, c0, lanes, ox, hi, rp, wv, bv, out),
+        }
     }
 }
 
