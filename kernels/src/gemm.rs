@@ -136,24 +136,37 @@ pub(crate) const fn runs_on_pairs(l: usize, width: usize) -> bool {
 /// or instances: every channel's arithmetic is the same whatever the groups beside it.
 #[inline(always)]
 unsafe fn pairs<S: Simd>(g: &Gemm) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        // A call of 9 to 16 columns (a split of a wider layer at a panel boundary; its panels
+        // are padded to `NR`) runs three groups too, the third storing nothing: one tile shape
+        // fewer in every instance.
+        if g.n <= S::L / 2 {
+            pair_rows::<S, 1>(g);
+        } else {
+            pair_rows::<S, 3>(g);
+        }
+    }
+}
+
+/// `pairs` over `G` groups: one group in tiles of 24, 12 or 4 pixels; three in tiles of 8 (24
+/// accumulators, beside the 3 weight vectors and the broadcast) or 4.
+#[inline(always)]
+unsafe fn pair_rows<S: Simd, const G: usize>(g: &Gemm) {
+    let full = if G == 1 { 24 } else { 8 };
     let mut m0 = 0;
-    // One group: tiles of 24, 12 or 4 pixels. More: three groups of 8 pixels (24 accumulators,
-    // and the 3 weight vectors and the broadcast beside them). A call of 9 to 16 columns (a
-    // split of a wider layer at a panel boundary; its panels are padded to `NR`) runs three
-    // groups too, the third storing nothing: one tile shape fewer in every instance.
-    let one = g.n <= S::L / 2;
     while m0 < g.m {
-        let rows = (g.m - m0).min(if one { 24 } else { 8 });
+        let rows = (g.m - m0).min(full);
         // SAFETY: forwarded contract.
         unsafe {
-            if !one {
-                pair_tile::<S, 8, 3>(g, m0, rows);
-            } else if rows <= 4 {
-                pair_tile::<S, 4, 1>(g, m0, rows);
-            } else if rows <= 12 {
+            if rows <= 4 {
+                pair_tile::<S, 4, G>(g, m0, rows);
+            } else if G == 1 && rows <= 12 {
                 pair_tile::<S, 12, 1>(g, m0, rows);
-            } else {
+            } else if G == 1 {
                 pair_tile::<S, 24, 1>(g, m0, rows);
+            } else {
+                pair_tile::<S, 8, 3>(g, m0, rows);
             }
         }
         m0 += rows;
