@@ -23,6 +23,10 @@ pub(crate) struct Gemm {
     pub res: *const f32,
     pub ldr: usize,
     pub out: *mut f32,
+    /// The output's row stride, which is also the layer's full width (`n` is this call's share
+    /// of it, from a panel boundary): the layer's width picks the kernel (`runs_on_pairs`), so
+    /// that every share of a layer gets the same bits, and the pairs kernel relies on it (a
+    /// share of 9 to 16 columns reads the layer's second panel).
     pub ldo: usize,
     pub relu: bool,
 }
@@ -144,6 +148,7 @@ unsafe fn pairs<S: Simd>(g: &Gemm) {
         if g.n <= S::L / 2 {
             pair_rows::<S, 1>(g);
         } else {
+            debug_assert!(g.ldo > NR, "a pairs call of {} columns in a layer of {}", g.n, g.ldo);
             pair_rows::<S, 3>(g);
         }
     }

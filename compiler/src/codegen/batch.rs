@@ -19,8 +19,9 @@ pub(crate) fn emit(program: &Program, steps: &[TokenStream], int8: bool) -> Toke
     let net = &program.network;
     let name_str = net.spec.name.as_str();
     let arena_batch = quote! {
-        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each). Panics
-        /// as `Vec::with_capacity` does if that many bytes overflow `usize`.
+        /// An arena for `forward_batch` of up to `images` images (`ARENA_BYTES` each). Like any
+        /// allocation, panics ("capacity overflow") past `isize::MAX` bytes, and aborts when
+        /// memory runs out.
         pub fn arena_batch(images: usize) -> ::mobilenet_runtime::Arena {
             // Saturating: a debug build would otherwise stop at the product, a release build
             // wrap it to a small arena.
