@@ -11,7 +11,7 @@ use crate::passes::fuse_blocks::{Chain, FusedBlock, Step};
 use crate::passes::Program;
 use mobilenet_kernels::chain::input_rows;
 use mobilenet_kernels::layout::NR;
-use mobilenet_kernels::{int8, pointwise_splits_units, share, units, BlockDims, UNIT_COLS, UNIT_ROWS};
+use mobilenet_kernels::{int8, pointwise_splits_units, share, unit_rows, units, BlockDims, UNIT_COLS, UNIT_ROWS};
 use std::fmt::Write;
 
 /// One step's split.
@@ -71,6 +71,18 @@ fn max_share(units: usize, n: usize, cost: impl Fn(core::ops::Range<usize>) -> u
     (0..n).map(|i| cost(share(units, n, i))).max().unwrap_or(0)
 }
 
+/// Multiply-accumulates of units `r` (`gemm::units`, column-major) of a 1x1 of `m` pixels,
+/// `k` inputs and `n` outputs: each a chunk of pixels (`unit_rows`) by a chunk of channels.
+fn units_macs(m: usize, n: usize, k: usize, r: core::ops::Range<usize>) -> u64 {
+    let chunks = m.div_ceil(UNIT_ROWS);
+    r.map(|t| {
+        let (col, chunk) = (t / chunks, t % chunks);
+        let cols = ((col + 1) * UNIT_COLS).min(n) - col * UNIT_COLS;
+        (unit_rows(m, chunk).len() * cols * k) as u64
+    })
+    .sum()
+}
+
 fn layer_split(net: &Network, step: usize, l: usize, n: usize, rules: Rules) -> StepSplit {
     let layer = &net.layers[l];
     let (i, o) = (layer.input_shape, layer.output_shape);
@@ -85,9 +97,8 @@ fn layer_split(net: &Network, step: usize, l: usize, n: usize, rules: Rules) -> 
             let macs = p as u64 * per_px;
             if pointwise_splits_units(p, n) && rules == Rules::F32 {
                 let count = units(p, o.c);
-                // A unit: a chunk of pixels by a chunk of output channels (the last ones smaller).
-                let busiest = max_share(count, n, |r| r.len() as u64 * (UNIT_ROWS * UNIT_COLS) as u64 * i.c as u64);
-                (format!("units {count} (pixels x channels)"), macs, busiest.min(macs))
+                let busiest = max_share(count, n, |r| units_macs(p, o.c, i.c, r));
+                (format!("units {count} (pixels x channels)"), macs, busiest)
             } else {
                 (format!("pixels {p}"), macs, max_share(p, n, |r| r.len() as u64 * per_px))
             }
@@ -119,8 +130,7 @@ fn block_split(step: usize, what: String, d: &BlockDims, n: usize, rules: Rules)
         let (panels, tiles) = d.channel_units();
         let ch = |r: core::ops::Range<usize>| ((r.end * NR).min(d.hidden) - (r.start * NR).min(d.hidden)) as u64;
         let phase1 = max_share(panels, n, |r| ch(r) * (h * w * cin * d.expand as u64 + ho * wo * 9));
-        let per_tile = (UNIT_ROWS * UNIT_COLS) as u64 * hidden;
-        let phase2 = max_share(tiles, n, |r| r.len() as u64 * per_tile);
+        let phase2 = max_share(tiles, n, |r| units_macs(d.ho() * d.wo(), d.cout, d.hidden, r));
         let split = format!("channels: {panels} panels, then {tiles} units");
         return StepSplit { step, what, split, macs, busiest: phase1 + phase2 };
     }

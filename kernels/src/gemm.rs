@@ -316,9 +316,9 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize>(g: &Gemm, m0: usize, r
     }
 }
 
-/// Pixels and output channels of one unit when threads split a GEMM (or a block's project) by
-/// tiles: one register tile on AVX-512, whatever the tile shape, every output is the same chain
-/// of FMAs, so any split gives the same bits.
+/// Pixels (at most) and output channels of one unit when threads split a GEMM (or a block's
+/// project) by tiles: about one register tile on AVX-512; whatever the tile shape, every output
+/// is the same chain of FMAs, so any split gives the same bits.
 pub const UNIT_ROWS: usize = 12;
 pub const UNIT_COLS: usize = 2 * NR;
 
@@ -326,6 +326,19 @@ pub const UNIT_COLS: usize = 2 * NR;
 /// chunk, then the next, so a thread's units share weight panels).
 pub const fn units(m: usize, n: usize) -> usize {
     m.div_ceil(UNIT_ROWS) * n.div_ceil(UNIT_COLS)
+}
+
+/// The rows of row chunk `chunk` of a GEMM of `m` rows: `m.div_ceil(UNIT_ROWS)` chunks as even
+/// as they can be (49 pixels: 9, 10, 10, 10, 10; not 12, 12, 12, 12, 1), so that threads given
+/// equal counts of units get about equal work.
+pub const fn unit_rows(m: usize, chunk: usize) -> core::ops::Range<usize> {
+    let chunks = m.div_ceil(UNIT_ROWS) as u128;
+    if chunks == 0 {
+        return 0..0;
+    }
+    // In u128: `m * chunk` may pass `usize` where `m` is large.
+    let (m, chunk) = (m as u128, chunk as u128);
+    ((m * chunk / chunks) as usize)..((m * (chunk + 1) / chunks) as usize)
 }
 
 /// The GEMM of units `range` of `g` (whose `w` and `bias` start at column 0), one call per run
@@ -344,7 +357,7 @@ pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(
     while t < range.end {
         let (col, chunk) = (t / chunks, t % chunks);
         let count = (range.end - t).min(chunks - chunk);
-        let (r0, r1) = (chunk * UNIT_ROWS, ((chunk + count) * UNIT_ROWS).min(g.m));
+        let (r0, r1) = (unit_rows(g.m, chunk).start, unit_rows(g.m, chunk + count - 1).end);
         let (c0, c1) = (col * UNIT_COLS, ((col + 1) * UNIT_COLS).min(g.n));
         // SAFETY: rows and columns stay inside `g`; `c0` is a panel boundary.
         unsafe {
@@ -363,5 +376,32 @@ pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(
             );
         }
         t += count;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_rows_cover_the_pixels_in_even_chunks() {
+        let sizes: [usize; 5] = core::array::from_fn(|c| unit_rows(49, c).len());
+        assert_eq!(sizes, [9, 10, 10, 10, 10]);
+        for m in 1usize..400 {
+            let mut next = 0;
+            for c in 0..m.div_ceil(UNIT_ROWS) {
+                let r = unit_rows(m, c);
+                assert_eq!(r.start, next, "m {m}, chunk {c}");
+                assert!(!r.is_empty() && r.len() <= UNIT_ROWS, "m {m}, chunk {c}: {r:?}");
+                next = r.end;
+            }
+            assert_eq!(next, m);
+        }
+        // Past `usize` in the product, still in bounds.
+        let m = usize::MAX / 4;
+        let last = m.div_ceil(UNIT_ROWS) - 1;
+        assert_eq!(unit_rows(m, last).end, m);
+        assert!(unit_rows(m, last).len() <= UNIT_ROWS);
+        assert!(unit_rows(0, 0).is_empty());
     }
 }
