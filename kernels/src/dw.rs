@@ -148,6 +148,10 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
     // Output columns whose 3 input columns all lie inside the row: ox * s + 2 - pl <= w_in - 1.
     let lo = pl.min(d.wo);
     let hi = if d.w_in + pl >= 3 { ((d.w_in + pl - 3) / s + 1).min(d.wo).max(lo) } else { lo };
+    // A row whose interior is narrower than a group (7x7 maps at stride 1) takes groups of 4 (2
+    // at stride 2) rather than single pixels, each one chain of FMAs. Decided by the row, not
+    // the tile, so that shape-constant instances compile one of the two.
+    let narrow = hi - lo < if s == 1 { PX } else { PX / 2 };
     let (lo, hi) = (lo.clamp(cols.start, cols.end), hi.clamp(cols.start, cols.end));
     // SAFETY: as the contract says.
     unsafe {
@@ -171,12 +175,11 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
                 ox += PX;
             }
         } else {
-            ox = dw_groups::<S, PX>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out);
-            // Rows whose interior is narrower than a group (7x7 maps at stride 1): groups of 4
-            // (2 at stride 2) rather than single pixels, each one chain of FMAs.
-            if PX > 4 {
-                ox = dw_groups::<S, 4>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out);
-            }
+            ox = if PX > 4 && narrow {
+                dw_groups::<S, 4>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out)
+            } else {
+                dw_groups::<S, PX>(s, c, pl, c0, lanes, ox, hi, rp, wv, bv, out)
+            };
         }
         while ox < hi {
             let mut acc = bv;
