@@ -1,7 +1,7 @@
 //! 3x3 depthwise convolution (stride 1 or 2, padding as `Padding` says) over a band of output
 //! rows, vectorised over channels. Loops, outermost first: one cache line of channels, a tile
 //! of output columns, the band's rows, the vectors of the line, groups of `PX` output pixels
-//! (of 4 where a row's interior is narrower than `PX`, as on 7x7 maps).
+//! (of 4 where a row's interior is narrower than a group, as on 7x7 maps).
 //! So a line's taps are loaded once per row segment and its slice of the input rows stays in
 //! L1 while the band's rows go by: pixels of one channel vector lie `c` floats apart, so their
 //! lines fall in few of L1's sets, and column tiles keep the slice within them (`dw_cols`).
