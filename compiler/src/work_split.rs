@@ -11,7 +11,7 @@ use crate::passes::fuse_blocks::{Chain, FusedBlock, Step};
 use crate::passes::Program;
 use mobilenet_kernels::chain::input_rows;
 use mobilenet_kernels::layout::NR;
-use mobilenet_kernels::{int8, pointwise_splits_units, share, unit_rows, units, BlockDims, UNIT_COLS, UNIT_ROWS};
+use mobilenet_kernels::{int8, pointwise_splits_units, share, unit_area, units, BlockDims};
 use std::fmt::Write;
 
 /// One step's split.
@@ -71,14 +71,12 @@ fn max_share(units: usize, n: usize, cost: impl Fn(core::ops::Range<usize>) -> u
     (0..n).map(|i| cost(share(units, n, i))).max().unwrap_or(0)
 }
 
-/// Multiply-accumulates of units `r` (`gemm::units`, column-major) of a 1x1 of `m` pixels,
-/// `k` inputs and `n` outputs: each a chunk of pixels (`unit_rows`) by a chunk of channels.
+/// Multiply-accumulates of units `r` (`gemm::units`) of a 1x1 of `m` pixels, `k` inputs and
+/// `n` outputs: each a chunk of pixels by a chunk of channels (`unit_area`).
 fn units_macs(m: usize, n: usize, k: usize, r: core::ops::Range<usize>) -> u64 {
-    let chunks = m.div_ceil(UNIT_ROWS);
     r.map(|t| {
-        let (col, chunk) = (t / chunks, t % chunks);
-        let cols = ((col + 1) * UNIT_COLS).min(n) - col * UNIT_COLS;
-        (unit_rows(m, chunk).len() * cols * k) as u64
+        let (rows, cols) = unit_area(m, n, t);
+        (rows.len() * cols.len() * k) as u64
     })
     .sum()
 }

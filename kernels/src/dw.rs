@@ -151,7 +151,7 @@ unsafe fn dw_row_part<S: Simd, const PX: usize>(
     // A row whose interior is narrower than a group (7x7 maps at stride 1) takes groups of 4 (2
     // at stride 2) rather than single pixels, each one chain of FMAs. Decided by the row, not
     // the tile, so that shape-constant instances compile one of the two.
-    let narrow = hi - lo < if s == 1 { PX } else { PX / 2 };
+    let narrow = hi - lo < group(PX, s);
     let (lo, hi) = (lo.clamp(cols.start, cols.end), hi.clamp(cols.start, cols.end));
     // SAFETY: as the contract says.
     unsafe {
@@ -249,6 +249,16 @@ unsafe fn dw_groups<S: Simd, const P: usize>(
     }
 }
 
+/// Output pixels `dw_interior::<_, P, ..>` computes at a time: `P` at stride 1, `P / 2` at
+/// stride 2 (whose window of input pixels is twice as wide).
+const fn group(p: usize, stride: usize) -> usize {
+    if stride == 1 {
+        p
+    } else {
+        p / 2
+    }
+}
+
 /// Interior output pixels `ox..` in groups of `P` (`P / 2` at stride 2; all taps inside the
 /// row), as far as `hi`;
 /// returns where it stopped. Each input pixel of a row is loaded once per group and reused by
@@ -271,7 +281,7 @@ unsafe fn dw_interior<S: Simd, const P: usize, const STRIDE: usize, const FULL: 
     // stride 2 need 9); a larger `P` must fail to build, not index out of bounds. At stride 2,
     // `P < 2` would make empty groups that never advance.
     const { assert!(P <= 8 && (STRIDE == 1 || P >= 2), "dw_interior: P must be 1..=8 (2..=8 at stride 2)") };
-    let group = if STRIDE == 1 { P } else { P / 2 };
+    let group = group(P, STRIDE);
     let window = (group - 1) * STRIDE + 3;
     let start = ox;
     loop {

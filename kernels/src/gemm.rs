@@ -331,7 +331,7 @@ pub const fn units(m: usize, n: usize) -> usize {
 /// The rows of row chunk `chunk` of a GEMM of `m` rows: `m.div_ceil(UNIT_ROWS)` chunks as even
 /// as they can be (49 pixels: 9, 10, 10, 10, 10; not 12, 12, 12, 12, 1), so that threads given
 /// equal counts of units get about equal work.
-pub const fn unit_rows(m: usize, chunk: usize) -> core::ops::Range<usize> {
+pub(crate) const fn unit_rows(m: usize, chunk: usize) -> core::ops::Range<usize> {
     let chunks = m.div_ceil(UNIT_ROWS) as u128;
     if chunks == 0 {
         return 0..0;
@@ -339,6 +339,15 @@ pub const fn unit_rows(m: usize, chunk: usize) -> core::ops::Range<usize> {
     // In u128: `m * chunk` may pass `usize` where `m` is large.
     let (m, chunk) = (m as u128, chunk as u128);
     ((m * chunk / chunks) as usize)..((m * (chunk + 1) / chunks) as usize)
+}
+
+/// The rows and columns of unit `t` (column-major, see `units`) of a GEMM of `m` rows and `n`
+/// columns.
+pub const fn unit_area(m: usize, n: usize, t: usize) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+    let chunks = m.div_ceil(UNIT_ROWS);
+    let (col, chunk) = (t / chunks, t % chunks);
+    let cols_end = if (col + 1) * UNIT_COLS < n { (col + 1) * UNIT_COLS } else { n };
+    (unit_rows(m, chunk), col * UNIT_COLS..cols_end)
 }
 
 /// The GEMM of units `range` of `g` (whose `w` and `bias` start at column 0), one call per run
@@ -355,10 +364,9 @@ pub(crate) unsafe fn gemm_units<S: Simd, const MR: usize, const NV: usize>(
     let chunks = g.m.div_ceil(UNIT_ROWS);
     let mut t = range.start;
     while t < range.end {
-        let (col, chunk) = (t / chunks, t % chunks);
-        let count = (range.end - t).min(chunks - chunk);
-        let (r0, r1) = (unit_rows(g.m, chunk).start, unit_rows(g.m, chunk + count - 1).end);
-        let (c0, c1) = (col * UNIT_COLS, ((col + 1) * UNIT_COLS).min(g.n));
+        let count = (range.end - t).min(chunks - t % chunks);
+        let (first, cols) = unit_area(g.m, g.n, t);
+        let (r0, r1, c0, c1) = (first.start, unit_area(g.m, g.n, t + count - 1).0.end, cols.start, cols.end);
         // SAFETY: rows and columns stay inside `g`; `c0` is a panel boundary.
         unsafe {
             gemm_sized::<S, MR, NV>(

@@ -44,7 +44,7 @@ pub use chain::{par_chain, par_chain_dyn};
 pub use checkpoint::load_params;
 pub use dispatch::{fused_block_dyn, BlockParams};
 pub use error::Error;
-pub use gemm::{unit_rows, units, UNIT_COLS, UNIT_ROWS};
+pub use gemm::{unit_area, units, UNIT_COLS, UNIT_ROWS};
 pub use isa::{Cpu, Isa};
 pub use layout::{ParamKind, ParamLayer};
 pub use par::{

@@ -212,88 +212,88 @@ pub fn generate(
         #[doc(hidden)]
         #[allow(non_snake_case)]
         mod #model_mod {
-        /// Shapes of the fused blocks of the model below, as types.
-        mod #shapes_mod {
-            #(#shape_items)*
-        }
-
-        #[doc = #doc]
-        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
-        pub struct #name {
-            params: #rt::Params,
-        }
-
-        #default_impl
-
-        #[allow(clippy::all)]
-        impl #name {
-            /// Input height in pixels.
-            pub const INPUT_HEIGHT: usize = #h;
-            /// Input width in pixels.
-            pub const INPUT_WIDTH: usize = #w;
-            /// Input channels (RGB).
-            pub const INPUT_CHANNELS: usize = 3;
-            /// Number of logits `forward` writes.
-            pub const NUM_CLASSES: usize = #classes;
-            /// Size of the compile-time memory plan: the arena `forward` runs in.
-            pub const ARENA_BYTES: usize = #arena_bytes;
-            /// Parameters as torchvision counts them (BatchNorm included).
-            pub const PARAMETERS: usize = #params;
-            /// Multiply-accumulates of one forward pass.
-            pub const MACS: u64 = #macs;
-            /// Where the 3x3 convolutions' zero padding goes: `Tf` for models trained by
-            /// TensorFlow/Keras, `Torch` for PyTorch (and so how images were prepared for training).
-            pub const PADDING: ::mobilenet_runtime::Padding = #padding_const;
-            #labels_const
-            /// Scratch each thread beyond the first needs in `forward_parallel`.
-            pub const THREAD_SCRATCH_BYTES: usize = Self::__THREAD_SCRATCH_FLOATS * 4;
-            const __THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
-            const __ARENA_FLOATS: usize = #arena_floats;
-            #param_floats_const
-            const __MODEL_ID: u64 = #id;
-            #loader_consts
-
-            #baked_ctor
-
-            #std_methods
-
-            /// `forward` in a buffer the caller provides: at least `ARENA_BYTES` bytes, starting on
-            /// a 4-byte boundary (`ArenaBuffer<{ ARENA_BYTES }>` is both, 64-byte aligned); `Err`
-            /// otherwise. One thread, kernels for the best ISA this CPU runs (without `std`: that
-            /// the compile target guarantees). Allocates nothing; needs no `std`.
-            pub fn forward_in(
-                &self,
-                buffer: &mut [u8],
-                input_hwc: &[f32],
-                logits: &mut [f32],
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                let a = #rt::buffer_floats(buffer, Self::__ARENA_FLOATS)?;
-                self.__run(a, #rt::Cpu::detected(), input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
+            /// Shapes of the fused blocks of the model below, as types.
+            mod #shapes_mod {
+                #(#shape_items)*
             }
 
-            #rgb8_methods
-
-            fn __run(
-                &self,
-                a: &mut [f32],
-                cpu: #rt::Cpu,
-                input: &[f32],
-                #pixels_param
-                logits: &mut [f32],
-                mut threads: ::core::option::Option<&mut #rt::Threads>,
-                mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
-            ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
-                #check_input
-                let count = threads.as_ref().map_or(1, |t| t.count());
-                let (a, extra) = #rt::split_thread_scratch(a, Self::__ARENA_FLOATS, Self::__THREAD_SCRATCH_FLOATS, count)?;
-                #arena_view
-                #stage_pixels
-                #param_view
-                #(#body)*
-                let _ = (&mut inspect, &mut threads, &extra);
-                ::core::result::Result::Ok(())
+            #[doc = #doc]
+            #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+            pub struct #name {
+                params: #rt::Params,
             }
-        }
+
+            #default_impl
+
+            #[allow(clippy::all)]
+            impl #name {
+                /// Input height in pixels.
+                pub const INPUT_HEIGHT: usize = #h;
+                /// Input width in pixels.
+                pub const INPUT_WIDTH: usize = #w;
+                /// Input channels (RGB).
+                pub const INPUT_CHANNELS: usize = 3;
+                /// Number of logits `forward` writes.
+                pub const NUM_CLASSES: usize = #classes;
+                /// Size of the compile-time memory plan: the arena `forward` runs in.
+                pub const ARENA_BYTES: usize = #arena_bytes;
+                /// Parameters as torchvision counts them (BatchNorm included).
+                pub const PARAMETERS: usize = #params;
+                /// Multiply-accumulates of one forward pass.
+                pub const MACS: u64 = #macs;
+                /// Where the 3x3 convolutions' zero padding goes: `Tf` for models trained by
+                /// TensorFlow/Keras, `Torch` for PyTorch (and so how images were prepared for training).
+                pub const PADDING: ::mobilenet_runtime::Padding = #padding_const;
+                #labels_const
+                /// Scratch each thread beyond the first needs in `forward_parallel`.
+                pub const THREAD_SCRATCH_BYTES: usize = Self::__THREAD_SCRATCH_FLOATS * 4;
+                const __THREAD_SCRATCH_FLOATS: usize = #thread_scratch;
+                const __ARENA_FLOATS: usize = #arena_floats;
+                #param_floats_const
+                const __MODEL_ID: u64 = #id;
+                #loader_consts
+
+                #baked_ctor
+
+                #std_methods
+
+                /// `forward` in a buffer the caller provides: at least `ARENA_BYTES` bytes, starting on
+                /// a 4-byte boundary (`ArenaBuffer<{ ARENA_BYTES }>` is both, 64-byte aligned); `Err`
+                /// otherwise. One thread, kernels for the best ISA this CPU runs (without `std`: that
+                /// the compile target guarantees). Allocates nothing; needs no `std`.
+                pub fn forward_in(
+                    &self,
+                    buffer: &mut [u8],
+                    input_hwc: &[f32],
+                    logits: &mut [f32],
+                ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                    let a = #rt::buffer_floats(buffer, Self::__ARENA_FLOATS)?;
+                    self.__run(a, #rt::Cpu::detected(), input_hwc, #pixels_none logits, ::core::option::Option::None, ::core::option::Option::None)
+                }
+
+                #rgb8_methods
+
+                fn __run(
+                    &self,
+                    a: &mut [f32],
+                    cpu: #rt::Cpu,
+                    input: &[f32],
+                    #pixels_param
+                    logits: &mut [f32],
+                    mut threads: ::core::option::Option<&mut #rt::Threads>,
+                    mut inspect: ::core::option::Option<&mut dyn ::core::ops::FnMut(&str, [usize; 3], &[f32])>,
+                ) -> ::core::result::Result<(), ::mobilenet_runtime::Error> {
+                    #check_input
+                    let count = threads.as_ref().map_or(1, |t| t.count());
+                    let (a, extra) = #rt::split_thread_scratch(a, Self::__ARENA_FLOATS, Self::__THREAD_SCRATCH_FLOATS, count)?;
+                    #arena_view
+                    #stage_pixels
+                    #param_view
+                    #(#body)*
+                    let _ = (&mut inspect, &mut threads, &extra);
+                    ::core::result::Result::Ok(())
+                }
+            }
         }
     }
 }
